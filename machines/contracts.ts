@@ -1,0 +1,125 @@
+/**
+ * What the machines need from the outside world: the settings they read and the input and
+ * output of every named actor. `src/actors/<slug>.ts` implements these; tests may too.
+ */
+import type { Secret } from "./secret.ts";
+import type { ConfirmationRef, EmailAddressRef, UserRef } from "./signals.ts";
+
+export type EmailVerificationMode = "none" | "optional" | "mandatory";
+export type LoginMethod = "email" | "username";
+
+/** The settings a flow reads, as plain JSON (allauth's names, camelCased). */
+export interface FlowSettings {
+  readonly emailVerification: EmailVerificationMode;
+  readonly emailVerificationByCodeEnabled: boolean;
+  readonly loginOnEmailConfirmation: boolean;
+  readonly preventEnumeration: boolean | "strict";
+  readonly changeEmail: boolean;
+  readonly loginMethods: ReadonlyArray<LoginMethod>;
+  /** Code mode: how many times a code may be re-sent (allauth's `..._SUPPORTS_RESEND`: 2 or 0). */
+  readonly emailVerificationMaxResends: number;
+  /** Code mode: wrong codes allowed before the flow is aborted (allauth: 3). */
+  readonly emailVerificationMaxAttempts: number;
+}
+
+/** How the session was authenticated (allauth's `methods` entries). */
+export interface AuthenticationRecord {
+  readonly method: "password" | "code" | "email_verification";
+  readonly at: number;
+  readonly email?: string;
+  readonly username?: string;
+}
+
+/** A login parked at a stage, waiting for the stage to finish (allauth's `Login`). */
+export interface PendingLogin {
+  readonly userId: string;
+  readonly signup: boolean;
+  readonly emailAddressId: string | null;
+  readonly method: AuthenticationRecord["method"];
+  readonly email?: string;
+  readonly username?: string;
+}
+
+/** What every flow machine starts with. */
+export interface FlowInput {
+  readonly settings: FlowSettings;
+  /** The user the session holds when the step begins, or null. */
+  readonly sessionUser: UserRef | null;
+}
+
+// ---- named actors ----
+
+export interface SignupForm {
+  readonly email: string | null;
+  readonly username: string | null;
+  readonly password: Secret;
+}
+export interface ValidateSignupOutput {
+  /** Cleaned values (email canonical, username as stored). */
+  readonly email: string | null;
+  readonly username: string | null;
+  /** True when the email is already in use by another account. */
+  readonly emailTaken: boolean;
+}
+export interface CreateUserInput {
+  readonly email: string | null;
+  readonly username: string | null;
+  readonly password: Secret;
+}
+export interface CreateUserOutput {
+  readonly user: UserRef;
+  readonly emailAddress: EmailAddressRef | null;
+}
+export interface SendAccountExistsMailInput {
+  readonly email: string;
+  /** Hashed and thrown away so that the fake flow costs what a real signup costs. */
+  readonly password: Secret;
+}
+export interface LoginForm {
+  readonly email: string | null;
+  readonly username: string | null;
+  readonly password: Secret;
+}
+export interface AuthenticateOutput {
+  readonly user: UserRef;
+  /** The address used to log in (login by email), or null. */
+  readonly emailAddress: EmailAddressRef | null;
+  /** True when the user has at least one verified address. */
+  readonly hasVerifiedEmail: boolean;
+}
+export interface SendVerificationEmailInput {
+  readonly userId: string;
+  /** The address to verify; null means "the user's primary or first unverified address". */
+  readonly emailAddressId: string | null;
+  readonly signup: boolean;
+}
+export interface SendVerificationEmailOutput {
+  /** False when a cooldown suppressed the mail, or there was nothing to verify. */
+  readonly sent: boolean;
+  readonly confirmation: ConfirmationRef | null;
+  /** Code mode: the id of the verification the pending flow confirms. */
+  readonly verificationId: string | null;
+}
+export interface StartSessionInput {
+  readonly userId: string;
+  /** The login being completed; the actor records its method with the current time. */
+  readonly login: PendingLogin;
+}
+export interface StartSessionOutput {
+  readonly user: UserRef;
+}
+export interface ConfirmEmailOutput {
+  readonly user: UserRef;
+  readonly emailAddress: EmailAddressRef;
+  /** `account.changeEmail`: the address it replaced (already deleted), or null. */
+  readonly fromEmailAddress: EmailAddressRef | null;
+  /** True when the address row was created by this confirmation (code-mode add). */
+  readonly added: boolean;
+}
+export interface ConfirmEmailCodeInput {
+  readonly verificationId: string;
+  readonly code: Secret;
+}
+export interface ConfirmEmailKeyInput {
+  readonly key: Secret;
+}

@@ -1,0 +1,42 @@
+export { authSignalNames } from "./signals.ts";
+export type {
+  AuthSignal,
+  AuthSignalName,
+  AuthSignalOf,
+  ConfirmationRef,
+  EmailAddressRef,
+  SocialAccountRef,
+  SocialLoginRef,
+  UserRef,
+} from "./signals.ts";
+export type { AuthErrorCode, FlowError } from "./errors.ts";
+export { isFlowError, toFlowError } from "./errors.ts";
+export type * from "./contracts.ts";
+export { Secret } from "./secret.ts";
+export { loginPipelineStates } from "./login-pipeline.ts";
+export type { FlowTag, LoginPipelineContext } from "./login-pipeline.ts";
+export { signupMachine } from "./signup.ts";
+export type { SignupContext, SignupEvent } from "./signup.ts";
+export { loginMachine } from "./login.ts";
+export type { LoginContext, LoginEvent } from "./login.ts";
+export { logoutMachine } from "./logout.ts";
+export type { LogoutContext, LogoutEvent } from "./logout.ts";
+export { emailVerificationMachine } from "./email-verification.ts";
+export type {
+  EmailVerificationContext,
+  EmailVerificationEvent,
+  EmailVerificationInput,
+} from "./email-verification.ts";
+
+import { emailVerificationMachine } from "./email-verification.ts";
+import { loginMachine } from "./login.ts";
+import { logoutMachine } from "./logout.ts";
+import { signupMachine } from "./signup.ts";
+
+/** Every flow machine by its slug. */
+export const machines = {
+  signup: signupMachine,
+  login: loginMachine,
+  logout: logoutMachine,
+  "email-verification": emailVerificationMachine,
+} as const;

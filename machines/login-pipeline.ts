@@ -1,0 +1,171 @@
+/**
+ * allauth's login pipeline (`perform_login` → stages → `post_login`), shared by every flow that
+ * ends in a login: signup, password login, email verification, and later login by code and
+ * password reset. A flow enters `checkingActive` once it knows the user; the pipeline then
+ *  - stops at `inactive` for an inactive user (no `user_logged_in`);
+ *  - runs the email verification stage: with `mandatory`, an unverified login mails a
+ *    verification and stops at `verificationPending`; with `optional`, a signup without a
+ *    verified address mails one and goes on;
+ *  - starts the session and emits `user_logged_in` once the session holds the user.
+ *
+ * The states are spread into each flow's own chart, so the inspector shows one statechart per
+ * flow with its whole signal order. Flows must provide the actors `sendVerificationEmail` and
+ * `startSession` (see `contracts.ts`).
+ */
+import { assign, emit } from "xstate";
+import type {
+  FlowSettings,
+  PendingLogin,
+  SendVerificationEmailOutput,
+  StartSessionOutput,
+} from "./contracts.ts";
+import type { FlowError } from "./errors.ts";
+import { toFlowError } from "./errors.ts";
+import type { AuthSignal, UserRef } from "./signals.ts";
+
+/** The part of a flow's context the pipeline reads and writes. */
+export interface LoginPipelineContext {
+  readonly settings: FlowSettings;
+  readonly sessionUser: UserRef | null;
+  readonly user: UserRef | null;
+  readonly login: PendingLogin | null;
+  /** Whether the login's address (or, without one, any of the user's addresses) is verified. */
+  readonly emailVerified: boolean;
+  readonly verificationId: string | null;
+  readonly error: FlowError | null;
+}
+
+/** Initial values of the pipeline's part of a flow's context. */
+export function initialPipelineContext(
+  settings: FlowSettings,
+  sessionUser: UserRef | null,
+): LoginPipelineContext {
+  return {
+    settings,
+    sessionUser,
+    user: null,
+    login: null,
+    emailVerified: false,
+    verificationId: null,
+    error: null,
+  };
+}
+
+interface Args {
+  readonly context: LoginPipelineContext;
+}
+interface EventArgs extends Args {
+  readonly event: { readonly type: string };
+}
+
+/** The output of the `xstate.done.actor.*` event being handled. */
+function outputOf<T>(event: { readonly type: string }): T {
+  return (event as unknown as { readonly output: T }).output;
+}
+
+function mustVerify({ context }: Args): boolean {
+  return context.settings.emailVerification === "mandatory" && !context.emailVerified;
+}
+
+function shouldOfferVerification({ context }: Args): boolean {
+  return (
+    context.settings.emailVerification === "optional" &&
+    context.login?.signup === true &&
+    !context.emailVerified
+  );
+}
+
+const pipelineStates = {
+  checkingActive: {
+    always: [
+      { guard: ({ context }: Args) => context.user?.isActive !== true, target: "inactive" },
+      { target: "verificationStage" },
+    ],
+  },
+  verificationStage: {
+    always: [
+      { guard: mustVerify, target: "sendingVerification" },
+      { guard: shouldOfferVerification, target: "sendingVerification" },
+      { target: "loggingIn" },
+    ],
+  },
+  sendingVerification: {
+    invoke: {
+      src: "sendVerificationEmail",
+      input: ({ context }: Args) => ({
+        userId: context.login!.userId,
+        emailAddressId: context.login!.emailAddressId,
+        signup: context.login!.signup,
+      }),
+      onDone: [
+        {
+          guard: ({ event }: EventArgs) => outputOf<SendVerificationEmailOutput>(event).sent,
+          target: "verificationMailed",
+          actions: [
+            assign({
+              verificationId: ({ event }: EventArgs) =>
+                outputOf<SendVerificationEmailOutput>(event).verificationId,
+            }),
+            emit(({ context, event }: EventArgs): AuthSignal => ({
+              type: "email_confirmation_sent",
+              confirmation: outputOf<SendVerificationEmailOutput>(event).confirmation!,
+              signup: context.login!.signup,
+            })),
+          ],
+        },
+        { target: "verificationMailed" },
+      ],
+      onError: { target: "failed", actions: assign({ error: ({ event }: { event: { error: unknown } }) => toFlowError(event.error) }) },
+    },
+  },
+  verificationMailed: {
+    always: [{ guard: mustVerify, target: "verificationPending" }, { target: "loggingIn" }],
+  },
+  loggingIn: {
+    invoke: {
+      src: "startSession",
+      input: ({ context }: Args) => ({
+        userId: context.login!.userId,
+        login: context.login!,
+      }),
+      onDone: {
+        target: "loggedIn",
+        actions: [
+          assign({
+            user: ({ event }: EventArgs) => outputOf<StartSessionOutput>(event).user,
+            sessionUser: ({ event }: EventArgs) => outputOf<StartSessionOutput>(event).user,
+          }),
+          emit(({ event }: EventArgs): AuthSignal => ({
+            type: "user_logged_in",
+            user: outputOf<StartSessionOutput>(event).user,
+          })),
+        ],
+      },
+      onError: { target: "failed", actions: assign({ error: ({ event }: { event: { error: unknown } }) => toFlowError(event.error) }) },
+    },
+  },
+  /** The session holds the user. */
+  loggedIn: { type: "final", tags: ["authenticated"] },
+  /** The user is inactive: nothing more happens. */
+  inactive: { type: "final", tags: ["inactive"] },
+  /** Mandatory verification stopped the login; it is parked until the address is verified. */
+  verificationPending: { type: "final", tags: ["pending:verify_email"] },
+  /** An actor failed; `error` says why. */
+  failed: { type: "final", tags: ["failed"] },
+} as const;
+
+/**
+ * The pipeline's states, to spread into a flow machine's `states`. Typed loosely on purpose:
+ * each flow's `setup()` declares the two actors, and the flow tests drive every state.
+ */
+export const loginPipelineStates = pipelineStates as unknown as Record<keyof typeof pipelineStates, never>;
+
+/** The tags a flow's final state may carry, read by the HTTP edge. */
+export type FlowTag =
+  | "authenticated"
+  | "inactive"
+  | "pending:verify_email"
+  | "failed"
+  | "rejected"
+  | "conflict"
+  | "done";

@@ -1,0 +1,142 @@
+/**
+ * Actors of the `email-verification` machine. Both routes end in `verifyAddress`, allauth's
+ * `verify_email`: mark verified (refused when another account already verified the address),
+ * make primary (always with `changeEmail`, else only when the user has none), and with
+ * `changeEmail` delete the user's other addresses.
+ */
+import { Clock, Effect } from "effect";
+import { fromPromise } from "xstate";
+import type { ConfirmEmailCodeInput, ConfirmEmailKeyInput, ConfirmEmailOutput } from "../../machines/contracts.ts";
+import type { ResolvedConfig } from "../config.ts";
+import { fail } from "../errors.ts";
+import type { Step } from "../runtime/step.ts";
+import { normalizeCode, Tokens } from "../services/tokens.ts";
+import type { EmailAddressRow } from "../storage/users.ts";
+import {
+  deleteEmailAddress,
+  findEmailAddressById,
+  findEmailAddresses,
+  findUserById,
+  listEmailAddresses,
+  setUserEmail,
+  toEmailAddressRef,
+  toUserRef,
+  updateEmailAddress,
+} from "../storage/users.ts";
+import type { VerificationRow } from "../storage/verifications.ts";
+import {
+  consumeVerification,
+  findVerificationById,
+  findVerificationByDigest,
+  recordFailedAttempt,
+} from "../storage/verifications.ts";
+import { loginPipelineActors, verificationPurposes } from "./login-pipeline.ts";
+
+/** The unverified address a verification names, if it still holds the mailed value. */
+const pendingAddress = (verification: VerificationRow) =>
+  Effect.gen(function* () {
+    const row =
+      verification.email_address_id === null ? null : yield* findEmailAddressById(verification.email_address_id);
+    return row !== null && row.email === verification.email && Number(row.verified) === 0 ? row : null;
+  });
+
+const verifyAddress = (row: EmailAddressRow, config: ResolvedConfig) =>
+  Effect.gen(function* () {
+    if (config.account.uniqueEmail) {
+      const others = yield* findEmailAddresses(row.email);
+      if (others.some((o) => o.id !== row.id && Number(o.verified) === 1)) {
+        return yield* fail("email_taken", "key");
+      }
+    }
+    const siblings = (yield* listEmailAddresses(row.user_id)).filter((a) => a.id !== row.id);
+    const from = siblings[0] ?? null;
+    const hasPrimary = siblings.some((a) => Number(a.is_primary) === 1);
+    const makePrimary = config.account.changeEmail || !hasPrimary;
+    if (makePrimary) {
+      for (const sibling of siblings.filter((a) => Number(a.is_primary) === 1)) {
+        yield* updateEmailAddress({ ...sibling, is_primary: 0 });
+      }
+    }
+    const verified = { ...row, verified: 1, is_primary: makePrimary ? 1 : Number(row.is_primary) };
+    yield* updateEmailAddress(verified);
+    if (makePrimary) {
+      yield* setUserEmail(row.user_id, row.email);
+    }
+    if (config.account.changeEmail) {
+      for (const sibling of siblings) {
+        yield* deleteEmailAddress(sibling.id);
+      }
+    }
+    const user = toUserRef((yield* findUserById(row.user_id))!);
+    return {
+      user,
+      emailAddress: toEmailAddressRef(verified),
+      fromEmailAddress: config.account.changeEmail && from !== null ? toEmailAddressRef(from) : null,
+      added: false,
+    } satisfies ConfirmEmailOutput;
+  });
+
+export function emailVerificationActors(step: Step, config: ResolvedConfig) {
+  return {
+    ...loginPipelineActors(step, config),
+    confirmEmailKey: fromPromise<ConfirmEmailOutput, ConfirmEmailKeyInput>(async ({ input }) => {
+      const purpose = verificationPurposes.link;
+      const found = await step.run(
+        Effect.gen(function* () {
+          const tokens = yield* Tokens;
+          const now = yield* Clock.currentTimeMillis;
+          const key = input.key.reveal();
+          const verification =
+            key.length === 0 || key.length > 256
+              ? null
+              : yield* findVerificationByDigest(purpose, tokens.digest(purpose, key));
+          if (verification === null || verification.used_at !== null || verification.expires_at <= now) {
+            return null;
+          }
+          return (yield* pendingAddress(verification)) === null ? null : verification;
+        }),
+      );
+      if (found === null) {
+        throw { code: "invalid", param: "key" };
+      }
+      return step.write(
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis;
+          // Single use: only one of two concurrent confirmations flips `used_at`.
+          const row = yield* pendingAddress(found);
+          if (row === null || !(yield* consumeVerification(found.id, now))) {
+            return yield* fail("invalid", "key");
+          }
+          return yield* verifyAddress(row, config);
+        }),
+      );
+    }),
+    confirmEmailCode: fromPromise<ConfirmEmailOutput, ConfirmEmailCodeInput>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const tokens = yield* Tokens;
+          const now = yield* Clock.currentTimeMillis;
+          const verification = yield* findVerificationById(input.verificationId);
+          if (verification === null) {
+            // An enumeration-prevention fake flow: no code can ever match.
+            return yield* fail("incorrect_code", "key");
+          }
+          if (verification.used_at !== null || verification.expires_at <= now) {
+            return yield* fail("invalid", "key");
+          }
+          const expected = verification.digest;
+          const given = tokens.digest(verificationPurposes.code, normalizeCode(input.code.reveal()));
+          if (!tokens.equal(expected, given)) {
+            yield* recordFailedAttempt(verification.id);
+            return yield* fail("incorrect_code", "key");
+          }
+          const row = yield* pendingAddress(verification);
+          if (row === null || !(yield* consumeVerification(verification.id, now))) {
+            return yield* fail("invalid", "key");
+          }
+          return yield* verifyAddress(row, config);
+        }),
+      ),
+    ),
+  };
+}

@@ -1,0 +1,100 @@
+/** Actors of the `login` machine. */
+import { Clock, Effect } from "effect";
+import { fromPromise } from "xstate";
+import type { AuthenticateOutput, LoginForm } from "../../machines/contracts.ts";
+import type { ResolvedConfig } from "../config.ts";
+import { cleanEmail } from "../domain/email.ts";
+import type { Step } from "../runtime/step.ts";
+import { isRateLimited, recordRateLimitHit } from "../storage/rate-limits.ts";
+import type { EmailAddressRow, UserRow } from "../storage/users.ts";
+import {
+  findEmailAddresses,
+  findUserById,
+  findUserByUsername,
+  listEmailAddresses,
+  toEmailAddressRef,
+  toUserRef,
+} from "../storage/users.ts";
+import { loginPipelineActors } from "./login-pipeline.ts";
+
+interface Candidate {
+  readonly user: UserRow;
+  readonly address: EmailAddressRow | null;
+}
+
+/** The account a login names: by address (verified first) or by username. */
+const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
+  Effect.gen(function* () {
+    if (form.email !== null) {
+      const email = cleanEmail(form.email, account.emailMaxLength);
+      if (email === null) {
+        return null;
+      }
+      const rows = [...(yield* findEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
+      const address = rows[0];
+      if (address === undefined) {
+        return null;
+      }
+      const user = yield* findUserById(address.user_id);
+      return user === null ? null : ({ user, address } satisfies Candidate);
+    }
+    const user = form.username === null ? null : yield* findUserByUsername(form.username);
+    return user === null ? null : ({ user, address: null } satisfies Candidate);
+  });
+
+/** The `login_failed` buckets of this attempt: per client IP and per login key. */
+function failedBuckets(step: Step, form: LoginForm): ReadonlyArray<{ readonly scope: "ip" | "key"; readonly bucket: string }> {
+  const key = (form.email ?? form.username ?? "").trim().toLowerCase();
+  return [
+    { scope: "ip", bucket: `login_failed:ip:${step.request.ip}` },
+    { scope: "key", bucket: `login_failed:key:${key}` },
+  ];
+}
+
+export function loginActors(step: Step, config: ResolvedConfig) {
+  const account = config.account;
+  const rules = account.rateLimits["loginFailed"] ?? [];
+  return {
+    ...loginPipelineActors(step, config),
+    authenticatePassword: fromPromise<AuthenticateOutput, LoginForm>(async ({ input }) => {
+      const mismatch = input.email !== null ? "email_password_mismatch" : "username_password_mismatch";
+      const buckets = failedBuckets(step, input);
+      const throttled = await step.run(
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis;
+          for (const rule of rules) {
+            for (const { scope, bucket } of buckets) {
+              if (scope === rule.scope && (yield* isRateLimited(bucket, rule.amount, rule.periodInSeconds * 1000, now))) {
+                return true;
+              }
+            }
+          }
+          return false;
+        }),
+      );
+      if (throttled) {
+        throw { code: "too_many_login_attempts", param: "password" };
+      }
+      const candidate = await step.run(findCandidate(input, account));
+      const ok = await step.verifyPassword(candidate?.user.password ?? null, input.password.reveal());
+      if (!ok || candidate === null) {
+        await step.write(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis;
+            for (const { bucket } of buckets) {
+              yield* recordRateLimitHit(bucket, now);
+            }
+          }),
+        );
+        throw { code: mismatch, param: "password" };
+      }
+      const addresses = await step.run(listEmailAddresses(candidate.user.id));
+      return {
+        user: toUserRef(candidate.user),
+        emailAddress: candidate.address === null ? null : toEmailAddressRef(candidate.address),
+        hasVerifiedEmail: addresses.some((a) => Number(a.verified) === 1),
+      };
+    }),
+  };
+}
+

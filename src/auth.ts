@@ -1,0 +1,86 @@
+/**
+ * `createAuth`: builds the services (database, hasher, mailer, tokens) as one Effect runtime,
+ * and exposes the signal bus, the Fetch handler and the machines.
+ */
+import { Layer, ManagedRuntime } from "effect";
+import { machines } from "../machines/index.ts";
+import type { AuthConfig, ResolvedConfig } from "./config.ts";
+import { resolveConfig } from "./config.ts";
+import type { HandlerOptions } from "./http/handler.ts";
+import { createHandler } from "./http/handler.ts";
+import { SignalBus } from "./runtime/signal-bus.ts";
+import type { AppRuntime, AppServices } from "./runtime/step.ts";
+import { Mailer } from "./services/mailer.ts";
+import { PasswordHasher } from "./services/password-hasher.ts";
+import { Settings } from "./services/settings.ts";
+import { Tokens } from "./services/tokens.ts";
+import { databaseLayer } from "./storage/database.ts";
+
+export interface Auth {
+  /** Connect receivers: `on` (in-step, can abort the step) and `after` (after commit). */
+  readonly signals: Pick<SignalBus, "on" | "after">;
+  /** The allauth headless API as a Fetch handler. */
+  readonly handler: (request: Request, options?: HandlerOptions) => Promise<Response>;
+  /** The flow machines by slug, unprovided (see `authmachines/machines`). */
+  readonly machines: typeof machines;
+  /** The resolved configuration. */
+  readonly config: ResolvedConfig;
+  /** The Effect runtime the flows run on (for tests and advanced use). */
+  readonly runtime: AppRuntime;
+  readonly close: () => Promise<void>;
+}
+
+export interface CreateAuthOptions {
+  /** Where failures that do not change a response go (default: `console.error`). */
+  readonly report?: (message: string, error: unknown) => void;
+}
+
+function mailerLayer(config: ResolvedConfig): Layer.Layer<Mailer> {
+  const mailer = config.mailer;
+  if (typeof mailer !== "string") {
+    return Mailer.layerCustom(mailer);
+  }
+  if (mailer === "console") {
+    return Mailer.layerConsole;
+  }
+  if (mailer.startsWith("smtp://") || mailer.startsWith("smtps://")) {
+    return Mailer.layerSmtp(mailer, config.defaultFromEmail);
+  }
+  throw Object.assign(new TypeError("mailer must be \"console\", an smtp:// URL or { send }"), {
+    code: "ERR_INVALID_OPTION",
+  });
+}
+
+export function appLayer(config: ResolvedConfig): Layer.Layer<AppServices> {
+  const hasher =
+    config.passwordHasher === "argon2id"
+      ? PasswordHasher.layerArgon2id
+      : PasswordHasher.layerCustom(config.passwordHasher);
+  return Layer.mergeAll(
+    databaseLayer(config.database),
+    hasher,
+    mailerLayer(config),
+    Tokens.layer(config.secret),
+    Settings.layer(config),
+  );
+}
+
+export async function createAuth(options: AuthConfig, extra: CreateAuthOptions = {}): Promise<Auth> {
+  const config = resolveConfig(options);
+  const runtime: AppRuntime = ManagedRuntime.make(appLayer(config));
+  await runtime.runtime();
+  const bus = new SignalBus();
+  const report =
+    extra.report ??
+    ((message: string, error: unknown) => {
+      console.error(`authmachines: ${message}:`, error instanceof Error ? error.message : error);
+    });
+  return {
+    signals: bus,
+    handler: createHandler({ runtime, config, bus, report }),
+    machines,
+    config,
+    runtime,
+    close: () => runtime.dispose(),
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * `createAuth` options: allauth's setting names camelCased, with allauth's defaults, and the
+ * resolved form every other module reads. Bad options throw a `TypeError` with a code at
+ * construction time.
+ */
+import type { EmailVerificationMode, FlowSettings, LoginMethod } from "../machines/contracts.ts";
+import type { Mail } from "./services/mailer.ts";
+
+/** allauth's `ACCOUNT_RATE_LIMITS` keys, camelCased; values keep allauth's format. */
+export interface RateLimitsConfig {
+  readonly signup?: string | false;
+  readonly login?: string | false;
+  readonly loginFailed?: string | false;
+  readonly confirmEmail?: string | false;
+}
+
+export interface AccountConfig {
+  readonly loginMethods?: ReadonlyArray<LoginMethod>;
+  /** allauth's `ACCOUNT_SIGNUP_FIELDS`: `"email*"` required, `"email"` optional. */
+  readonly signupFields?: ReadonlyArray<string>;
+  readonly emailVerification?: EmailVerificationMode | boolean;
+  readonly emailVerificationByCodeEnabled?: boolean;
+  readonly emailVerificationByCodeMaxAttempts?: number;
+  readonly emailVerificationByCodeTimeout?: number;
+  readonly emailVerificationSupportsResend?: boolean | number;
+  readonly emailConfirmationExpireDays?: number;
+  readonly emailConfirmationCooldown?: number;
+  readonly loginOnEmailConfirmation?: boolean;
+  readonly preventEnumeration?: boolean | "strict";
+  readonly emailUnknownAccounts?: boolean;
+  readonly changeEmail?: boolean;
+  readonly uniqueEmail?: boolean;
+  readonly emailMaxLength?: number;
+  readonly usernameMinLength?: number;
+  readonly usernameMaxLength?: number;
+  readonly usernameBlacklist?: ReadonlyArray<string>;
+  /** Django's `MinimumLengthValidator`; 15 here (NIST 800-63B-4 for a single factor). */
+  readonly passwordMinLength?: number;
+  readonly passwordMaxLength?: number;
+  readonly emailSubjectPrefix?: string;
+  readonly rateLimits?: RateLimitsConfig | false;
+  readonly loginTimeout?: number;
+}
+
+/** allauth's `HEADLESS_FRONTEND_URLS`, camelCased; `{key}` is replaced, percent-encoded. */
+export interface FrontendUrls {
+  readonly accountConfirmEmail?: string;
+  readonly accountResetPasswordFromKey?: string;
+  readonly accountSignup?: string;
+}
+
+export interface MailerLike {
+  send(mail: Mail): Promise<void>;
+}
+
+export interface PasswordHasherLike {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+}
+
+export interface AdapterConfig {
+  /** allauth's `adapter.is_open_for_signup`. */
+  readonly isOpenForSignup?: (request: Request) => boolean | Promise<boolean>;
+}
+
+export interface AuthConfig {
+  readonly secret: string;
+  readonly database?: string;
+  readonly mailer?: string | MailerLike;
+  readonly passwordHasher?: "argon2id" | PasswordHasherLike;
+  readonly defaultFromEmail?: string;
+  readonly siteName?: string;
+  readonly frontendUrls?: FrontendUrls;
+  readonly account?: AccountConfig;
+  readonly adapter?: AdapterConfig;
+  /** How many reverse proxies in front of the app may set `X-Forwarded-For` (0: trust none). */
+  readonly trustedProxyCount?: number;
+  /** Mark cookies `Secure` (default: true unless the request is plain http). */
+  readonly secureCookies?: boolean;
+}
+
+/** A parsed rate rule: `amount` hits per `periodInSeconds` per `scope`. */
+export interface RateRule {
+  readonly amount: number;
+  readonly periodInSeconds: number;
+  readonly scope: "ip" | "user" | "key";
+}
+
+export interface ResolvedConfig {
+  readonly secret: string;
+  readonly database: string;
+  readonly mailer: string | MailerLike;
+  readonly passwordHasher: "argon2id" | PasswordHasherLike;
+  readonly defaultFromEmail: string;
+  readonly siteName: string;
+  readonly frontendUrls: Required<FrontendUrls>;
+  readonly account: {
+    readonly loginMethods: ReadonlyArray<LoginMethod>;
+    readonly signupEmail: "required" | "optional" | "absent";
+    readonly signupUsername: "required" | "optional" | "absent";
+    readonly emailVerification: EmailVerificationMode;
+    readonly emailVerificationByCodeEnabled: boolean;
+    readonly emailVerificationByCodeMaxAttempts: number;
+    readonly emailVerificationByCodeTimeout: number;
+    readonly emailVerificationMaxResends: number;
+    readonly emailConfirmationExpireDays: number;
+    readonly emailConfirmationCooldown: number;
+    readonly loginOnEmailConfirmation: boolean;
+    readonly preventEnumeration: boolean | "strict";
+    readonly emailUnknownAccounts: boolean;
+    readonly changeEmail: boolean;
+    readonly uniqueEmail: boolean;
+    readonly emailMaxLength: number;
+    readonly usernameMinLength: number;
+    readonly usernameMaxLength: number;
+    readonly usernameBlacklist: ReadonlyArray<string>;
+    readonly passwordMinLength: number;
+    readonly passwordMaxLength: number;
+    readonly emailSubjectPrefix: string;
+    readonly rateLimits: Readonly<Record<string, ReadonlyArray<RateRule>>>;
+    readonly loginTimeout: number;
+  };
+  readonly adapter: Required<AdapterConfig>;
+  readonly trustedProxyCount: number;
+  readonly secureCookies: boolean | undefined;
+}
+
+/** allauth's `ACCOUNT_RATE_LIMITS` defaults for the flows implemented here. */
+export const defaultRateLimits: Readonly<Record<string, string>> = {
+  signup: "20/m/ip",
+  login: "30/m/ip",
+  loginFailed: "10/m/ip,5/300s/key",
+  confirmEmail: "1/180s/key",
+};
+
+function configError(code: string, message: string): TypeError {
+  const error = new TypeError(message);
+  (error as TypeError & { code: string }).code = code;
+  return error;
+}
+
+const units: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses allauth's rate format: `"10/m/ip,5/300s/key"`. */
+export function parseRateRules(value: string): ReadonlyArray<RateRule> {
+  return value.split(",").map((part) => {
+    const match = /^\s*(\d+)\/(\d*)([smhd])(?:\/(ip|user|key))?\s*$/.exec(part);
+    if (match === null) {
+      throw configError("ERR_INVALID_RATE_LIMIT", `invalid rate limit: ${JSON.stringify(part)}`);
+    }
+    const multiplier = match[2] === "" ? 1 : Number(match[2]);
+    return {
+      amount: Number(match[1]),
+      periodInSeconds: multiplier * units[match[3]!]!,
+      scope: (match[4] ?? "ip") as RateRule["scope"],
+    };
+  });
+}
+
+function resolveRateLimits(value: RateLimitsConfig | false | undefined): ResolvedConfig["account"]["rateLimits"] {
+  if (value === false) {
+    return {};
+  }
+  const merged: Record<string, string | false> = { ...defaultRateLimits, ...(value ?? {}) };
+  const rules: Record<string, ReadonlyArray<RateRule>> = {};
+  for (const [action, spec] of Object.entries(merged)) {
+    if (spec !== false) {
+      rules[action] = parseRateRules(spec);
+    }
+  }
+  return rules;
+}
+
+function fieldMode(fields: ReadonlyArray<string>, name: string): "required" | "optional" | "absent" {
+  if (fields.includes(`${name}*`)) {
+    return "required";
+  }
+  return fields.includes(name) ? "optional" : "absent";
+}
+
+/** Applies allauth's defaults and checks the options. */
+export function resolveConfig(config: AuthConfig): ResolvedConfig {
+  if (typeof config.secret !== "string" || Buffer.byteLength(config.secret) < 32) {
+    throw configError("ERR_INVALID_SECRET", "secret must be a string of at least 32 bytes");
+  }
+  const account = config.account ?? {};
+  const rawVerification = account.emailVerification ?? "optional";
+  const emailVerification: EmailVerificationMode =
+    rawVerification === true ? "mandatory" : rawVerification === false ? "optional" : rawVerification;
+  if (!["none", "optional", "mandatory"].includes(emailVerification)) {
+    throw configError("ERR_INVALID_OPTION", "account.emailVerification must be none, optional or mandatory");
+  }
+  const loginMethods = account.loginMethods ?? ["username"];
+  if (loginMethods.length === 0 || loginMethods.some((m) => m !== "email" && m !== "username")) {
+    throw configError("ERR_INVALID_OPTION", "account.loginMethods must be a non-empty subset of email, username");
+  }
+  // allauth's default asks for a username; without login by username it is not asked for.
+  const signupFields =
+    account.signupFields ??
+    (loginMethods.includes("username")
+      ? ["email", "username*", "password1*", "password2*"]
+      : ["email*", "password1*", "password2*"]);
+  let signupEmail = fieldMode(signupFields, "email");
+  const signupUsername = fieldMode(signupFields, "username");
+  if (emailVerification === "mandatory" || loginMethods.includes("email")) {
+    signupEmail = "required";
+  }
+  if (loginMethods.includes("username") && signupUsername === "absent") {
+    throw configError("ERR_INVALID_OPTION", "login by username needs username in account.signupFields");
+  }
+  const resend = account.emailVerificationSupportsResend ?? false;
+  return {
+    secret: config.secret,
+    database: config.database ?? "sqlite:auth.db",
+    mailer: config.mailer ?? "console",
+    passwordHasher: config.passwordHasher ?? "argon2id",
+    defaultFromEmail: config.defaultFromEmail ?? "webmaster@localhost",
+    siteName: config.siteName ?? "example.com",
+    frontendUrls: {
+      accountConfirmEmail: config.frontendUrls?.accountConfirmEmail ?? "/account/verify-email/{key}",
+      accountResetPasswordFromKey:
+        config.frontendUrls?.accountResetPasswordFromKey ?? "/account/password/reset/key/{key}",
+      accountSignup: config.frontendUrls?.accountSignup ?? "/account/signup",
+    },
+    account: {
+      loginMethods,
+      signupEmail,
+      signupUsername,
+      emailVerification,
+      emailVerificationByCodeEnabled: account.emailVerificationByCodeEnabled ?? false,
+      emailVerificationByCodeMaxAttempts: account.emailVerificationByCodeMaxAttempts ?? 3,
+      emailVerificationByCodeTimeout: account.emailVerificationByCodeTimeout ?? 900,
+      emailVerificationMaxResends: resend === true ? 2 : resend === false ? 0 : resend,
+      emailConfirmationExpireDays: account.emailConfirmationExpireDays ?? 3,
+      emailConfirmationCooldown: account.emailConfirmationCooldown ?? 180,
+      loginOnEmailConfirmation: account.loginOnEmailConfirmation ?? false,
+      preventEnumeration: account.preventEnumeration ?? true,
+      emailUnknownAccounts: account.emailUnknownAccounts ?? true,
+      changeEmail: account.changeEmail ?? false,
+      uniqueEmail: account.uniqueEmail ?? true,
+      emailMaxLength: account.emailMaxLength ?? 254,
+      usernameMinLength: account.usernameMinLength ?? 1,
+      usernameMaxLength: account.usernameMaxLength ?? 150,
+      usernameBlacklist: (account.usernameBlacklist ?? []).map((u) => u.toLowerCase()),
+      passwordMinLength: account.passwordMinLength ?? 15,
+      passwordMaxLength: account.passwordMaxLength ?? 1024,
+      emailSubjectPrefix: account.emailSubjectPrefix ?? `[${config.siteName ?? "example.com"}] `,
+      rateLimits: resolveRateLimits(account.rateLimits),
+      loginTimeout: account.loginTimeout ?? 900,
+    },
+    adapter: { isOpenForSignup: config.adapter?.isOpenForSignup ?? (() => true) },
+    trustedProxyCount: config.trustedProxyCount ?? 0,
+    secureCookies: config.secureCookies,
+  };
+}
+
+/** The settings slice the machines read. */
+export function flowSettings(config: ResolvedConfig): FlowSettings {
+  const a = config.account;
+  return {
+    emailVerification: a.emailVerification,
+    emailVerificationByCodeEnabled: a.emailVerificationByCodeEnabled,
+    loginOnEmailConfirmation: a.loginOnEmailConfirmation,
+    preventEnumeration: a.preventEnumeration,
+    changeEmail: a.changeEmail,
+    loginMethods: a.loginMethods,
+    emailVerificationMaxResends: a.emailVerificationMaxResends,
+    emailVerificationMaxAttempts: a.emailVerificationByCodeMaxAttempts,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * `GET|POST auth/email/verify` and `POST auth/email/verify/resend`. Link mode runs a fresh
+ * email-verification flow per request; code mode resumes the flow parked in the session and
+ * persists it again while a code is still awaited.
+ */
+import { Clock, Effect } from "effect";
+import { emailVerificationMachine } from "../../machines/email-verification.ts";
+import type { EmailVerificationEvent } from "../../machines/email-verification.ts";
+import { Secret } from "../../machines/secret.ts";
+import { emailVerificationActors, verificationPurposes } from "../actors/index.ts";
+import { flowSettings } from "../config.ts";
+import { runMachine } from "../runtime/run-machine.ts";
+import type { SessionState, Step } from "../runtime/step.ts";
+import { Tokens } from "../services/tokens.ts";
+import { deleteFlow, findFlow, saveFlow } from "../storage/sessions.ts";
+import { findEmailAddressById, findUserById, toUserRef } from "../storage/users.ts";
+import { findVerificationByDigest, findVerificationById } from "../storage/verifications.ts";
+import type { Exchange } from "./exchange.ts";
+import { readFields } from "./input.ts";
+import { clearPending, emailVerificationFlowKind } from "./pipeline.ts";
+import { consume } from "./rate-limit.ts";
+import type { Outcome } from "./responses.ts";
+import { userJson } from "./responses.ts";
+
+function pendingOf(session: SessionState, now: number) {
+  const pending = session.data.pending;
+  return pending !== undefined && pending.expiresAt > now ? pending : null;
+}
+
+export async function getEmailVerification(exchange: Exchange): Promise<Response> {
+  const { config, runtime } = exchange.deps;
+  const session = await exchange.loadSession();
+  const now = await runtime.runPromise(Clock.currentTimeMillis);
+  const pending = pendingOf(session, now);
+  const byCode = config.account.emailVerificationByCodeEnabled;
+  if (byCode && (pending === null || pending.flowId === null)) {
+    return exchange.respond({ kind: "status", status: 409 }, session);
+  }
+  const key = exchange.request.headers.get("x-email-verification-key") ?? "";
+  const info = await runtime.runPromise(
+    Effect.gen(function* () {
+      const tokens = yield* Tokens;
+      let verification = null;
+      if (byCode) {
+        const flow = yield* findFlow(pending!.flowId!, session.id!, now);
+        const id = flow === null ? null : (JSON.parse(flow.snapshot) as { context?: { verificationId?: string } }).context?.verificationId;
+        verification = id === undefined || id === null ? null : yield* findVerificationById(id);
+      } else if (key.length > 0 && key.length <= 256) {
+        const purpose = verificationPurposes.link;
+        verification = yield* findVerificationByDigest(purpose, tokens.digest(purpose, key));
+      }
+      if (verification === null || verification.used_at !== null || verification.expires_at <= now) {
+        return null;
+      }
+      const address = verification.email_address_id === null ? null : yield* findEmailAddressById(verification.email_address_id);
+      const user = yield* findUserById(verification.user_id);
+      if (address === null || user === null || Number(address.verified) === 1 || address.email !== verification.email) {
+        return null;
+      }
+      return { email: address.email, user: toUserRef(user) };
+    }),
+  );
+  if (info === null) {
+    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "key" }] }, session);
+  }
+  return exchange.respond(
+    {
+      kind: "data",
+      status: 200,
+      data: { email: info.email, user: userJson(info.user) },
+      meta: { is_authenticating: pending?.login?.userId === info.user.id },
+    },
+    session,
+  );
+}
+
+/** Runs the email-verification flow for one event and turns its rest into an outcome. */
+async function verifyStep(exchange: Exchange, step: Step, event: EmailVerificationEvent): Promise<Outcome> {
+  const { config } = exchange.deps;
+  const now = await step.run(Clock.currentTimeMillis);
+  const pending = pendingOf(step.session, now);
+  const machine = emailVerificationMachine.provide({ actors: emailVerificationActors(step, config) });
+  const input = {
+    settings: flowSettings(config),
+    sessionUser: step.session.user,
+    mode: config.account.emailVerificationByCodeEnabled ? ("code" as const) : ("link" as const),
+    pendingLogin: pending?.login ?? null,
+    verificationId: null,
+  };
+  let flowRow = null;
+  if (input.mode === "code") {
+    flowRow =
+      pending?.flowId === null || pending === null || step.session.id === null
+        ? null
+        : await step.run(findFlow(pending.flowId, step.session.id, now));
+    if (flowRow === null) {
+      return { kind: "status", status: 409 };
+    }
+  }
+  const sessionId = step.session.id;
+  const { snapshot, persisted } = await runMachine(step, machine, {
+    input,
+    ...(flowRow === null ? {} : { snapshot: JSON.parse(flowRow.snapshot) }),
+    event,
+  });
+  if (snapshot.hasTag("failed")) {
+    throw new Error(`flow failed: ${snapshot.context.error?.code ?? "unexpected"}`);
+  }
+  if (flowRow !== null) {
+    if (snapshot.status === "active") {
+      await step.write(saveFlow({ ...flowRow, snapshot: JSON.stringify(persisted) }));
+    } else {
+      await step.write(deleteFlow(flowRow.id));
+    }
+  }
+  const error = snapshot.context.error;
+  if (snapshot.value === "awaitingCode") {
+    if (error?.code === "rate_limited" || error?.code === "too_many_attempts") {
+      return { kind: "status", status: 429 };
+    }
+    return error === null ? { kind: "data", status: 200, data: {} } : { kind: "errors", errors: [error] };
+  }
+  if (step.session.id === sessionId && (snapshot.status === "done" && !snapshot.hasTag("rejected") || snapshot.value === "aborted")) {
+    await clearPending(step);
+  }
+  if (snapshot.hasTag("rejected")) {
+    return { kind: "errors", errors: [error ?? { code: "invalid", param: "key" }] };
+  }
+  return { kind: "session" };
+}
+
+export async function postEmailVerification(exchange: Exchange): Promise<Response> {
+  const input = await readFields<"key">(exchange.request, { key: { required: true, maxLength: 256 } });
+  if (!input.ok) {
+    return exchange.respond({ kind: "errors", errors: input.errors });
+  }
+  return exchange.step((step) => verifyStep(exchange, step, { type: "VERIFY", key: new Secret(input.value.key!) }));
+}
+
+export async function postEmailVerificationResend(exchange: Exchange): Promise<Response> {
+  const { config, runtime } = exchange.deps;
+  if (!config.account.emailVerificationByCodeEnabled || config.account.emailVerificationMaxResends === 0) {
+    return exchange.respond({ kind: "status", status: 409 });
+  }
+  const session = await exchange.loadSession();
+  const now = await runtime.runPromise(Clock.currentTimeMillis);
+  const pending = pendingOf(session, now);
+  if (pending === null || pending.flowId === null) {
+    return exchange.respond({ kind: "status", status: 409 }, session);
+  }
+  // allauth's code-mode cooldown: one mail per 10 seconds per pending verification.
+  if (!(await consumeResend(exchange, pending.flowId))) {
+    return exchange.respond({ kind: "status", status: 429 }, session);
+  }
+  return exchange.step((step) => verifyStep(exchange, step, { type: "RESEND" }));
+}
+
+async function consumeResend(exchange: Exchange, flowId: string): Promise<boolean> {
+  const { config, runtime } = exchange.deps;
+  const codeConfig = {
+    ...config,
+    account: { ...config.account, rateLimits: { confirmEmailCode: [{ amount: 1, periodInSeconds: 10, scope: "key" as const }] } },
+  };
+  return consume(runtime, codeConfig, "confirmEmailCode", { ip: exchange.info.ip, key: flowId });
+}

@@ -1,0 +1,138 @@
+/**
+ * One HTTP exchange: which client (browser cookie session with CSRF, or app session token), the
+ * request as receivers see it, and running a flow step — machine, receivers, commit, then mail —
+ * before the response goes out.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { Clock, Effect } from "effect";
+import type { ResolvedConfig } from "../config.ts";
+import { loadSession } from "../runtime/session.ts";
+import type { SignalBus } from "../runtime/signal-bus.ts";
+import { Step } from "../runtime/step.ts";
+import type { AppRuntime, RequestInfo, SessionState } from "../runtime/step.ts";
+import { Mailer } from "../services/mailer.ts";
+import { Tokens } from "../services/tokens.ts";
+import type { Outcome } from "./responses.ts";
+import { render } from "./responses.ts";
+
+export interface HandlerDeps {
+  readonly runtime: AppRuntime;
+  readonly config: ResolvedConfig;
+  readonly bus: SignalBus;
+  /** Reports failures that do not change the response (mail transport, after-commit receivers). */
+  readonly report: (message: string, error: unknown) => void;
+}
+
+export const sessionCookie = "sessionid";
+export const csrfCookie = "csrftoken";
+
+function parseCookies(header: string | null): Map<string, string> {
+  const cookies = new Map<string, string>();
+  for (const part of (header ?? "").split(";")) {
+    const index = part.indexOf("=");
+    if (index > 0) {
+      const name = part.slice(0, index).trim();
+      if (!cookies.has(name)) {
+        cookies.set(name, part.slice(index + 1).trim());
+      }
+    }
+  }
+  return cookies;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class Exchange {
+  readonly info: RequestInfo;
+  readonly #cookies: Map<string, string>;
+
+  constructor(
+    readonly deps: HandlerDeps,
+    readonly request: Request,
+    readonly client: "browser" | "app",
+    ip: string,
+  ) {
+    this.#cookies = parseCookies(request.headers.get("cookie"));
+    this.info = { request, client, ip, userAgent: request.headers.get("user-agent") ?? "" };
+  }
+
+  /** The session token the client sent. */
+  get token(): string | null {
+    return this.client === "app"
+      ? this.request.headers.get("x-session-token")
+      : (this.#cookies.get(sessionCookie) ?? null);
+  }
+
+  /** Browser clients: an unsafe method needs `X-CSRFToken` equal to the `csrftoken` cookie. */
+  csrfOk(): boolean {
+    if (this.client === "app" || ["GET", "HEAD", "OPTIONS"].includes(this.request.method)) {
+      return true;
+    }
+    const cookie = this.#cookies.get(csrfCookie);
+    const header = this.request.headers.get("x-csrftoken");
+    return cookie !== undefined && cookie.length >= 16 && header !== null && safeEqual(cookie, header);
+  }
+
+  async loadSession(): Promise<SessionState> {
+    return this.deps.runtime.runPromise(loadSession(this.token));
+  }
+
+  /** Answers without touching the database's write side. */
+  async respond(outcome: Outcome, session?: SessionState): Promise<Response> {
+    const current = session ?? (await this.loadSession());
+    return this.#response(outcome, current, current);
+  }
+
+  /**
+   * Runs one flow step. `body` drives machines and returns the outcome; then the in-step
+   * receivers run (a throw rolls the whole step back), the step commits, and only then do its
+   * mails go out and its after-commit receivers run.
+   */
+  async step(body: (step: Step) => Promise<Outcome>): Promise<Response> {
+    const before = await this.loadSession();
+    const step = new Step(this.deps.runtime, this.info, before);
+    let response: Response;
+    try {
+      const outcome = await body(step);
+      response = await this.#response(outcome, step.session, before);
+      await this.deps.bus.deliver(step.signals, this.info, response);
+      await step.commit();
+    } catch (error) {
+      await step.rollback().catch(() => undefined);
+      throw error;
+    }
+    for (const mail of step.mails) {
+      await this.deps.runtime
+        .runPromise(Effect.flatMap(Mailer, (m) => m.send(mail)))
+        .catch((error: unknown) => this.deps.report("mail delivery failed", error));
+    }
+    await this.deps.bus.deliverAfter(step.signals, this.info, (error) =>
+      this.deps.report("after-commit receiver failed", error),
+    );
+    return response;
+  }
+
+  async #response(outcome: Outcome, session: SessionState, before: SessionState): Promise<Response> {
+    const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
+    const { status, body } = render(outcome, { config: this.deps.config, client: this.client, session, now });
+    const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store" });
+    if (this.client === "browser") {
+      const secure = this.deps.config.secureCookies ?? new URL(this.request.url).protocol === "https:";
+      const flags = `Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
+      if (session.newToken !== null) {
+        headers.append("set-cookie", `${sessionCookie}=${session.newToken}; ${flags}; HttpOnly; Max-Age=1209600`);
+      } else if ((before.id !== null || before.gone) && session.id === null) {
+        headers.append("set-cookie", `${sessionCookie}=; ${flags}; HttpOnly; Max-Age=0`);
+      }
+      if (!this.#cookies.has(csrfCookie)) {
+        const token = await this.deps.runtime.runPromise(Effect.map(Tokens, (t) => t.key()));
+        headers.append("set-cookie", `${csrfCookie}=${token}; ${flags}; Max-Age=31449600`);
+      }
+    }
+    return new Response(JSON.stringify(body), { status, headers });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `auth.handler`: a Fetch `Request → Response` function serving the allauth headless API under
+ * `/_allauth/{browser|app}/v1/`. Unknown paths answer 404, wrong methods 405, a browser request
+ * without a valid CSRF token 403, and an unexpected failure 500 with no detail.
+ */
+import type { Exchange, HandlerDeps } from "./exchange.ts";
+import { Exchange as ExchangeClass } from "./exchange.ts";
+import { getEmailVerification, postEmailVerification, postEmailVerificationResend } from "./email-verification.ts";
+import { postLogin } from "./login.ts";
+import { deleteSession, getSession } from "./session.ts";
+import { postSignup } from "./signup.ts";
+
+type Endpoint = (exchange: Exchange) => Promise<Response>;
+
+const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
+  config: { GET: getConfig },
+  "auth/signup": { POST: postSignup },
+  "auth/login": { POST: postLogin },
+  "auth/session": { GET: getSession, DELETE: deleteSession },
+  "auth/email/verify": { GET: getEmailVerification, POST: postEmailVerification },
+  "auth/email/verify/resend": { POST: postEmailVerificationResend },
+};
+
+async function getConfig(exchange: Exchange): Promise<Response> {
+  const account = exchange.deps.config.account;
+  return exchange.respond({
+    kind: "data",
+    status: 200,
+    data: {
+      account: {
+        login_methods: account.loginMethods,
+        authentication_method: account.loginMethods.length === 1 ? account.loginMethods[0] : "username_email",
+        is_open_for_signup: await exchange.deps.config.adapter.isOpenForSignup(exchange.request),
+        email_verification_by_code_enabled: account.emailVerificationByCodeEnabled,
+        login_by_code_enabled: false,
+        password_reset_by_code_enabled: false,
+      },
+    },
+  });
+}
+
+function plain(status: number): Response {
+  return new Response(JSON.stringify({ status }), { status, headers: { "content-type": "application/json" } });
+}
+
+/** The client address: the socket's, or the configured number of proxies back in `X-Forwarded-For`. */
+function clientIp(request: Request, socketIp: string | undefined, trustedProxyCount: number): string {
+  if (trustedProxyCount > 0) {
+    const chain = (request.headers.get("x-forwarded-for") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const candidate = chain[chain.length - trustedProxyCount];
+    if (candidate !== undefined) {
+      return candidate;
+    }
+  }
+  return socketIp ?? "unknown";
+}
+
+export interface HandlerOptions {
+  /** The peer address of the connection (Node: `req.socket.remoteAddress`). */
+  readonly ip?: string;
+}
+
+export function createHandler(deps: HandlerDeps): (request: Request, options?: HandlerOptions) => Promise<Response> {
+  return async (request, options) => {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return plain(400);
+    }
+    const match = /^\/_allauth\/(browser|app)\/v1\/(.+?)\/?$/.exec(url.pathname);
+    const route = match === null ? undefined : routes[match[2]!];
+    if (match === null || route === undefined) {
+      return plain(404);
+    }
+    const endpoint = route[request.method];
+    if (endpoint === undefined) {
+      return plain(405);
+    }
+    const exchange = new ExchangeClass(
+      deps,
+      request,
+      match[1] as "browser" | "app",
+      clientIp(request, options?.ip, deps.config.trustedProxyCount),
+    );
+    if (!exchange.csrfOk()) {
+      return exchange.respond({ kind: "status", status: 403 });
+    }
+    try {
+      return await endpoint(exchange);
+    } catch (error) {
+      deps.report("request failed", error);
+      return plain(500);
+    }
+  };
+}

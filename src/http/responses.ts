@@ -1,0 +1,95 @@
+/**
+ * The headless API's response bodies: authenticated (200), not authenticated (401, with the
+ * flows and the pending one), errors (400), and bare statuses (403, 409, 410, 429).
+ */
+import type { UserRef } from "../../machines/signals.ts";
+import type { ResolvedConfig } from "../config.ts";
+import type { SessionState } from "../runtime/step.ts";
+import type { InputError } from "./input.ts";
+import { messageFor } from "./messages.ts";
+
+/** What an endpoint decided; rendered once the step knows the final session. */
+export type Outcome =
+  | { readonly kind: "session" }
+  | { readonly kind: "errors"; readonly errors: ReadonlyArray<InputError> }
+  | { readonly kind: "status"; readonly status: number }
+  | { readonly kind: "data"; readonly status: number; readonly data: unknown; readonly meta?: unknown };
+
+export function userJson(user: UserRef): Record<string, unknown> {
+  return {
+    id: user.id,
+    display: user.username ?? user.email ?? user.id,
+    has_usable_password: user.hasUsablePassword,
+    email: user.email,
+    username: user.username,
+  };
+}
+
+export function flowsJson(config: ResolvedConfig, session: SessionState, now: number): Array<Record<string, unknown>> {
+  const flows: Array<Record<string, unknown>> = [{ id: "login" }, { id: "signup" }];
+  const pending = session.data.pending;
+  if (pending !== undefined && pending.expiresAt > now) {
+    flows.push({ id: pending.flow, is_pending: true });
+  }
+  return flows;
+}
+
+export interface RenderContext {
+  readonly config: ResolvedConfig;
+  readonly client: "browser" | "app";
+  readonly session: SessionState;
+  readonly now: number;
+}
+
+function meta(ctx: RenderContext, isAuthenticated: boolean): Record<string, unknown> {
+  const m: Record<string, unknown> = { is_authenticated: isAuthenticated };
+  if (ctx.client === "app" && ctx.session.newToken !== null) {
+    m["session_token"] = ctx.session.newToken;
+  }
+  return m;
+}
+
+/** The status and JSON body of an outcome. */
+export function render(outcome: Outcome, ctx: RenderContext): { status: number; body: unknown } {
+  switch (outcome.kind) {
+    case "session": {
+      const user = ctx.session.user;
+      if (user !== null) {
+        return {
+          status: 200,
+          body: {
+            status: 200,
+            data: {
+              user: userJson(user),
+              methods: (ctx.session.data.methods ?? []).map((m) => ({ ...m, at: m.at / 1000 })),
+            },
+            meta: meta(ctx, true),
+          },
+        };
+      }
+      return {
+        status: 401,
+        body: { status: 401, data: { flows: flowsJson(ctx.config, ctx.session, ctx.now) }, meta: meta(ctx, false) },
+      };
+    }
+    case "errors":
+      return {
+        status: 400,
+        body: {
+          status: 400,
+          errors: outcome.errors.map((e) => ({
+            message: messageFor(e.code, e.param, ctx.config),
+            code: e.code === "body_too_large" || e.code === "invalid_json" ? "invalid" : e.code,
+            ...(e.param === undefined ? {} : { param: e.param }),
+          })),
+        },
+      };
+    case "status":
+      return { status: outcome.status, body: { status: outcome.status } };
+    case "data":
+      return {
+        status: outcome.status,
+        body: { status: outcome.status, data: outcome.data, ...(outcome.meta === undefined ? {} : { meta: outcome.meta }) },
+      };
+  }
+}

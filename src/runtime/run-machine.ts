@@ -1,0 +1,53 @@
+/**
+ * Runs a flow machine for one step: create (or restore) the actor, record what it emits, send
+ * the event, and wait until it rests — done, or waiting for the next event with no actor in
+ * flight. Only resting snapshots are ever persisted.
+ */
+import { createActor, waitFor } from "xstate";
+import type { AnyStateMachine, EventFrom, InputFrom, Snapshot, SnapshotFrom } from "xstate";
+import type { AuthSignal } from "../../machines/signals.ts";
+import type { Step } from "./step.ts";
+
+export interface RunOptions<M extends AnyStateMachine> {
+  readonly input: InputFrom<M>;
+  /** A persisted snapshot to resume from instead of starting fresh. */
+  readonly snapshot?: Snapshot<unknown>;
+  readonly event?: EventFrom<M>;
+}
+
+export interface RunResult<M extends AnyStateMachine> {
+  readonly snapshot: SnapshotFrom<M>;
+  /** The persisted form, to store when the flow is still pending. */
+  readonly persisted: Snapshot<unknown>;
+}
+
+function isResting(snapshot: { status: string; children: Record<string, unknown> }): boolean {
+  return snapshot.status !== "active" || Object.keys(snapshot.children).length === 0;
+}
+
+export async function runMachine<M extends AnyStateMachine>(
+  step: Step,
+  machine: M,
+  options: RunOptions<M>,
+): Promise<RunResult<M>> {
+  const actor = createActor(
+    machine,
+    options.snapshot === undefined ? { input: options.input } : { input: options.input, snapshot: options.snapshot },
+  );
+  actor.on("*", (signal: AuthSignal) => {
+    step.signals.push({ signal, sessionUser: step.session.user, sessionId: step.session.id });
+  });
+  actor.start();
+  if (options.event !== undefined) {
+    actor.send(options.event);
+  }
+  try {
+    const rested = (await waitFor(actor, isResting, { timeout: 60_000 })) as { status: string; error?: unknown };
+    if (rested.status === "error") {
+      throw rested.error;
+    }
+    return { snapshot: rested as SnapshotFrom<M>, persisted: actor.getPersistedSnapshot() };
+  } finally {
+    actor.stop();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Sessions: a random token held by the client (cookie `sessionid` for browsers,
+ * `X-Session-Token` for apps); the row is keyed by its digest. Login rotates the token; logout
+ * deletes the row and its flows. Anonymous sessions get a row only when a flow is parked in
+ * them.
+ */
+import { Clock, Effect } from "effect";
+import type { AuthenticationRecord } from "../../machines/contracts.ts";
+import type { UserRef } from "../../machines/signals.ts";
+import { Tokens } from "../services/tokens.ts";
+import { deleteSession, findSession, insertSession, updateSessionData } from "../storage/sessions.ts";
+import { findUserById, toUserRef } from "../storage/users.ts";
+import type { AppServices, SessionData, SessionState, Step } from "./step.ts";
+
+/** Django's `SESSION_COOKIE_AGE`: two weeks. */
+export const sessionAgeInSeconds = 1_209_600;
+
+/** The session a token names, or an anonymous one (`gone` when a token matched nothing). */
+export const loadSession = (token: string | null): Effect.Effect<SessionState, never, AppServices> =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis;
+    const anonymous: SessionState = { id: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+    if (token === null || token.length === 0 || token.length > 128) {
+      return token === null ? anonymous : { ...anonymous, gone: true };
+    }
+    const tokens = yield* Tokens;
+    const row = yield* findSession(tokens.digest("session", token), now);
+    if (row === null) {
+      return { ...anonymous, gone: true };
+    }
+    const userRow = row.user_id === null ? null : yield* findUserById(row.user_id);
+    return {
+      id: row.id,
+      newToken: null,
+      user: userRow === null ? null : toUserRef(userRow),
+      data: JSON.parse(row.data) as SessionData,
+      createdAt: row.created_at,
+      gone: false,
+    };
+  });
+
+const createRow = (step: Step, user: UserRef | null, data: SessionData) =>
+  Effect.gen(function* () {
+    const tokens = yield* Tokens;
+    const now = yield* Clock.currentTimeMillis;
+    const token = tokens.key();
+    const id = tokens.digest("session", token);
+    yield* insertSession({
+      id,
+      user_id: user?.id ?? null,
+      data: JSON.stringify(data),
+      ip: step.request.ip,
+      user_agent: step.request.userAgent.slice(0, 512),
+      created_at: now,
+      last_seen_at: now,
+      expires_at: now + sessionAgeInSeconds * 1000,
+    });
+    step.session = { id, newToken: token, user, data, createdAt: now, gone: false };
+  });
+
+/** Logs `user` in: the old session row (and its flows) goes, a new token is issued. */
+export const rotateSession = (step: Step, user: UserRef, record: AuthenticationRecord) =>
+  Effect.gen(function* () {
+    if (step.session.id !== null) {
+      yield* deleteSession(step.session.id);
+    }
+    yield* createRow(step, user, { methods: [record] });
+  });
+
+/** Ends the session: its row and flows are deleted; the step continues anonymous. */
+export const endSession = (step: Step) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis;
+    if (step.session.id !== null) {
+      yield* deleteSession(step.session.id);
+    }
+    step.session = { id: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+  });
+
+/** Saves `data` into the session, creating an anonymous row when there is none. */
+export const saveSessionData = (step: Step, data: SessionData) =>
+  Effect.gen(function* () {
+    if (step.session.id === null) {
+      yield* createRow(step, step.session.user, data);
+      return;
+    }
+    yield* updateSessionData(step.session.id, JSON.stringify(data));
+    step.session = { ...step.session, data };
+  });

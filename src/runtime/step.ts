@@ -1,0 +1,207 @@
+/**
+ * One flow step: the unit of atomicity. A step reads outside any transaction, opens its
+ * transaction at its first write (after every hash), runs the machine until it rests, lets the
+ * in-step receivers run, then commits — or rolls everything back, mails included.
+ *
+ * The transaction lives in a fiber that waits on a deferred; effects of the step run in the
+ * runtime captured inside it, so every actor's writes share it (DESIGN §3).
+ */
+import { SqlClient } from "@effect/sql";
+import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
+import type { ManagedRuntime } from "effect";
+import type { AuthenticationRecord, PendingLogin } from "../../machines/contracts.ts";
+import type { AuthSignal, UserRef } from "../../machines/signals.ts";
+import { AuthFailure } from "../errors.ts";
+import type { Mail, Mailer } from "../services/mailer.ts";
+import { PasswordHasher } from "../services/password-hasher.ts";
+import type { Settings } from "../services/settings.ts";
+import type { Tokens } from "../services/tokens.ts";
+
+export type AppServices = SqlClient.SqlClient | PasswordHasher | Mailer | Tokens | Settings;
+export type AppRuntime = ManagedRuntime.ManagedRuntime<AppServices, never>;
+
+/** What receivers get as `request`: the caller's request and the session at emission time. */
+export interface RequestInfo {
+  readonly request: Request;
+  readonly client: "browser" | "app";
+  readonly ip: string;
+  readonly userAgent: string;
+}
+
+/** A login parked in the session by a stage (allauth's `account_login`). */
+export interface PendingStage {
+  readonly flow: "verify_email";
+  /** Null for an enumeration-prevention fake flow: it looks pending but holds nobody. */
+  readonly login: PendingLogin | null;
+  /** Code mode: the persisted email-verification flow. */
+  readonly flowId: string | null;
+  readonly expiresAt: number;
+}
+
+/** What a session row holds besides its user. */
+export interface SessionData {
+  readonly pending?: PendingStage;
+  readonly methods?: ReadonlyArray<AuthenticationRecord>;
+}
+
+/** The session as the step sees it; actors replace it (login rotates, logout ends it). */
+export interface SessionState {
+  /** Digest of the token: the row id, or null when no row exists yet. */
+  readonly id: string | null;
+  /** The raw token of a session created in this step (to hand to the client), else null. */
+  readonly newToken: string | null;
+  readonly user: UserRef | null;
+  readonly data: SessionData;
+  readonly createdAt: number;
+  /** True when the client sent a token that matches no live session (app client: 410). */
+  readonly gone: boolean;
+}
+
+export interface EmittedSignal {
+  readonly signal: AuthSignal;
+  /** The user the session held when the signal was emitted. */
+  readonly sessionUser: UserRef | null;
+  readonly sessionId: string | null;
+}
+
+class Rollback {
+  readonly _tag = "Rollback";
+}
+
+interface Transaction {
+  readonly runtime: Runtime.Runtime<AppServices>;
+  readonly done: Deferred.Deferred<void, Rollback>;
+  readonly exit: Promise<Exit.Exit<void, unknown>>;
+}
+
+/** A failure from `Step.run`: a plain `{ code, param }` for expected failures. */
+function rejection(cause: Cause.Cause<unknown>): unknown {
+  const failure = Cause.failureOption(cause);
+  if (Option.isSome(failure) && failure.value instanceof AuthFailure) {
+    const { code, param } = failure.value;
+    return param === undefined ? { code } : { code, param };
+  }
+  return Cause.squash(cause);
+}
+
+export class Step {
+  readonly mails: Array<Mail> = [];
+  readonly signals: Array<EmittedSignal> = [];
+  #transaction: Transaction | null = null;
+  #finished = false;
+
+  constructor(
+    readonly runtime: AppRuntime,
+    readonly request: RequestInfo,
+    public session: SessionState,
+  ) {}
+
+  get inTransaction(): boolean {
+    return this.#transaction !== null;
+  }
+
+  /** Runs an effect: inside the step's transaction once it is open, else on its own. */
+  async run<A, E>(effect: Effect.Effect<A, E, AppServices>): Promise<A> {
+    const exit =
+      this.#transaction === null
+        ? await this.runtime.runPromiseExit(effect)
+        : await Runtime.runPromiseExit(this.#transaction.runtime)(effect);
+    if (Exit.isSuccess(exit)) {
+      return exit.value;
+    }
+    throw rejection(exit.cause);
+  }
+
+  /** Runs an effect that writes: opens the step's transaction first. */
+  async write<A, E>(effect: Effect.Effect<A, E, AppServices>): Promise<A> {
+    await this.#open();
+    return this.run(effect);
+  }
+
+  /** Hashes outside any transaction (DESIGN §3 rule 2); a violation is a bug, so it throws. */
+  async hash(password: string): Promise<string> {
+    this.#assertNoTransaction("hash");
+    return this.run(Effect.flatMap(PasswordHasher, (h) => h.hash(password)));
+  }
+
+  async verifyPassword(stored: string | null, password: string): Promise<boolean> {
+    this.#assertNoTransaction("verify");
+    return this.run(
+      Effect.flatMap(PasswordHasher, (h) =>
+        stored === null ? Effect.as(h.dummyVerify(password), false) : h.verify(stored, password),
+      ),
+    );
+  }
+
+  /** Queues a mail; it is sent only after the step commits. */
+  mail(mail: Mail): void {
+    this.mails.push(mail);
+  }
+
+  async commit(): Promise<void> {
+    this.#finish();
+    const tx = this.#transaction;
+    if (tx === null) {
+      return;
+    }
+    Deferred.unsafeDone(tx.done, Exit.void);
+    const exit = await tx.exit;
+    if (Exit.isFailure(exit)) {
+      throw Cause.squash(exit.cause);
+    }
+  }
+
+  async rollback(): Promise<void> {
+    this.#finish();
+    this.mails.length = 0;
+    const tx = this.#transaction;
+    if (tx === null) {
+      return;
+    }
+    Deferred.unsafeDone(tx.done, Exit.fail(new Rollback()));
+    await tx.exit;
+  }
+
+  #finish(): void {
+    if (this.#finished) {
+      throw new Error("step already finished");
+    }
+    this.#finished = true;
+  }
+
+  #assertNoTransaction(what: string): void {
+    if (this.#transaction !== null) {
+      throw new Error(`password ${what} inside a transaction`);
+    }
+  }
+
+  async #open(): Promise<void> {
+    if (this.#transaction !== null) {
+      return;
+    }
+    if (this.#finished) {
+      throw new Error("step already finished");
+    }
+    const done = Deferred.unsafeMake<void, Rollback>(FiberId.none);
+    let ready!: (runtime: Runtime.Runtime<AppServices>) => void;
+    const captured = new Promise<Runtime.Runtime<AppServices>>((resolve) => {
+      ready = resolve;
+    });
+    const program = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql.withTransaction(
+        Effect.gen(function* () {
+          ready(yield* Effect.runtime<AppServices>());
+          yield* Deferred.await(done);
+        }),
+      ),
+    );
+    const exit = this.runtime.runPromiseExit(program);
+    const runtime = await Promise.race([
+      captured,
+      exit.then((result) => {
+        throw Exit.isFailure(result) ? Cause.squash(result.cause) : new Error("transaction ended early");
+      }),
+    ]);
+    this.#transaction = { runtime, done, exit };
+  }
+}

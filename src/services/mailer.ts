@@ -1,0 +1,53 @@
+/**
+ * Outgoing mail. `smtp://…` sends with nodemailer, with the recipient passed as an explicit
+ * envelope; `"console"` prints the mail; an object with `send` is used as given.
+ */
+import { Context, Effect, Layer } from "effect";
+import nodemailer from "nodemailer";
+
+export interface Mail {
+  /** One validated, canonical address. */
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html?: string;
+}
+
+export interface MailerShape {
+  readonly send: (mail: Mail) => Effect.Effect<void>;
+}
+
+export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, MailerShape>() {
+  /** nodemailer over SMTP to `url`, from `from`. */
+  static layerSmtp(url: string, from: string): Layer.Layer<Mailer> {
+    return Layer.sync(Mailer, () => {
+      const transport = nodemailer.createTransport(url);
+      return {
+        send: (mail) =>
+          Effect.promise(() =>
+            transport.sendMail({
+              from,
+              to: mail.to,
+              envelope: { from, to: [mail.to] },
+              subject: mail.subject,
+              text: mail.text,
+              ...(mail.html === undefined ? {} : { html: mail.html }),
+            }),
+          ).pipe(Effect.asVoid),
+      };
+    });
+  }
+
+  /** Prints each mail to stdout (the demo's default). */
+  static readonly layerConsole: Layer.Layer<Mailer> = Layer.succeed(Mailer, {
+    send: (mail) =>
+      Effect.sync(() => {
+        process.stdout.write(`--- mail to ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}\n---\n`);
+      }),
+  });
+
+  /** A user-supplied `{ send }`. */
+  static layerCustom(mailer: { send(mail: Mail): Promise<void> }): Layer.Layer<Mailer> {
+    return Layer.succeed(Mailer, { send: (mail) => Effect.promise(() => mailer.send(mail)) });
+  }
+}

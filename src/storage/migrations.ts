@@ -1,0 +1,96 @@
+/**
+ * Schema migrations, run in order at start-up inside one transaction each. The SQL is written
+ * once for SQLite and PostgreSQL: integers for booleans (0/1) and epoch milliseconds for times.
+ */
+import { SqlClient } from "@effect/sql";
+import { Clock, Effect } from "effect";
+import type { SqlError } from "@effect/sql/SqlError";
+
+export const migrations: ReadonlyArray<{ readonly id: number; readonly name: string; readonly statements: ReadonlyArray<string> }> = [
+  {
+    id: 1,
+    name: "accounts",
+    statements: [
+      `CREATE TABLE auth_user (
+        id TEXT PRIMARY KEY,
+        username TEXT,
+        username_lower TEXT UNIQUE,
+        email TEXT NOT NULL DEFAULT '',
+        password TEXT NOT NULL,
+        is_active INTEGER NOT NULL DEFAULT 1,
+        last_login BIGINT,
+        date_joined BIGINT NOT NULL
+      )`,
+      `CREATE TABLE auth_email_address (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+        email TEXT NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0,
+        is_primary INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (user_id, email)
+      )`,
+      `CREATE INDEX auth_email_address_email ON auth_email_address (email)`,
+      `CREATE UNIQUE INDEX auth_email_address_verified_once ON auth_email_address (email) WHERE verified = 1`,
+      `CREATE UNIQUE INDEX auth_email_address_one_primary ON auth_email_address (user_id) WHERE is_primary = 1`,
+      `CREATE TABLE auth_session (
+        id TEXT PRIMARY KEY,
+        user_id TEXT REFERENCES auth_user(id) ON DELETE CASCADE,
+        data TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+      `CREATE INDEX auth_session_user ON auth_session (user_id)`,
+      `CREATE TABLE auth_flow (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE auth_verification (
+        id TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+        email_address_id TEXT,
+        email TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        used_at BIGINT
+      )`,
+      `CREATE INDEX auth_verification_user ON auth_verification (user_id, purpose)`,
+      `CREATE TABLE auth_rate_limit (
+        bucket TEXT NOT NULL,
+        at BIGINT NOT NULL
+      )`,
+      `CREATE INDEX auth_rate_limit_bucket ON auth_rate_limit (bucket, at)`,
+    ],
+  },
+];
+
+/** Applies every migration not yet recorded in `auth_migrations`. */
+export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient;
+  yield* sql.unsafe(
+    "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+  );
+  for (const migration of migrations) {
+    yield* sql.withTransaction(
+      Effect.gen(function* () {
+        const done = yield* sql<{ id: number }>`SELECT id FROM auth_migrations WHERE id = ${migration.id}`;
+        if (done.length > 0) {
+          return;
+        }
+        for (const statement of migration.statements) {
+          yield* sql.unsafe(statement);
+        }
+        yield* sql`INSERT INTO auth_migrations (id, name, applied_at) VALUES (${migration.id}, ${migration.name}, ${yield* Clock.currentTimeMillis})`;
+      }),
+    );
+  }
+});

@@ -1,0 +1,46 @@
+/** Rate-limit hits, one row each; counted over a sliding window. */
+import { SqlClient } from "@effect/sql";
+import { Effect } from "effect";
+
+const sqlClient = SqlClient.SqlClient;
+
+/**
+ * Records a hit in `bucket` unless `amount` hits already fall in the window; true when allowed.
+ * Runs in its own transaction so the count and the insert are one step.
+ */
+export const hitRateLimit = (bucket: string, amount: number, periodInMs: number, now: number) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    sql.withTransaction(
+      Effect.gen(function* () {
+        yield* sql`DELETE FROM auth_rate_limit WHERE bucket = ${bucket} AND at <= ${now - periodInMs}`;
+        const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM auth_rate_limit WHERE bucket = ${bucket}`;
+        if (Number(rows[0]?.n ?? 0) >= amount) {
+          return false;
+        }
+        yield* sql`INSERT INTO auth_rate_limit (bucket, at) VALUES (${bucket}, ${now})`;
+        return true;
+      }),
+    ),
+  ).pipe(Effect.orDie);
+
+/** True when `bucket` already holds `amount` hits in the window (nothing recorded). */
+export const isRateLimited = (bucket: string, amount: number, periodInMs: number, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<{ n: number }>`SELECT COUNT(*) AS n FROM auth_rate_limit WHERE bucket = ${bucket} AND at > ${now - periodInMs}`,
+  ).pipe(
+    Effect.map((rows) => Number(rows[0]?.n ?? 0) >= amount),
+    Effect.orDie,
+  );
+
+export const recordRateLimitHit = (bucket: string, now: number) =>
+  Effect.flatMap(sqlClient, (sql) => sql`INSERT INTO auth_rate_limit (bucket, at) VALUES (${bucket}, ${now})`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
+
+export const clearRateLimit = (bucket: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`DELETE FROM auth_rate_limit WHERE bucket = ${bucket}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );

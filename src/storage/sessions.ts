@@ -1,0 +1,78 @@
+/** Sessions (keyed by the digest of their token) and persisted flow snapshots. */
+import { SqlClient } from "@effect/sql";
+import { Effect } from "effect";
+
+export interface SessionRow {
+  readonly id: string;
+  readonly user_id: string | null;
+  readonly data: string;
+  readonly ip: string;
+  readonly user_agent: string;
+  readonly created_at: number;
+  readonly last_seen_at: number;
+  readonly expires_at: number;
+}
+
+export interface FlowRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly session_id: string;
+  readonly snapshot: string;
+  readonly created_at: number;
+  readonly expires_at: number;
+}
+
+const sqlClient = SqlClient.SqlClient;
+
+export const findSession = (id: string, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<SessionRow>`SELECT * FROM auth_session WHERE id = ${id} AND expires_at > ${now}`,
+  ).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+export const insertSession = (row: SessionRow) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`INSERT INTO auth_session (id, user_id, data, ip, user_agent, created_at, last_seen_at, expires_at)
+      VALUES (${row.id}, ${row.user_id}, ${row.data}, ${row.ip}, ${row.user_agent}, ${row.created_at},
+              ${row.last_seen_at}, ${row.expires_at})`,
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const updateSessionData = (id: string, data: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_session SET data = ${data} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
+
+export const deleteSession = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    Effect.zipRight(
+      sql`DELETE FROM auth_flow WHERE session_id = ${id}`,
+      sql`DELETE FROM auth_session WHERE id = ${id}`,
+    ),
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const saveFlow = (row: FlowRow) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    Effect.zipRight(
+      sql`DELETE FROM auth_flow WHERE id = ${row.id}`,
+      sql`INSERT INTO auth_flow (id, kind, session_id, snapshot, created_at, expires_at)
+        VALUES (${row.id}, ${row.kind}, ${row.session_id}, ${row.snapshot}, ${row.created_at}, ${row.expires_at})`,
+    ),
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const findFlow = (id: string, sessionId: string, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) =>
+      sql<FlowRow>`SELECT * FROM auth_flow WHERE id = ${id} AND session_id = ${sessionId} AND expires_at > ${now}`,
+  ).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+export const deleteFlow = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`DELETE FROM auth_flow WHERE id = ${id}`).pipe(Effect.asVoid, Effect.orDie);

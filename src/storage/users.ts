@@ -1,0 +1,122 @@
+/** Users and their email addresses. */
+import { SqlClient } from "@effect/sql";
+import { Effect } from "effect";
+import type { EmailAddressRef, UserRef } from "../../machines/signals.ts";
+import { unusablePasswordPrefix } from "../services/password-hasher.ts";
+
+export interface UserRow {
+  readonly id: string;
+  readonly username: string | null;
+  readonly email: string;
+  readonly password: string;
+  readonly is_active: number;
+  readonly last_login: number | null;
+  readonly date_joined: number;
+}
+
+export interface EmailAddressRow {
+  readonly id: string;
+  readonly user_id: string;
+  readonly email: string;
+  readonly verified: number;
+  readonly is_primary: number;
+}
+
+export function toUserRef(row: UserRow): UserRef {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email === "" ? null : row.email,
+    isActive: Number(row.is_active) === 1,
+    hasUsablePassword: !row.password.startsWith(unusablePasswordPrefix),
+  };
+}
+
+export function toEmailAddressRef(row: EmailAddressRow): EmailAddressRef {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    email: row.email,
+    verified: Number(row.verified) === 1,
+    primary: Number(row.is_primary) === 1,
+  };
+}
+
+const sqlClient = SqlClient.SqlClient;
+
+export const findUserById = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql<UserRow>`SELECT * FROM auth_user WHERE id = ${id}`).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+export const findUserByUsername = (username: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<UserRow>`SELECT * FROM auth_user WHERE username_lower = ${username.toLowerCase()}`,
+  ).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+export const insertUser = (user: {
+  readonly id: string;
+  readonly username: string | null;
+  readonly email: string | null;
+  readonly password: string;
+  readonly dateJoined: number;
+}) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`INSERT INTO auth_user (id, username, username_lower, email, password, is_active, date_joined)
+      VALUES (${user.id}, ${user.username}, ${user.username === null ? null : user.username.toLowerCase()},
+              ${user.email ?? ""}, ${user.password}, 1, ${user.dateJoined})`,
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const setLastLogin = (id: string, at: number) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_user SET last_login = ${at} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
+
+export const setUserEmail = (id: string, email: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_user SET email = ${email} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
+
+export const findEmailAddresses = (email: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address WHERE email = ${email}`).pipe(
+    Effect.orDie,
+  );
+
+export const findEmailAddressById = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address WHERE id = ${id}`).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+export const listEmailAddresses = (userId: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address WHERE user_id = ${userId} ORDER BY is_primary DESC, email`,
+  ).pipe(Effect.orDie);
+
+export const insertEmailAddress = (row: EmailAddressRow) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`INSERT INTO auth_email_address (id, user_id, email, verified, is_primary)
+      VALUES (${row.id}, ${row.user_id}, ${row.email}, ${row.verified}, ${row.is_primary})`,
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const updateEmailAddress = (row: EmailAddressRow) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`UPDATE auth_email_address SET verified = ${row.verified}, is_primary = ${row.is_primary} WHERE id = ${row.id}`,
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const deleteEmailAddress = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`DELETE FROM auth_email_address WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );

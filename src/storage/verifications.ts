@@ -1,0 +1,69 @@
+/**
+ * Verification keys and codes: stored as digests, single use (`used_at` set by one atomic
+ * update), expiring, with an attempt counter for codes.
+ */
+import { SqlClient } from "@effect/sql";
+import { Effect } from "effect";
+
+export interface VerificationRow {
+  readonly id: string;
+  readonly purpose: string;
+  readonly digest: string;
+  readonly user_id: string;
+  readonly email_address_id: string | null;
+  readonly email: string;
+  readonly created_at: number;
+  readonly expires_at: number;
+  readonly attempts: number;
+  readonly used_at: number | null;
+}
+
+const sqlClient = SqlClient.SqlClient;
+
+export const insertVerification = (row: Omit<VerificationRow, "attempts" | "used_at">) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`INSERT INTO auth_verification (id, purpose, digest, user_id, email_address_id, email, created_at, expires_at)
+      VALUES (${row.id}, ${row.purpose}, ${row.digest}, ${row.user_id}, ${row.email_address_id}, ${row.email},
+              ${row.created_at}, ${row.expires_at})`,
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const findVerificationByDigest = (purpose: string, digest: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<VerificationRow>`SELECT * FROM auth_verification WHERE purpose = ${purpose} AND digest = ${digest}`,
+  ).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+export const findVerificationById = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql<VerificationRow>`SELECT * FROM auth_verification WHERE id = ${id}`).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );
+
+/** Marks the verification used; true only for the one caller that flipped it. */
+export const consumeVerification = (id: string, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) =>
+      sql<{ id: string }>`UPDATE auth_verification SET used_at = ${now} WHERE id = ${id} AND used_at IS NULL AND expires_at > ${now} RETURNING id`,
+  ).pipe(
+    Effect.map((rows) => rows.length === 1),
+    Effect.orDie,
+  );
+
+export const recordFailedAttempt = (id: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_verification SET attempts = attempts + 1 WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
+
+/** Invalidates every open verification of `purpose` for a user (a new one replaces them). */
+export const revokeVerifications = (userId: string, purpose: string, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) =>
+      sql`UPDATE auth_verification SET used_at = ${now} WHERE user_id = ${userId} AND purpose = ${purpose} AND used_at IS NULL`,
+  ).pipe(Effect.asVoid, Effect.orDie);
