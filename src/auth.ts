@@ -31,6 +31,8 @@ export interface Auth {
 }
 
 export interface CreateAuthOptions {
+  /** Merged over the service layers; tests pass `TestContext.TestContext` to drive time. */
+  readonly layer?: Layer.Layer<never>;
   /** Where failures that do not change a response go (default: `console.error`). */
   readonly report?: (message: string, error: unknown) => void;
 }
@@ -67,7 +69,8 @@ export function appLayer(config: ResolvedConfig): Layer.Layer<AppServices> {
 
 export async function createAuth(options: AuthConfig, extra: CreateAuthOptions = {}): Promise<Auth> {
   const config = resolveConfig(options);
-  const runtime: AppRuntime = ManagedRuntime.make(appLayer(config));
+  const layer = extra.layer === undefined ? appLayer(config) : Layer.merge(appLayer(config), extra.layer);
+  const runtime: AppRuntime = ManagedRuntime.make(layer);
   await runtime.runtime();
   const bus = new SignalBus();
   const report =

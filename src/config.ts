@@ -61,6 +61,11 @@ export interface PasswordHasherLike {
 export interface AdapterConfig {
   /** allauth's `adapter.is_open_for_signup`. */
   readonly isOpenForSignup?: (request: Request) => boolean | Promise<boolean>;
+  /**
+   * Whether a newly signed-up user starts active (allauth: what a custom `save_user` sets on
+   * `is_active`). An inactive user gets `user_signed_up` and nothing more.
+   */
+  readonly isNewUserActive?: (user: { readonly email: string | null; readonly username: string | null }) => boolean;
 }
 
 export interface AuthConfig {
@@ -248,7 +253,10 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       rateLimits: resolveRateLimits(account.rateLimits),
       loginTimeout: account.loginTimeout ?? 900,
     },
-    adapter: { isOpenForSignup: config.adapter?.isOpenForSignup ?? (() => true) },
+    adapter: {
+      isOpenForSignup: config.adapter?.isOpenForSignup ?? (() => true),
+      isNewUserActive: config.adapter?.isNewUserActive ?? (() => true),
+    },
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
   };

@@ -87,7 +87,8 @@ export function signupActors(step: Step, config: ResolvedConfig) {
             return yield* fail("username_taken", "username");
           }
           const id = tokens.id();
-          yield* insertUser({ id, username: input.username, email: input.email, password, dateJoined: now });
+          const isActive = config.adapter.isNewUserActive({ email: input.email, username: input.username });
+          yield* insertUser({ id, username: input.username, email: input.email, password, isActive, dateJoined: now });
           let emailAddress = null;
           if (input.email !== null) {
             const row = { id: tokens.id(), user_id: id, email: input.email, verified: 0, is_primary: 1 };

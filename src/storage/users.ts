@@ -64,13 +64,14 @@ export const insertUser = (user: {
   readonly username: string | null;
   readonly email: string | null;
   readonly password: string;
+  readonly isActive: boolean;
   readonly dateJoined: number;
 }) =>
   Effect.flatMap(
     sqlClient,
     (sql) => sql`INSERT INTO auth_user (id, username, username_lower, email, password, is_active, date_joined)
       VALUES (${user.id}, ${user.username}, ${user.username === null ? null : user.username.toLowerCase()},
-              ${user.email ?? ""}, ${user.password}, 1, ${user.dateJoined})`,
+              ${user.email ?? ""}, ${user.password}, ${user.isActive ? 1 : 0}, ${user.dateJoined})`,
   ).pipe(Effect.asVoid, Effect.orDie);
 
 export const setLastLogin = (id: string, at: number) =>

@@ -8,7 +8,7 @@ import { Effect } from "effect";
 import { authSignalNames } from "../../machines/signals.ts";
 import type { AuthSignal } from "../../machines/signals.ts";
 import { createAuth } from "../../src/auth.ts";
-import type { Auth } from "../../src/auth.ts";
+import type { Auth, CreateAuthOptions } from "../../src/auth.ts";
 import type { AuthConfig } from "../../src/config.ts";
 import type { SignalPayload } from "../../src/runtime/signal-bus.ts";
 import type { Mail } from "../../src/services/mailer.ts";
@@ -92,7 +92,7 @@ function makeClient(auth: Auth, kind: "browser" | "app", ip: string): Client {
   return client;
 }
 
-export async function harness(config: Partial<AuthConfig> = {}): Promise<Harness> {
+export async function harness(config: Partial<AuthConfig> = {}, options: CreateAuthOptions = {}): Promise<Harness> {
   const mails: Array<Mail> = [];
   const signals: Array<Recorded> = [];
   const auth = await createAuth(
@@ -102,7 +102,7 @@ export async function harness(config: Partial<AuthConfig> = {}): Promise<Harness
       mailer: { send: async (mail) => void mails.push(mail) },
       ...config,
     },
-    { report: () => undefined },
+    { report: () => undefined, ...options },
   );
   for (const name of authSignalNames) {
     auth.signals.on(name, (payload) => void signals.push(payload as Recorded));
