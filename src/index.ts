@@ -6,3 +6,4 @@ export type { SignalPayload, SignalRequest, Receiver } from "./runtime/signal-bu
 export type { Mail } from "./services/mailer.ts";
 export { AuthFailure } from "./errors.ts";
 export { signupActors, loginActors, logoutActors, emailVerificationActors } from "./actors/index.ts";
+export { toNodeListener } from "./http/node.ts";

@@ -18,7 +18,6 @@ const common = new Set([
   "aaaaaaaaaaaaaaa",
   "abcdefghijklmnop",
   "letmeinletmeinletmein",
-  "correcthorsebatterystaple",
   "welcomewelcome123",
   "administrator123",
   "passw0rdpassw0rd",
