@@ -4,15 +4,15 @@
  */
 import { createActor, fromPromise, waitFor } from "xstate";
 import { Secret, signupMachine } from "authmachines/machines";
-import type { AuthSignal } from "authmachines/machines";
+import type { AuthSignal, CreateUserOutput, EmailAddressRef, UserRef } from "authmachines/machines";
 
 export async function main(): Promise<ReadonlyArray<AuthSignal["type"]>> {
-  const user = { id: "u1", username: null, email: "ada@example.com", isActive: true, hasUsablePassword: true };
-  const emailAddress = { id: "e1", userId: "u1", email: "ada@example.com", verified: false, primary: true };
+  const user: UserRef = { id: "u1", username: null, email: "ada@example.com", isActive: true, hasUsablePassword: true };
+  const emailAddress: EmailAddressRef = { id: "e1", userId: "u1", email: "ada@example.com", verified: false, primary: true };
   const machine = signupMachine.provide({
     actors: {
       validateSignup: fromPromise(async ({ input }) => ({ email: input.email, username: null, emailTaken: false })),
-      createUser: fromPromise(async () => ({ user, emailAddress })),
+      createUser: fromPromise(async (): Promise<CreateUserOutput> => ({ user, emailAddress })),
       sendAccountExistsMail: fromPromise(async () => undefined),
       sendVerificationEmail: fromPromise(async () => ({ sent: false, confirmation: null, verificationId: null })),
       startSession: fromPromise(async () => ({ user })),

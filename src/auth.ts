@@ -9,7 +9,7 @@ import { resolveConfig } from "./config.ts";
 import type { HandlerOptions } from "./http/handler.ts";
 import { createHandler } from "./http/handler.ts";
 import { SignalBus } from "./runtime/signal-bus.ts";
-import type { AppRuntime, AppServices } from "./runtime/step.ts";
+import type { AppRuntime, AppServices, Inspect } from "./runtime/step.ts";
 import { Mailer } from "./services/mailer.ts";
 import { PasswordHasher } from "./services/password-hasher.ts";
 import { Settings } from "./services/settings.ts";
@@ -35,6 +35,11 @@ export interface CreateAuthOptions {
   readonly layer?: Layer.Layer<never>;
   /** Where failures that do not change a response go (default: `console.error`). */
   readonly report?: (message: string, error: unknown) => void;
+  /**
+   * An XState inspector that sees every flow actor, e.g. `createWebSocketInspector().inspect`
+   * or `createBrowserInspector().inspect` from `@statelyai/inspect`.
+   */
+  readonly inspect?: Inspect;
 }
 
 function mailerLayer(config: ResolvedConfig): Layer.Layer<Mailer> {
@@ -80,7 +85,7 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     });
   return {
     signals: bus,
-    handler: createHandler({ runtime, config, bus, report }),
+    handler: createHandler({ runtime, config, bus, report, ...(extra.inspect === undefined ? {} : { inspect: extra.inspect }) }),
     machines,
     config,
     runtime,

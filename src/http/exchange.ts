@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { loadSession } from "../runtime/session.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
-import type { AppRuntime, RequestInfo, SessionState } from "../runtime/step.ts";
+import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
 import { Mailer } from "../services/mailer.ts";
 import { Tokens } from "../services/tokens.ts";
 import type { Outcome } from "./responses.ts";
@@ -21,6 +21,8 @@ export interface HandlerDeps {
   readonly bus: SignalBus;
   /** Reports failures that do not change the response (mail transport, after-commit receivers). */
   readonly report: (message: string, error: unknown) => void;
+  /** Sees every flow actor (the XState inspector). */
+  readonly inspect?: Inspect;
 }
 
 export const sessionCookie = "sessionid";
@@ -95,6 +97,7 @@ export class Exchange {
   async step(body: (step: Step) => Promise<Outcome>): Promise<Response> {
     const before = await this.loadSession();
     const step = new Step(this.deps.runtime, this.info, before);
+    step.inspect = this.deps.inspect;
     let response: Response;
     try {
       const outcome = await body(step);

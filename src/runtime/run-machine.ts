@@ -30,10 +30,11 @@ export async function runMachine<M extends AnyStateMachine>(
   machine: M,
   options: RunOptions<M>,
 ): Promise<RunResult<M>> {
-  const actor = createActor(
-    machine,
-    options.snapshot === undefined ? { input: options.input } : { input: options.input, snapshot: options.snapshot },
-  );
+  const actor = createActor(machine, {
+    input: options.input,
+    ...(options.snapshot === undefined ? {} : { snapshot: options.snapshot }),
+    ...(step.inspect === undefined ? {} : { inspect: step.inspect }),
+  });
   actor.on("*", (signal: AuthSignal) => {
     step.signals.push({ signal, sessionUser: step.session.user, sessionId: step.session.id });
   });

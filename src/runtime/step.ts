@@ -9,6 +9,7 @@
 import { SqlClient } from "@effect/sql";
 import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
 import type { ManagedRuntime } from "effect";
+import type { InspectionEvent, Observer } from "xstate";
 import type { AuthenticationRecord, PendingLogin } from "../../machines/contracts.ts";
 import type { AuthSignal, UserRef } from "../../machines/signals.ts";
 import { AuthFailure } from "../errors.ts";
@@ -84,8 +85,13 @@ function rejection(cause: Cause.Cause<unknown>): unknown {
   return Cause.squash(cause);
 }
 
+/** An XState inspector (`@statelyai/inspect`'s `inspect`, or any observer/function). */
+export type Inspect = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
 export class Step {
   readonly mails: Array<Mail> = [];
+  /** Passed to every actor this step creates. */
+  inspect: Inspect | undefined = undefined;
   readonly signals: Array<EmittedSignal> = [];
   #transaction: Transaction | null = null;
   #finished = false;

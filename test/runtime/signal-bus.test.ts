@@ -90,3 +90,18 @@ describe("auth.signals", () => {
     await h.close();
   });
 });
+
+describe("inspection", () => {
+  it("shows every flow actor of a step to the configured inspector", async () => {
+    const events: Array<string> = [];
+    const h = await harness(
+      { account: { loginMethods: ["email"], emailVerification: "none" } },
+      { inspect: (event) => void events.push(event.type) },
+    );
+    await h.app().request("POST", "auth/signup", { email: "ada@example.com", password: goodPassword });
+    expect(events).toContain("@xstate.actor");
+    expect(events).toContain("@xstate.snapshot");
+    expect(events.filter((e) => e === "@xstate.actor").length).toBeGreaterThanOrEqual(4);
+    await h.close();
+  });
+});
