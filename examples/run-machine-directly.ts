@@ -4,7 +4,13 @@
  */
 import { createActor, fromPromise, waitFor } from "xstate";
 import { Secret, signupMachine } from "authmachines/machines";
-import type { AuthSignal, CreateUserOutput, EmailAddressRef, UserRef } from "authmachines/machines";
+import type {
+  AuthSignal,
+  CreateUserOutput,
+  EmailAddressRef,
+  SendVerificationEmailOutput,
+  UserRef,
+} from "authmachines/machines";
 
 export async function main(): Promise<ReadonlyArray<AuthSignal["type"]>> {
   const user: UserRef = { id: "u1", username: null, email: "ada@example.com", isActive: true, hasUsablePassword: true };
@@ -13,8 +19,8 @@ export async function main(): Promise<ReadonlyArray<AuthSignal["type"]>> {
     actors: {
       validateSignup: fromPromise(async ({ input }) => ({ email: input.email, username: null, emailTaken: false })),
       createUser: fromPromise(async (): Promise<CreateUserOutput> => ({ user, emailAddress })),
-      sendAccountExistsMail: fromPromise(async () => undefined),
-      sendVerificationEmail: fromPromise(async () => ({ sent: false, confirmation: null, verificationId: null })),
+      sendAccountExistsMail: fromPromise(async (): Promise<void> => {}),
+      sendVerificationEmail: fromPromise(async (): Promise<SendVerificationEmailOutput> => ({ sent: false, confirmation: null, verificationId: null })),
       startSession: fromPromise(async () => ({ user })),
     },
   });
