@@ -123,3 +123,13 @@ export interface ConfirmEmailCodeInput {
 export interface ConfirmEmailKeyInput {
   readonly key: Secret;
 }
+
+export interface ChangePasswordInput {
+  readonly userId: string;
+  /** Null only when setting a first password (the user has no usable one). */
+  readonly currentPassword: Secret | null;
+  readonly newPassword: Secret;
+}
+export interface ChangePasswordOutput {
+  readonly user: UserRef;
+}

@@ -10,6 +10,7 @@ export type AuthErrorCode =
   | "email_taken"
   | "username_taken"
   | "invalid_username"
+  | "incorrect_password"
   | "email_password_mismatch"
   | "username_password_mismatch"
   | "password_too_short"

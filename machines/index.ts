@@ -22,6 +22,9 @@ export type { LoginContext, LoginEvent } from "./login.ts";
 export { logoutMachine } from "./logout.ts";
 export type { LogoutContext, LogoutEvent } from "./logout.ts";
 export { emailVerificationMachine } from "./email-verification.ts";
+export { passwordChangeMachine } from "./password-change.ts";
+export { passwordSetMachine } from "./password-set.ts";
+export type { PasswordFlowContext, PasswordFlowEvent, PasswordFlowInput } from "./password-flow.ts";
 export type {
   EmailVerificationContext,
   EmailVerificationEvent,
@@ -30,6 +33,8 @@ export type {
 
 import { emailVerificationMachine } from "./email-verification.ts";
 import { loginMachine } from "./login.ts";
+import { passwordChangeMachine } from "./password-change.ts";
+import { passwordSetMachine } from "./password-set.ts";
 import { logoutMachine } from "./logout.ts";
 import { signupMachine } from "./signup.ts";
 
@@ -39,4 +44,6 @@ export const machines = {
   login: loginMachine,
   logout: logoutMachine,
   "email-verification": emailVerificationMachine,
+  "password-change": passwordChangeMachine,
+  "password-set": passwordSetMachine,
 } as const;

@@ -12,6 +12,12 @@ export interface RateLimitsConfig {
   readonly login?: string | false;
   readonly loginFailed?: string | false;
   readonly confirmEmail?: string | false;
+  readonly changePassword?: string | false;
+  readonly manageEmail?: string | false;
+  readonly resetPassword?: string | false;
+  readonly resetPasswordFromKey?: string | false;
+  readonly reauthenticate?: string | false;
+  readonly requestLoginCode?: string | false;
 }
 
 export interface AccountConfig {
@@ -40,6 +46,22 @@ export interface AccountConfig {
   readonly emailSubjectPrefix?: string;
   readonly rateLimits?: RateLimitsConfig | false;
   readonly loginTimeout?: number;
+  readonly logoutOnPasswordChange?: boolean;
+  readonly loginOnPasswordReset?: boolean;
+  readonly emailNotifications?: boolean;
+  readonly reauthenticationRequired?: boolean;
+  readonly reauthenticationTimeout?: number;
+  readonly maxEmailAddresses?: number | null;
+  readonly loginByCodeEnabled?: boolean;
+  readonly loginByCodeRequired?: boolean | ReadonlyArray<"password" | "socialaccount">;
+  readonly loginByCodeTimeout?: number;
+  readonly loginByCodeMaxAttempts?: number;
+  readonly loginByCodeSupportsResend?: boolean | number;
+  readonly passwordResetByCodeEnabled?: boolean;
+  readonly passwordResetByCodeTimeout?: number;
+  readonly passwordResetByCodeMaxAttempts?: number;
+  /** Django's `PASSWORD_RESET_TIMEOUT` in seconds; one hour here (Django: three days). */
+  readonly passwordResetTimeout?: number;
 }
 
 /** allauth's `HEADLESS_FRONTEND_URLS`, camelCased; `{key}` is replaced, percent-encoded. */
@@ -124,6 +146,21 @@ export interface ResolvedConfig {
     readonly emailSubjectPrefix: string;
     readonly rateLimits: Readonly<Record<string, ReadonlyArray<RateRule>>>;
     readonly loginTimeout: number;
+    readonly logoutOnPasswordChange: boolean;
+    readonly loginOnPasswordReset: boolean;
+    readonly emailNotifications: boolean;
+    readonly reauthenticationRequired: boolean;
+    readonly reauthenticationTimeout: number;
+    readonly maxEmailAddresses: number | null;
+    readonly loginByCodeEnabled: boolean;
+    readonly loginByCodeRequired: boolean | ReadonlyArray<"password" | "socialaccount">;
+    readonly loginByCodeTimeout: number;
+    readonly loginByCodeMaxAttempts: number;
+    readonly loginByCodeMaxResends: number;
+    readonly passwordResetByCodeEnabled: boolean;
+    readonly passwordResetByCodeTimeout: number;
+    readonly passwordResetByCodeMaxAttempts: number;
+    readonly passwordResetTimeout: number;
   };
   readonly adapter: Required<AdapterConfig>;
   readonly trustedProxyCount: number;
@@ -136,6 +173,12 @@ export const defaultRateLimits: Readonly<Record<string, string>> = {
   login: "30/m/ip",
   loginFailed: "10/m/ip,5/300s/key",
   confirmEmail: "1/180s/key",
+  changePassword: "5/m/user",
+  manageEmail: "10/m/user",
+  resetPassword: "20/m/ip,5/m/key",
+  resetPasswordFromKey: "20/m/ip",
+  reauthenticate: "10/m/user",
+  requestLoginCode: "20/m/ip,3/m/key",
 };
 
 function configError(code: string, message: string): TypeError {
@@ -183,6 +226,11 @@ function fieldMode(fields: ReadonlyArray<string>, name: string): "required" | "o
   return fields.includes(name) ? "optional" : "absent";
 }
 
+/** allauth's `..._SUPPORTS_RESEND`: `true` allows two resends, `false` none, a number that many. */
+function resends(value: boolean | number | undefined): number {
+  return value === true ? 2 : value === undefined || value === false ? 0 : value;
+}
+
 /** Applies allauth's defaults and checks the options. */
 export function resolveConfig(config: AuthConfig): ResolvedConfig {
   if (typeof config.secret !== "string" || Buffer.byteLength(config.secret) < 32) {
@@ -213,7 +261,6 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
   if (loginMethods.includes("username") && signupUsername === "absent") {
     throw configError("ERR_INVALID_OPTION", "login by username needs username in account.signupFields");
   }
-  const resend = account.emailVerificationSupportsResend ?? false;
   return {
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
@@ -235,7 +282,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       emailVerificationByCodeEnabled: account.emailVerificationByCodeEnabled ?? false,
       emailVerificationByCodeMaxAttempts: account.emailVerificationByCodeMaxAttempts ?? 3,
       emailVerificationByCodeTimeout: account.emailVerificationByCodeTimeout ?? 900,
-      emailVerificationMaxResends: resend === true ? 2 : resend === false ? 0 : resend,
+      emailVerificationMaxResends: resends(account.emailVerificationSupportsResend),
       emailConfirmationExpireDays: account.emailConfirmationExpireDays ?? 3,
       emailConfirmationCooldown: account.emailConfirmationCooldown ?? 180,
       loginOnEmailConfirmation: account.loginOnEmailConfirmation ?? false,
@@ -252,6 +299,21 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       emailSubjectPrefix: account.emailSubjectPrefix ?? `[${config.siteName ?? "example.com"}] `,
       rateLimits: resolveRateLimits(account.rateLimits),
       loginTimeout: account.loginTimeout ?? 900,
+      logoutOnPasswordChange: account.logoutOnPasswordChange ?? false,
+      loginOnPasswordReset: account.loginOnPasswordReset ?? false,
+      emailNotifications: account.emailNotifications ?? false,
+      reauthenticationRequired: account.reauthenticationRequired ?? false,
+      reauthenticationTimeout: account.reauthenticationTimeout ?? 300,
+      maxEmailAddresses: account.maxEmailAddresses === 0 ? null : (account.maxEmailAddresses ?? null),
+      loginByCodeEnabled: account.loginByCodeEnabled ?? false,
+      loginByCodeRequired: account.loginByCodeRequired ?? false,
+      loginByCodeTimeout: account.loginByCodeTimeout ?? 180,
+      loginByCodeMaxAttempts: account.loginByCodeMaxAttempts ?? 3,
+      loginByCodeMaxResends: resends(account.loginByCodeSupportsResend),
+      passwordResetByCodeEnabled: account.passwordResetByCodeEnabled ?? false,
+      passwordResetByCodeTimeout: account.passwordResetByCodeTimeout ?? 180,
+      passwordResetByCodeMaxAttempts: account.passwordResetByCodeMaxAttempts ?? 3,
+      passwordResetTimeout: account.passwordResetTimeout ?? 3600,
     },
     adapter: {
       isOpenForSignup: config.adapter?.isOpenForSignup ?? (() => true),

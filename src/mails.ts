@@ -48,3 +48,71 @@ export function accountAlreadyExistsMail(config: ResolvedConfig, to: string): Ma
       `Thank you for using ${config.siteName}!\n`,
   };
 }
+
+/** A security notification (allauth `ACCOUNT_EMAIL_NOTIFICATIONS`): no link, no key. */
+export function notificationMail(
+  config: ResolvedConfig,
+  to: string,
+  what: "password_changed" | "password_set" | "password_reset" | "email_changed" | "email_removed",
+): Mail {
+  const lines: Record<typeof what, readonly [string, string]> = {
+    password_changed: ["Password Changed", "Your password has been changed."],
+    password_set: ["Password Set", "A password has been set for your account."],
+    password_reset: ["Password Reset", "Your password has been reset."],
+    email_changed: ["Email Changed", "The email address of your account has been changed from this address."],
+    email_removed: ["Email Removed", `The email address ${to} has been removed from your account.`],
+  };
+  const [subject, body] = lines[what];
+  return {
+    to,
+    subject: `${config.account.emailSubjectPrefix}${subject}`,
+    text:
+      `Hello from ${config.siteName}!\n\n${body}\n\n` +
+      `If you did not make this change, please take proper security precautions immediately.\n\n` +
+      `Thank you for using ${config.siteName}!\n`,
+  };
+}
+
+export function passwordResetKeyMail(config: ResolvedConfig, to: string, key: string): Mail {
+  const url = link(config.frontendUrls.accountResetPasswordFromKey, key);
+  return {
+    to,
+    subject: `${config.account.emailSubjectPrefix}Password Reset Email`,
+    text:
+      `Hello from ${config.siteName}!\n\n` +
+      `You're receiving this email because you or someone else has requested a password reset for ` +
+      `your user account. It can be safely ignored if you did not request a password reset. ` +
+      `Click the link below to reset your password.\n\n${url}\n\n` +
+      `Thank you for using ${config.siteName}!\n`,
+  };
+}
+
+export function codeMail(
+  config: ResolvedConfig,
+  to: string,
+  code: string,
+  purpose: "login" | "password_reset",
+): Mail {
+  const [subject, intro] =
+    purpose === "login"
+      ? ["Sign In Code", "Your sign-in code is listed below. Please enter it in your open browser window."]
+      : ["Password Reset Code", "Your password reset code is listed below. Please enter it in your open browser window."];
+  return {
+    to,
+    subject: `${config.account.emailSubjectPrefix}${subject}`,
+    text: `Hello from ${config.siteName}!\n\n${intro}\n\n${code}\n\nThank you for using ${config.siteName}!\n`,
+  };
+}
+
+export function unknownAccountMail(config: ResolvedConfig, to: string): Mail {
+  return {
+    to,
+    subject: `${config.account.emailSubjectPrefix}Unknown Account`,
+    text:
+      `Hello from ${config.siteName}!\n\n` +
+      `You are receiving this email because you, or someone else, requested access to an account ` +
+      `with the email address ${to}. However, we do not have any record of such an account in our ` +
+      `database.\n\nThis mail can be safely ignored if you did not request it.\n\n` +
+      `Thank you for using ${config.siteName}!\n`,
+  };
+}

@@ -7,6 +7,7 @@ import type { Exchange, HandlerDeps } from "./exchange.ts";
 import { Exchange as ExchangeClass } from "./exchange.ts";
 import { getEmailVerification, postEmailVerification, postEmailVerificationResend } from "./email-verification.ts";
 import { postLogin } from "./login.ts";
+import { postPasswordChange } from "./password-change.ts";
 import { deleteSession, getSession } from "./session.ts";
 import { postSignup } from "./signup.ts";
 
@@ -19,6 +20,7 @@ const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
   "auth/session": { GET: getSession, DELETE: deleteSession },
   "auth/email/verify": { GET: getEmailVerification, POST: postEmailVerification },
   "auth/email/verify/resend": { POST: postEmailVerificationResend },
+  "account/password/change": { POST: postPasswordChange },
 };
 
 async function getConfig(exchange: Exchange): Promise<Response> {

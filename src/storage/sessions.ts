@@ -76,3 +76,12 @@ export const findFlow = (id: string, sessionId: string, now: number) =>
 
 export const deleteFlow = (id: string) =>
   Effect.flatMap(sqlClient, (sql) => sql`DELETE FROM auth_flow WHERE id = ${id}`).pipe(Effect.asVoid, Effect.orDie);
+
+/** Ends every session of a user except `keepId` (its flows go with them). */
+export const deleteOtherSessions = (userId: string, keepId: string | null) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    Effect.zipRight(
+      sql`DELETE FROM auth_flow WHERE session_id IN (SELECT id FROM auth_session WHERE user_id = ${userId} AND id <> ${keepId ?? ""})`,
+      sql`DELETE FROM auth_session WHERE user_id = ${userId} AND id <> ${keepId ?? ""}`,
+    ),
+  ).pipe(Effect.asVoid, Effect.orDie);

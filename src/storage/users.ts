@@ -121,3 +121,9 @@ export const deleteEmailAddress = (id: string) =>
     Effect.asVoid,
     Effect.orDie,
   );
+
+export const setPassword = (id: string, password: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_user SET password = ${password} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );

@@ -1,0 +1,8 @@
+/** Actors of the `password-change` machine. */
+import type { ResolvedConfig } from "../config.ts";
+import type { Step } from "../runtime/step.ts";
+import { passwordFlowActors } from "./password-flow.ts";
+
+export function passwordChangeActors(step: Step, config: ResolvedConfig) {
+  return passwordFlowActors(step, config, "password_changed");
+}

@@ -1,0 +1,61 @@
+/**
+ * `POST account/password/change`: runs `password-set` for a user without a usable password
+ * (no `current_password`), `password-change` otherwise.
+ */
+import { passwordChangeMachine } from "../../machines/password-change.ts";
+import { passwordSetMachine } from "../../machines/password-set.ts";
+import { Secret } from "../../machines/secret.ts";
+import { passwordChangeActors } from "../actors/password-change.ts";
+import { passwordSetActors } from "../actors/password-set.ts";
+import { flowSettings } from "../config.ts";
+import { runMachine } from "../runtime/run-machine.ts";
+import type { Exchange } from "./exchange.ts";
+import { readFields } from "./input.ts";
+import { consume } from "./rate-limit.ts";
+
+export async function postPasswordChange(exchange: Exchange): Promise<Response> {
+  const { config, runtime } = exchange.deps;
+  const session = await exchange.loadSession();
+  if (session.user === null) {
+    return exchange.respond({ kind: "session" }, session);
+  }
+  const setting = !session.user.hasUsablePassword;
+  const input = await readFields<"current_password" | "new_password">(exchange.request, {
+    current_password: { required: false, maxLength: config.account.passwordMaxLength },
+    new_password: { required: true, maxLength: config.account.passwordMaxLength },
+  });
+  if (!input.ok) {
+    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+  }
+  if (!(await consume(runtime, config, "changePassword", { ip: exchange.info.ip, user: session.user.id }))) {
+    return exchange.respond({ kind: "status", status: 429 }, session);
+  }
+  const current = input.value.current_password;
+  return exchange.step(async (step) => {
+    const common = {
+      input: {
+        settings: flowSettings(config),
+        sessionUser: step.session.user,
+        logoutOnPasswordChange: config.account.logoutOnPasswordChange,
+      },
+      event: {
+        type: "SUBMIT" as const,
+        currentPassword: current === null ? null : new Secret(current),
+        newPassword: new Secret(input.value.new_password!),
+      },
+    };
+    const { snapshot } = setting
+      ? await runMachine(step, passwordSetMachine.provide({ actors: passwordSetActors(step, config) }), common)
+      : await runMachine(step, passwordChangeMachine.provide({ actors: passwordChangeActors(step, config) }), common);
+    if (snapshot.hasTag("failed")) {
+      throw new Error("password change failed");
+    }
+    if (snapshot.hasTag("rejected")) {
+      return { kind: "errors", errors: [snapshot.context.error ?? { code: "unexpected" }] };
+    }
+    if (snapshot.hasTag("conflict")) {
+      return { kind: "status", status: 409 };
+    }
+    return { kind: "session" };
+  });
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "vitest";
+import { goodPassword, harness } from "../support/harness.ts";
+import type { Client, Harness } from "../support/harness.ts";
+
+const newPassword = "another long passphrase 77";
+
+async function loggedIn(h: Harness, client: Client, email = "ann@example.com"): Promise<void> {
+  const response = await client.request("POST", "auth/signup", { email, password: goodPassword });
+  expect(response.status).toBe(200);
+  h.takeSignals();
+  h.takeMails();
+}
+
+const base = { account: { loginMethods: ["email"] as const, emailVerification: "none" as const } };
+
+describe("POST account/password/change", () => {
+  it("emits password_changed, keeps this session and ends the user's other sessions", async () => {
+    const h = await harness(base);
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    const other = h.app();
+    expect((await other.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    h.takeSignals();
+    expect(await h.count("auth_session")).toBe(2);
+
+    const response = await browser.request("POST", "account/password/change", {
+      current_password: goodPassword,
+      new_password: newPassword,
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.meta.is_authenticated).toBe(true);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+    expect(h.signals).toEqual([]);
+    expect(await h.count("auth_session")).toBe(1);
+    expect((await other.request("GET", "auth/session")).status).toBe(410);
+    expect((await browser.request("GET", "auth/session")).status).toBe(200);
+
+    await browser.request("DELETE", "auth/session");
+    const old = await browser.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
+    expect(old.status).toBe(400);
+    const fresh = await browser.request("POST", "auth/login", { email: "ann@example.com", password: newPassword });
+    expect(fresh.status).toBe(200);
+    await h.close();
+  });
+
+  it("with logoutOnPasswordChange emits user_logged_out (user still set) then password_changed, and answers 401", async () => {
+    const h = await harness({ account: { ...base.account, logoutOnPasswordChange: true } });
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    const recorded = h.signals;
+    const response = await browser.request("POST", "account/password/change", {
+      current_password: goodPassword,
+      new_password: newPassword,
+    });
+    expect(response.status).toBe(401);
+    expect(recorded.map((s) => s.type)).toEqual(["user_logged_out", "password_changed"]);
+    expect(recorded[0]!.request.user?.email).toBe("ann@example.com");
+    expect(recorded[1]!.request.user).toBeNull();
+    expect(await h.count("auth_session")).toBe(0);
+    await h.close();
+  });
+
+  it("refuses a wrong current password with incorrect_password and changes nothing", async () => {
+    const h = await harness(base);
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    const [before] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    const response = await browser.request("POST", "account/password/change", {
+      current_password: "not my password at all",
+      new_password: newPassword,
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      { code: "incorrect_password", param: "current_password", message: expect.any(String) },
+    ]);
+    expect(h.takeSignals()).toEqual([]);
+    const [after] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    expect(after!.password).toBe(before!.password);
+    await h.close();
+  });
+
+  it("asks for the current password when the user has one", async () => {
+    const h = await harness(base);
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    const response = await browser.request("POST", "account/password/change", { new_password: newPassword });
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0]).toMatchObject({ code: "required", param: "current_password" });
+    expect(h.takeSignals()).toEqual([]);
+    await h.close();
+  });
+
+  it("refuses a weak new password with a reason, before hashing", async () => {
+    const h = await harness(base);
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    const response = await browser.request("POST", "account/password/change", {
+      current_password: goodPassword,
+      new_password: "short",
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0]).toMatchObject({ code: "password_too_short", param: "new_password" });
+    expect(h.takeSignals()).toEqual([]);
+    await h.close();
+  });
+
+  it("sets a first password with password_set for a user without a usable one", async () => {
+    const h = await harness({ account: { ...base.account, emailNotifications: true } });
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    await h.query("UPDATE auth_user SET password = '!unusable'");
+    const session = await browser.request("GET", "auth/session");
+    expect(session.body.data.user.has_usable_password).toBe(false);
+    const response = await browser.request("POST", "account/password/change", { new_password: newPassword });
+    expect(response.status).toBe(200);
+    expect(response.body.data.user.has_usable_password).toBe(true);
+    expect(h.takeSignals()).toEqual(["password_set"]);
+    const mails = h.takeMails();
+    expect(mails.map((m) => [m.to, m.subject])).toEqual([["ann@example.com", "[example.com] Password Set"]]);
+    expect(mails[0]!.text).not.toContain(newPassword);
+    await h.close();
+  });
+
+  it("mails a notification on change when emailNotifications is on", async () => {
+    const h = await harness({ account: { ...base.account, emailNotifications: true } });
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    await browser.request("POST", "account/password/change", { current_password: goodPassword, new_password: newPassword });
+    expect(h.takeMails().map((m) => m.subject)).toEqual(["[example.com] Password Changed"]);
+    await h.close();
+  });
+
+  it("answers 401 to an anonymous session and 429 after five changes a minute", async () => {
+    const h = await harness({
+      ...base,
+      passwordHasher: { hash: async (p) => `fast$${p}`, verify: async (s, p) => s === `fast$${p}` },
+    });
+    const browser = h.browser();
+    expect((await h.browser().request("POST", "account/password/change", { new_password: newPassword })).status).toBe(401);
+    await loggedIn(h, browser);
+    const statuses: Array<number> = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await browser.request("POST", "account/password/change", {
+        current_password: "wrong wrong wrong wrong",
+        new_password: newPassword,
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+    expect(h.takeSignals()).toEqual([]);
+    await h.close();
+  });
+});
