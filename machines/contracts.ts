@@ -99,6 +99,11 @@ export interface SendVerificationEmailOutput {
   readonly confirmation: ConfirmationRef | null;
   /** Code mode: the id of the verification the pending flow confirms. */
   readonly verificationId: string | null;
+  /**
+   * Code mode: allauth recomputes `email_confirmation_sent`'s `signup` as "the user never
+   * logged in" (`EmailVerificationProcess.send`); when present it replaces the login's flag.
+   */
+  readonly signup?: boolean;
 }
 export interface StartSessionInput {
   readonly userId: string;
@@ -132,4 +137,30 @@ export interface ChangePasswordInput {
 }
 export interface ChangePasswordOutput {
   readonly user: UserRef;
+}
+
+export interface ManageEmailTarget {
+  readonly userId: string;
+  readonly email: string;
+}
+export interface AddEmailOutput {
+  /** Link mode: the new unverified row. Code mode: null (stored only when the code is right). */
+  readonly emailAddress: EmailAddressRef | null;
+  /** The verification mail, when one was queued. */
+  readonly confirmation: ConfirmationRef | null;
+  /** Code mode: the verification that holds the code. */
+  readonly verificationId: string | null;
+}
+export interface RemoveEmailOutput {
+  readonly user: UserRef;
+  readonly emailAddress: EmailAddressRef;
+}
+export interface MarkPrimaryOutput {
+  readonly user: UserRef;
+  readonly fromEmailAddress: EmailAddressRef | null;
+  readonly toEmailAddress: EmailAddressRef;
+}
+export interface ResendVerificationOutput {
+  readonly sent: boolean;
+  readonly confirmation: ConfirmationRef | null;
 }

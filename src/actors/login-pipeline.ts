@@ -17,10 +17,78 @@ import type { Step } from "../runtime/step.ts";
 import { rotateSession } from "../runtime/session.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
 import { hitRateLimit } from "../storage/rate-limits.ts";
+import type { EmailAddressRow } from "../storage/users.ts";
 import { findUserById, listEmailAddresses, setLastLogin, toEmailAddressRef, toUserRef } from "../storage/users.ts";
 import { insertVerification, revokeVerifications } from "../storage/verifications.ts";
 
 export const verificationPurposes = { link: "email_confirmation", code: "email_code" } as const;
+
+/** What `queueVerification` verifies: a stored address, or (code-mode add) one not yet stored. */
+export interface VerificationTarget {
+  readonly userId: string;
+  readonly email: string;
+  readonly row: EmailAddressRow | null;
+}
+
+/**
+ * Issues a verification key (link mode, under the `confirmEmail` cooldown) or code (code mode,
+ * replacing the user's previous code) for `target`, and queues its mail.
+ */
+export const queueVerification = (step: Step, config: ResolvedConfig, target: VerificationTarget) =>
+  Effect.gen(function* () {
+    const tokens = yield* Tokens;
+    const now = yield* Clock.currentTimeMillis;
+    const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
+    const byCode = config.account.emailVerificationByCodeEnabled;
+    const cooldown = config.account.rateLimits["confirmEmail"]?.find((r) => r.scope === "key");
+    if (!byCode && cooldown !== undefined) {
+      const allowed = yield* hitRateLimit(
+        `confirm_email:key:${target.email}`,
+        cooldown.amount,
+        cooldown.periodInSeconds * 1000,
+        now,
+      );
+      if (!allowed) {
+        return none;
+      }
+    }
+    const purpose = byCode ? verificationPurposes.code : verificationPurposes.link;
+    const secret = byCode ? tokens.code() : tokens.key();
+    const id = tokens.id();
+    const ttlInSeconds = byCode
+      ? config.account.emailVerificationByCodeTimeout
+      : config.account.emailConfirmationExpireDays * 86400;
+    if (byCode) {
+      yield* revokeVerifications(target.userId, purpose, now);
+    }
+    yield* insertVerification({
+      id,
+      purpose,
+      digest: tokens.digest(purpose, byCode ? normalizeCode(secret) : secret),
+      user_id: target.userId,
+      email_address_id: target.row?.id ?? null,
+      email: target.email,
+      created_at: now,
+      expires_at: now + ttlInSeconds * 1000,
+    });
+    step.mail(
+      byCode
+        ? emailConfirmationCodeMail(config, target.email, secret)
+        : emailConfirmationMail(config, target.email, secret),
+    );
+    return {
+      sent: true,
+      confirmation: {
+        kind: byCode ? "code" : "link",
+        emailAddress:
+          target.row === null
+            ? { id: "", userId: target.userId, email: target.email, verified: false, primary: false }
+            : toEmailAddressRef(target.row),
+        sentAt: now,
+      },
+      verificationId: byCode ? id : null,
+    } satisfies SendVerificationEmailOutput;
+  });
 
 export function loginPipelineActors(step: Step, config: ResolvedConfig) {
   return {
@@ -35,52 +103,10 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
               ? (addresses.find((a) => Number(a.is_primary) === 1 && Number(a.verified) === 0) ??
                 addresses.find((a) => Number(a.verified) === 0))
               : addresses.find((a) => a.id === input.emailAddressId);
-          const none = { sent: false, confirmation: null, verificationId: null } as const;
           if (row === undefined || Number(row.verified) === 1) {
-            return none;
+            return { sent: false, confirmation: null, verificationId: null } satisfies SendVerificationEmailOutput;
           }
-          const byCode = config.account.emailVerificationByCodeEnabled;
-          const cooldown = config.account.rateLimits["confirmEmail"]?.find((r) => r.scope === "key");
-          if (!byCode && cooldown !== undefined) {
-            const allowed = yield* hitRateLimit(
-              `confirm_email:key:${row.email}`,
-              cooldown.amount,
-              cooldown.periodInSeconds * 1000,
-              now,
-            );
-            if (!allowed) {
-              return none;
-            }
-          }
-          const purpose = byCode ? verificationPurposes.code : verificationPurposes.link;
-          const secret = byCode ? tokens.code() : tokens.key();
-          const id = tokens.id();
-          const ttlInSeconds = byCode
-            ? config.account.emailVerificationByCodeTimeout
-            : config.account.emailConfirmationExpireDays * 86400;
-          if (byCode) {
-            yield* revokeVerifications(input.userId, purpose, now);
-          }
-          yield* insertVerification({
-            id,
-            purpose,
-            digest: tokens.digest(purpose, byCode ? normalizeCode(secret) : secret),
-            user_id: input.userId,
-            email_address_id: row.id,
-            email: row.email,
-            created_at: now,
-            expires_at: now + ttlInSeconds * 1000,
-          });
-          step.mail(
-            byCode
-              ? emailConfirmationCodeMail(config, row.email, secret)
-              : emailConfirmationMail(config, row.email, secret),
-          );
-          return {
-            sent: true,
-            confirmation: { kind: byCode ? "code" : "link", emailAddress: toEmailAddressRef(row), sentAt: now },
-            verificationId: byCode ? id : null,
-          } as const;
+          return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });
         }),
       ),
     ),

@@ -1,6 +1,6 @@
 import { createActor, fromPromise, waitFor } from "xstate";
 import { describe, expect, it } from "vitest";
-import type { ChangePasswordInput } from "../../machines/contracts.ts";
+import type { ChangePasswordInput, ChangePasswordOutput } from "../../machines/contracts.ts";
 import { passwordChangeMachine } from "../../machines/password-change.ts";
 import { passwordSetMachine } from "../../machines/password-set.ts";
 import { Secret } from "../../machines/secret.ts";
@@ -27,7 +27,7 @@ async function run(
   const actor = createActor(
     machine.provide({
       actors: {
-        savePassword: fromPromise(async ({ input }: { input: ChangePasswordInput }) => {
+        savePassword: fromPromise(async ({ input }: { input: ChangePasswordInput }): Promise<ChangePasswordOutput> => {
           saved.push(input);
           if (options.fail !== undefined) {
             throw options.fail;
