@@ -163,4 +163,6 @@ export interface MarkPrimaryOutput {
 export interface ResendVerificationOutput {
   readonly sent: boolean;
   readonly confirmation: ConfirmationRef | null;
+  /** Code mode: the verification that holds the new code. */
+  readonly verificationId: string | null;
 }

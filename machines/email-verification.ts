@@ -101,9 +101,11 @@ export const emailVerificationMachine = setup({
     }),
     storeConfirmed: assign(({ context, event }) => {
       const { output } = event as unknown as DoneConfirm;
+      const parked = context.pendingLogin?.emailAddressId ?? null;
       return {
         user: output.user,
-        emailVerified: true,
+        // A login by email resumes only once that very address is verified (else the stage mails again).
+        emailVerified: parked === null || parked === output.emailAddress.id,
         login: context.pendingLogin,
         secret: null,
         error: null,
@@ -147,6 +149,13 @@ export const emailVerificationMachine = setup({
       on: {
         VERIFY: { target: "checkingCode", actions: assign({ secret: ({ event }) => event.key, error: null }) },
         RESEND: [
+          {
+            // An enumeration-prevention fake flow answers as a real resend would, sending nothing.
+            guard: ({ context }) =>
+              context.pendingLogin === null && context.resends < context.settings.emailVerificationMaxResends,
+            target: "awaitingCode",
+            actions: assign({ error: null, resends: ({ context }) => context.resends + 1 }),
+          },
           { guard: "canResend", target: "resending", actions: assign({ error: null }) },
           { target: "awaitingCode", actions: assign({ error: { code: "too_many_attempts" } }) },
         ],
@@ -199,7 +208,7 @@ export const emailVerificationMachine = setup({
               emit(({ context, event }) => ({
                 type: "email_confirmation_sent" as const,
                 confirmation: event.output.confirmation!,
-                signup: context.pendingLogin!.signup,
+                signup: event.output.signup ?? context.pendingLogin!.signup,
               })),
             ],
           },

@@ -109,7 +109,7 @@ const pipelineStates = {
             emit(({ context, event }: EventArgs): AuthSignal => ({
               type: "email_confirmation_sent",
               confirmation: outputOf<SendVerificationEmailOutput>(event).confirmation!,
-              signup: context.login!.signup,
+              signup: outputOf<SendVerificationEmailOutput>(event).signup ?? context.login!.signup,
             })),
           ],
         },

@@ -160,11 +160,14 @@ export const manageEmailMachine = setup({
           {
             guard: ({ event }) => event.output.sent,
             target: "done",
-            actions: emit(({ event }) => ({
-              type: "email_confirmation_sent" as const,
-              confirmation: event.output.confirmation!,
-              signup: false,
-            })),
+            actions: [
+              assign({ verificationId: ({ event }) => event.output.verificationId }),
+              emit(({ event }) => ({
+                type: "email_confirmation_sent" as const,
+                confirmation: event.output.confirmation!,
+                signup: false,
+              })),
+            ],
           },
           { target: "throttled" },
         ],

@@ -2,9 +2,10 @@
  * Local signup (allauth `flows/signup`): validate, create the user and its address, emit
  * `user_signed_up`, then run the login pipeline with `signup: true`.
  *
- * With a taken email, `account.preventEnumeration` decides: `true` with mandatory verification
- * runs a fake flow (an "account already exists" mail, no user, the same pending response);
- * `"strict"` lets the duplicate, unverified account be created; otherwise `email_taken`.
+ * With a taken email, `account.preventEnumeration` decides (allauth `assess_unique_email`): on
+ * (`true` or `"strict"`) with mandatory verification, a fake flow runs (an "account already
+ * exists" mail, no user, the same pending response); `"strict"` otherwise lets the duplicate,
+ * unverified account be created; anything else is `email_taken`.
  */
 import { assign, emit, setup } from "xstate";
 import type {
@@ -57,7 +58,7 @@ export const signupMachine = setup({
       const output = (event as unknown as { output: ValidateSignupOutput }).output;
       return (
         output.emailTaken &&
-        context.settings.preventEnumeration === true &&
+        context.settings.preventEnumeration !== false &&
         context.settings.emailVerification === "mandatory"
       );
     },
@@ -127,8 +128,11 @@ export const signupMachine = setup({
       invoke: {
         src: "sendAccountExistsMail",
         input: ({ context }) => ({ email: context.form!.email!, password: context.password! }),
-        onDone: { target: "verificationPending" },
-        onError: { target: "failed", actions: assign({ error: ({ event }) => toFlowError(event.error) }) },
+        onDone: { target: "verificationPending", actions: "forgetPassword" },
+        onError: {
+          target: "failed",
+          actions: [assign({ error: ({ event }) => toFlowError(event.error) }), "forgetPassword"],
+        },
       },
     },
     creatingUser: {

@@ -17,6 +17,8 @@ import {
   findEmailAddressById,
   findEmailAddresses,
   findUserById,
+  findUserEmailAddress,
+  insertEmailAddress,
   listEmailAddresses,
   setUserEmail,
   toEmailAddressRef,
@@ -130,8 +132,26 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
             yield* recordFailedAttempt(verification.id);
             return yield* fail("incorrect_code", "key");
           }
+          if (!(yield* consumeVerification(verification.id, now))) {
+            return yield* fail("invalid", "key");
+          }
+          if (verification.email_address_id === null) {
+            // Code-mode add: the address is stored only now that its code was right.
+            const row: EmailAddressRow = {
+              id: tokens.id(),
+              user_id: verification.user_id,
+              email: verification.email,
+              verified: 0,
+              is_primary: 0,
+            };
+            if ((yield* findUserEmailAddress(row.user_id, row.email)) !== null) {
+              return yield* fail("duplicate_email", "key");
+            }
+            yield* insertEmailAddress(row);
+            return { ...(yield* verifyAddress(row, config)), added: true };
+          }
           const row = yield* pendingAddress(verification);
-          if (row === null || !(yield* consumeVerification(verification.id, now))) {
+          if (row === null) {
             return yield* fail("invalid", "key");
           }
           return yield* verifyAddress(row, config);

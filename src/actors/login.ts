@@ -42,9 +42,14 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
     return user === null ? null : ({ user, address: null } satisfies Candidate);
   });
 
-/** The `login_failed` buckets of this attempt: per client IP and per login key. */
+/**
+ * The `login_failed` buckets of this attempt: per client IP and per login key. An address is
+ * keyed by its canonical form (the one the lookup uses), so respelling it (case, fullwidth or
+ * U-label domain) does not open a fresh bucket for the same account.
+ */
 function failedBuckets(step: Step, form: LoginForm): ReadonlyArray<{ readonly scope: "ip" | "key"; readonly bucket: string }> {
-  const key = (form.email ?? form.username ?? "").trim().toLowerCase();
+  const typed = (form.email ?? form.username ?? "").trim().toLowerCase();
+  const key = form.email === null ? typed : (cleanEmail(form.email) ?? typed);
   return [
     { scope: "ip", bucket: `login_failed:ip:${step.request.ip}` },
     { scope: "key", bucket: `login_failed:key:${key}` },

@@ -152,6 +152,12 @@ export async function postEmailVerificationResend(exchange: Exchange): Promise<R
   if (!(await consumeResend(exchange, pending.flowId))) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
+  if (pending.login === null) {
+    // An enumeration-prevention fake flow has nobody to mail (and the machine's resend needs a
+    // pending login): answer as a real flow would — 200 while resends remain, then 429.
+    const allowed = await consumeFakeResend(exchange, pending.flowId);
+    return exchange.respond(allowed ? { kind: "data", status: 200, data: {} } : { kind: "status", status: 429 }, session);
+  }
   return exchange.step((step) => verifyStep(exchange, step, { type: "RESEND" }));
 }
 
@@ -162,4 +168,16 @@ async function consumeResend(exchange: Exchange, flowId: string): Promise<boolea
     account: { ...config.account, rateLimits: { confirmEmailCode: [{ amount: 1, periodInSeconds: 10, scope: "key" as const }] } },
   };
   return consume(runtime, codeConfig, "confirmEmailCode", { ip: exchange.info.ip, key: flowId });
+}
+
+/** Counts a fake flow's resends against the same quota a real flow's machine enforces. */
+async function consumeFakeResend(exchange: Exchange, flowId: string): Promise<boolean> {
+  const { config, runtime } = exchange.deps;
+  const rule = {
+    amount: config.account.emailVerificationMaxResends,
+    periodInSeconds: config.account.loginTimeout,
+    scope: "key" as const,
+  };
+  const quotaConfig = { ...config, account: { ...config.account, rateLimits: { confirmEmailResendQuota: [rule] } } };
+  return consume(runtime, quotaConfig, "confirmEmailResendQuota", { ip: exchange.info.ip, key: flowId });
 }

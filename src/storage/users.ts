@@ -127,3 +127,12 @@ export const setPassword = (id: string, password: string) =>
     Effect.asVoid,
     Effect.orDie,
   );
+
+export const findUserEmailAddress = (userId: string, email: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address WHERE user_id = ${userId} AND email = ${email}`,
+  ).pipe(
+    Effect.map((rows) => rows[0] ?? null),
+    Effect.orDie,
+  );

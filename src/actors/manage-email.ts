@@ -1,0 +1,149 @@
+/**
+ * Actors of the `manage-email` machine (allauth `flows/manage_email` and its adapter checks:
+ * `can_delete_email`, `can_mark_as_primary`, `ACCOUNT_MAX_EMAIL_ADDRESSES`).
+ */
+import { Effect } from "effect";
+import { fromPromise } from "xstate";
+import type {
+  AddEmailOutput,
+  ManageEmailTarget,
+  MarkPrimaryOutput,
+  RemoveEmailOutput,
+  ResendVerificationOutput,
+} from "../../machines/contracts.ts";
+import type { ResolvedConfig } from "../config.ts";
+import { cleanEmail } from "../domain/email.ts";
+import { fail } from "../errors.ts";
+import { notificationMail } from "../mails.ts";
+import type { Step } from "../runtime/step.ts";
+import { Tokens } from "../services/tokens.ts";
+import type { EmailAddressRow } from "../storage/users.ts";
+import {
+  deleteEmailAddress,
+  findEmailAddresses,
+  findUserById,
+  findUserEmailAddress,
+  insertEmailAddress,
+  listEmailAddresses,
+  setUserEmail,
+  toEmailAddressRef,
+  toUserRef,
+  updateEmailAddress,
+} from "../storage/users.ts";
+import { queueVerification } from "./login-pipeline.ts";
+
+const isVerified = (row: EmailAddressRow): boolean => Number(row.verified) === 1;
+const isPrimary = (row: EmailAddressRow): boolean => Number(row.is_primary) === 1;
+
+/** The user's stored address for a typed one, or a failure on `email`. */
+const ownAddress = (target: ManageEmailTarget, maxLength: number) =>
+  Effect.gen(function* () {
+    const email = cleanEmail(target.email, maxLength);
+    const row = email === null ? null : yield* findUserEmailAddress(target.userId, email);
+    return row === null ? yield* fail("invalid", "email") : row;
+  });
+
+export function manageEmailActors(step: Step, config: ResolvedConfig) {
+  const account = config.account;
+  const byCode = account.emailVerificationByCodeEnabled;
+  return {
+    addEmail: fromPromise<AddEmailOutput, ManageEmailTarget>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const tokens = yield* Tokens;
+          const email = cleanEmail(input.email, account.emailMaxLength);
+          if (email === null) {
+            return yield* fail("invalid", "email");
+          }
+          const mine = yield* listEmailAddresses(input.userId);
+          if (mine.some((row) => row.email === email)) {
+            return yield* fail("duplicate_email", "email");
+          }
+          const others = (yield* findEmailAddresses(email)).filter((row) => row.user_id !== input.userId);
+          if (others.length > 0 && account.preventEnumeration === false) {
+            return yield* fail("email_taken", "email");
+          }
+          if (!account.changeEmail && account.maxEmailAddresses !== null && mine.length >= account.maxEmailAddresses) {
+            return yield* fail("max_email_addresses", "email");
+          }
+          if (account.changeEmail) {
+            // Single-address mode: a new address replaces any pending one, silently.
+            for (const row of mine.filter((r) => !isVerified(r))) {
+              yield* deleteEmailAddress(row.id);
+            }
+          }
+          if (byCode) {
+            const sent = yield* queueVerification(step, config, { userId: input.userId, email, row: null });
+            return { emailAddress: null, confirmation: sent.confirmation, verificationId: sent.verificationId };
+          }
+          const row: EmailAddressRow = { id: tokens.id(), user_id: input.userId, email, verified: 0, is_primary: 0 };
+          yield* insertEmailAddress(row);
+          const sent = yield* queueVerification(step, config, { userId: input.userId, email, row });
+          return { emailAddress: toEmailAddressRef(row), confirmation: sent.confirmation, verificationId: null };
+        }),
+      ),
+    ),
+    removeEmail: fromPromise<RemoveEmailOutput, ManageEmailTarget>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const row = yield* ownAddress(input, account.emailMaxLength);
+          const mine = yield* listEmailAddresses(input.userId);
+          if (isPrimary(row) && mine.length > 1) {
+            return yield* fail("cannot_remove_primary_email", "email");
+          }
+          if (mine.length === 1 && account.loginMethods.length === 1 && account.loginMethods[0] === "email") {
+            return yield* fail("cannot_remove_last_email", "email");
+          }
+          yield* deleteEmailAddress(row.id);
+          const rest = mine.filter((r) => r.id !== row.id);
+          const user = (yield* findUserById(input.userId))!;
+          if (user.email === row.email) {
+            const next = rest.find(isPrimary) ?? rest.find(isVerified) ?? rest[0];
+            yield* setUserEmail(input.userId, next?.email ?? "");
+          }
+          if (account.emailNotifications) {
+            step.mail(notificationMail(config, row.email, "email_removed"));
+          }
+          return { user: toUserRef((yield* findUserById(input.userId))!), emailAddress: toEmailAddressRef(row) };
+        }),
+      ),
+    ),
+    markPrimary: fromPromise<MarkPrimaryOutput, ManageEmailTarget>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const row = yield* ownAddress(input, account.emailMaxLength);
+          const mine = yield* listEmailAddresses(input.userId);
+          if (!isVerified(row) && mine.some(isVerified)) {
+            return yield* fail("unverified_primary_email", "email");
+          }
+          const from = mine.find(isPrimary) ?? null;
+          if (from !== null && from.id !== row.id) {
+            yield* updateEmailAddress({ ...from, is_primary: 0 });
+          }
+          const to = { ...row, is_primary: 1 };
+          yield* updateEmailAddress(to);
+          yield* setUserEmail(input.userId, row.email);
+          if (from !== null && account.emailNotifications) {
+            step.mail(notificationMail(config, from.email, "email_changed"));
+          }
+          return {
+            user: toUserRef((yield* findUserById(input.userId))!),
+            fromEmailAddress: from === null ? null : toEmailAddressRef(from.id === row.id ? to : from),
+            toEmailAddress: toEmailAddressRef(to),
+          };
+        }),
+      ),
+    ),
+    resendVerification: fromPromise<ResendVerificationOutput, ManageEmailTarget>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const row = yield* ownAddress(input, account.emailMaxLength);
+          if (isVerified(row)) {
+            return yield* fail("invalid", "email");
+          }
+          return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });
+        }),
+      ),
+    ),
+  };
+}
