@@ -24,8 +24,10 @@ export interface FlowSettings {
 
 /** How the session was authenticated (allauth's `methods` entries). */
 export interface AuthenticationRecord {
-  readonly method: "password" | "code" | "email_verification";
+  readonly method: "password" | "code" | "email_verification" | "password_reset";
   readonly at: number;
+  /** True for a reauthentication (allauth records those with `reauthenticated: true`). */
+  readonly reauthenticated?: boolean;
   readonly email?: string;
   readonly username?: string;
 }
@@ -165,4 +167,9 @@ export interface ResendVerificationOutput {
   readonly confirmation: ConfirmationRef | null;
   /** Code mode: the verification that holds the new code. */
   readonly verificationId: string | null;
+}
+
+export interface ReauthenticateInput {
+  readonly userId: string;
+  readonly password: Secret;
 }

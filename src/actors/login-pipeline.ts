@@ -88,7 +88,7 @@ export const queueVerification = (step: Step, config: ResolvedConfig, target: Ve
       },
       verificationId: byCode ? id : null,
       // Code mode: allauth's `signup` flag is "the user never logged in" (SIGNALS.md §3.8).
-      ...(byCode ? { signup: (yield* findUserById(target.userId))?.last_login == null } : {}),
+      ...(byCode ? { signup: (yield* findUserById(target.userId))?.last_login === null } : {}),
     } satisfies SendVerificationEmailOutput;
   });
 

@@ -1,11 +1,10 @@
 /** Actors of the `login` machine. */
-import { Clock, Effect } from "effect";
+import { Effect } from "effect";
 import { fromPromise } from "xstate";
 import type { AuthenticateOutput, LoginForm } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import type { Step } from "../runtime/step.ts";
-import { isRateLimited, recordRateLimitHit } from "../storage/rate-limits.ts";
 import type { EmailAddressRow, UserRow } from "../storage/users.ts";
 import {
   findEmailAddresses,
@@ -15,6 +14,7 @@ import {
   toEmailAddressRef,
   toUserRef,
 } from "../storage/users.ts";
+import { isLoginThrottled, loginFailureBuckets, recordLoginFailure } from "./login-failures.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
 
 interface Candidate {
@@ -43,54 +43,29 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
   });
 
 /**
- * The `login_failed` buckets of this attempt: per client IP and per login key. An address is
- * keyed by its canonical form (the one the lookup uses), so respelling it (case, fullwidth or
- * U-label domain) does not open a fresh bucket for the same account.
+ * The `login_failed` key of this attempt. An address is keyed by its canonical form (the one the
+ * lookup uses), so respelling it (case, fullwidth or U-label domain) does not open a fresh bucket
+ * for the same account.
  */
-function failedBuckets(step: Step, form: LoginForm): ReadonlyArray<{ readonly scope: "ip" | "key"; readonly bucket: string }> {
+function failureKey(form: LoginForm): string {
   const typed = (form.email ?? form.username ?? "").trim().toLowerCase();
-  const key = form.email === null ? typed : (cleanEmail(form.email) ?? typed);
-  return [
-    { scope: "ip", bucket: `login_failed:ip:${step.request.ip}` },
-    { scope: "key", bucket: `login_failed:key:${key}` },
-  ];
+  return form.email === null ? typed : (cleanEmail(form.email) ?? typed);
 }
 
 export function loginActors(step: Step, config: ResolvedConfig) {
   const account = config.account;
-  const rules = account.rateLimits["loginFailed"] ?? [];
   return {
     ...loginPipelineActors(step, config),
     authenticatePassword: fromPromise<AuthenticateOutput, LoginForm>(async ({ input }) => {
       const mismatch = input.email !== null ? "email_password_mismatch" : "username_password_mismatch";
-      const buckets = failedBuckets(step, input);
-      const throttled = await step.run(
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis;
-          for (const rule of rules) {
-            for (const { scope, bucket } of buckets) {
-              if (scope === rule.scope && (yield* isRateLimited(bucket, rule.amount, rule.periodInSeconds * 1000, now))) {
-                return true;
-              }
-            }
-          }
-          return false;
-        }),
-      );
-      if (throttled) {
+      const buckets = loginFailureBuckets(step.request.ip, failureKey(input));
+      if (await isLoginThrottled(step, config, buckets)) {
         throw { code: "too_many_login_attempts", param: "password" };
       }
       const candidate = await step.run(findCandidate(input, account));
       const ok = await step.verifyPassword(candidate?.user.password ?? null, input.password.reveal());
       if (!ok || candidate === null) {
-        await step.write(
-          Effect.gen(function* () {
-            const now = yield* Clock.currentTimeMillis;
-            for (const { bucket } of buckets) {
-              yield* recordRateLimitHit(bucket, now);
-            }
-          }),
-        );
+        await recordLoginFailure(step, buckets);
         throw { code: mismatch, param: "password" };
       }
       const addresses = await step.run(listEmailAddresses(candidate.user.id));

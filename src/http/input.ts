@@ -10,7 +10,14 @@ export interface InputError {
   readonly param?: string;
 }
 
-export type FieldSpec = Readonly<Record<string, { readonly required: boolean; readonly maxLength: number }>>;
+export interface Field {
+  readonly required: boolean;
+  readonly maxLength: number;
+  /** Strings by default; `boolean` fields arrive as `"true"` / `"false"`. */
+  readonly type?: "string" | "boolean";
+}
+
+export type FieldSpec = Readonly<Record<string, Field>>;
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: ReadonlyArray<InputError> };
 
@@ -72,6 +79,12 @@ export async function readFields<K extends string>(
         errors.push({ code: "required", param: name });
       }
       value[name] = null;
+    } else if (field.type === "boolean") {
+      if (typeof raw === "boolean") {
+        value[name] = String(raw);
+      } else {
+        errors.push({ code: "invalid", param: name });
+      }
     } else if (typeof raw !== "string") {
       errors.push({ code: "invalid", param: name });
     } else if ([...raw].length > field.maxLength) {
