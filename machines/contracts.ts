@@ -173,3 +173,11 @@ export interface ReauthenticateInput {
   readonly userId: string;
   readonly password: Secret;
 }
+
+export interface EndSessionsInput {
+  readonly userId: string;
+  /** Public ids of the sessions to end (never the current one: that is a logout). */
+  readonly sessionIds: ReadonlyArray<number>;
+  /** Whether the current session is among them; it is ended last, as a logout. */
+  readonly includesCurrent: boolean;
+}

@@ -22,6 +22,12 @@ export type { LoginContext, LoginEvent } from "./login.ts";
 export { logoutMachine } from "./logout.ts";
 export type { LogoutContext, LogoutEvent } from "./logout.ts";
 export { emailVerificationMachine } from "./email-verification.ts";
+export { manageEmailMachine } from "./manage-email.ts";
+export type { ManageEmailContext, ManageEmailEvent, ManageEmailInput } from "./manage-email.ts";
+export { reauthenticateMachine } from "./reauthenticate.ts";
+export type { ReauthenticateContext, ReauthenticateEvent } from "./reauthenticate.ts";
+export { userSessionsMachine } from "./user-sessions.ts";
+export type { UserSessionsContext, UserSessionsEvent, UserSessionsInput } from "./user-sessions.ts";
 export { passwordChangeMachine } from "./password-change.ts";
 export { passwordSetMachine } from "./password-set.ts";
 export type { PasswordFlowContext, PasswordFlowEvent, PasswordFlowInput } from "./password-flow.ts";
@@ -33,10 +39,13 @@ export type {
 
 import { emailVerificationMachine } from "./email-verification.ts";
 import { loginMachine } from "./login.ts";
+import { manageEmailMachine } from "./manage-email.ts";
 import { passwordChangeMachine } from "./password-change.ts";
 import { passwordSetMachine } from "./password-set.ts";
 import { logoutMachine } from "./logout.ts";
+import { reauthenticateMachine } from "./reauthenticate.ts";
 import { signupMachine } from "./signup.ts";
+import { userSessionsMachine } from "./user-sessions.ts";
 
 /** Every flow machine by its slug. */
 export const machines = {
@@ -46,4 +55,7 @@ export const machines = {
   "email-verification": emailVerificationMachine,
   "password-change": passwordChangeMachine,
   "password-set": passwordSetMachine,
+  "manage-email": manageEmailMachine,
+  reauthenticate: reauthenticateMachine,
+  "user-sessions": userSessionsMachine,
 } as const;

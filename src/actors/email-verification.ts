@@ -126,6 +126,10 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
           if (verification.used_at !== null || verification.expires_at <= now) {
             return yield* fail("invalid", "key");
           }
+          if (verification.attempts >= config.account.emailVerificationByCodeMaxAttempts) {
+            // Wrong codes counted elsewhere too (GET auth/email/verify) end the flow.
+            return yield* fail("too_many_attempts", "key");
+          }
           const expected = verification.digest;
           const given = tokens.digest(verificationPurposes.code, normalizeCode(input.code.reveal()));
           if (!tokens.equal(expected, given)) {

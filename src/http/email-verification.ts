@@ -11,10 +11,10 @@ import { emailVerificationActors, verificationPurposes } from "../actors/index.t
 import { flowSettings } from "../config.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { SessionState, Step } from "../runtime/step.ts";
-import { Tokens } from "../services/tokens.ts";
+import { normalizeCode, Tokens } from "../services/tokens.ts";
 import { deleteFlow, findFlow, saveFlow } from "../storage/sessions.ts";
 import { findEmailAddressById, findUserById, toUserRef } from "../storage/users.ts";
-import { findVerificationByDigest, findVerificationById } from "../storage/verifications.ts";
+import { findVerificationByDigest, findVerificationById, recordFailedAttempt } from "../storage/verifications.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import { clearPending, emailVerificationFlowKind } from "./pipeline.ts";
@@ -42,9 +42,16 @@ export async function getEmailVerification(exchange: Exchange): Promise<Response
       const tokens = yield* Tokens;
       let verification = null;
       if (byCode) {
+        // The code is required, as allauth requires it: without it, a fake (enumeration
+        // prevention) flow would answer differently from a real one. A wrong code counts.
         const flow = yield* findFlow(pending!.flowId!, session.id!, now);
         const id = flow === null ? null : (JSON.parse(flow.snapshot) as { context?: { verificationId?: string } }).context?.verificationId;
-        verification = id === undefined || id === null ? null : yield* findVerificationById(id);
+        verification = id === undefined || id === null || id === "" ? null : yield* findVerificationById(id);
+        const given = tokens.digest(verificationPurposes.code, normalizeCode(key));
+        if (verification !== null && (key.length === 0 || key.length > 64 || !tokens.equal(verification.digest, given))) {
+          yield* recordFailedAttempt(verification.id);
+          return null;
+        }
       } else if (key.length > 0 && key.length <= 256) {
         const purpose = verificationPurposes.link;
         verification = yield* findVerificationByDigest(purpose, tokens.digest(purpose, key));
@@ -52,8 +59,12 @@ export async function getEmailVerification(exchange: Exchange): Promise<Response
       if (verification === null || verification.used_at !== null || verification.expires_at <= now) {
         return null;
       }
-      const address = verification.email_address_id === null ? null : yield* findEmailAddressById(verification.email_address_id);
       const user = yield* findUserById(verification.user_id);
+      if (verification.email_address_id === null) {
+        // Code-mode add: the address is stored only once confirmed.
+        return user === null ? null : { email: verification.email, user: toUserRef(user) };
+      }
+      const address = yield* findEmailAddressById(verification.email_address_id);
       if (address === null || user === null || Number(address.verified) === 1 || address.email !== verification.email) {
         return null;
       }
@@ -152,12 +163,6 @@ export async function postEmailVerificationResend(exchange: Exchange): Promise<R
   if (!(await consumeResend(exchange, pending.flowId))) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
-  if (pending.login === null) {
-    // An enumeration-prevention fake flow has nobody to mail (and the machine's resend needs a
-    // pending login): answer as a real flow would — 200 while resends remain, then 429.
-    const allowed = await consumeFakeResend(exchange, pending.flowId);
-    return exchange.respond(allowed ? { kind: "data", status: 200, data: {} } : { kind: "status", status: 429 }, session);
-  }
   return exchange.step((step) => verifyStep(exchange, step, { type: "RESEND" }));
 }
 
@@ -168,16 +173,4 @@ async function consumeResend(exchange: Exchange, flowId: string): Promise<boolea
     account: { ...config.account, rateLimits: { confirmEmailCode: [{ amount: 1, periodInSeconds: 10, scope: "key" as const }] } },
   };
   return consume(runtime, codeConfig, "confirmEmailCode", { ip: exchange.info.ip, key: flowId });
-}
-
-/** Counts a fake flow's resends against the same quota a real flow's machine enforces. */
-async function consumeFakeResend(exchange: Exchange, flowId: string): Promise<boolean> {
-  const { config, runtime } = exchange.deps;
-  const rule = {
-    amount: config.account.emailVerificationMaxResends,
-    periodInSeconds: config.account.loginTimeout,
-    scope: "key" as const,
-  };
-  const quotaConfig = { ...config, account: { ...config.account, rateLimits: { confirmEmailResendQuota: [rule] } } };
-  return consume(runtime, quotaConfig, "confirmEmailResendQuota", { ip: exchange.info.ip, key: flowId });
 }

@@ -102,7 +102,7 @@ export class Exchange {
     try {
       const outcome = await body(step);
       response = await this.#response(outcome, step.session, before);
-      await this.deps.bus.deliver(step.signals, this.info, response);
+      await this.deps.bus.deliver(step, response);
       await step.commit();
     } catch (error) {
       await step.rollback().catch(() => undefined);

@@ -7,9 +7,12 @@ import type { Exchange, HandlerDeps } from "./exchange.ts";
 import { Exchange as ExchangeClass } from "./exchange.ts";
 import { getEmailVerification, postEmailVerification, postEmailVerificationResend } from "./email-verification.ts";
 import { postLogin } from "./login.ts";
+import { manageEmail } from "./manage-email.ts";
 import { postPasswordChange } from "./password-change.ts";
+import { postReauthenticate } from "./reauthenticate.ts";
 import { deleteSession, getSession } from "./session.ts";
 import { postSignup } from "./signup.ts";
+import { userSessions } from "./user-sessions.ts";
 
 type Endpoint = (exchange: Exchange) => Promise<Response>;
 
@@ -21,6 +24,9 @@ const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
   "auth/email/verify": { GET: getEmailVerification, POST: postEmailVerification },
   "auth/email/verify/resend": { POST: postEmailVerificationResend },
   "account/password/change": { POST: postPasswordChange },
+  "account/email": { GET: manageEmail, POST: manageEmail, PUT: manageEmail, PATCH: manageEmail, DELETE: manageEmail },
+  "auth/reauthenticate": { POST: postReauthenticate },
+  "auth/sessions": { GET: userSessions, DELETE: userSessions },
 };
 
 async function getConfig(exchange: Exchange): Promise<Response> {
@@ -37,6 +43,7 @@ async function getConfig(exchange: Exchange): Promise<Response> {
         login_by_code_enabled: false,
         password_reset_by_code_enabled: false,
       },
+      usersessions: { track_activity: false },
     },
   });
 }

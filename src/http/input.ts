@@ -13,8 +13,11 @@ export interface InputError {
 export interface Field {
   readonly required: boolean;
   readonly maxLength: number;
-  /** Strings by default; `boolean` fields arrive as `"true"` / `"false"`. */
-  readonly type?: "string" | "boolean";
+  /**
+   * Strings by default; `boolean` fields arrive as `"true"` / `"false"`, `integers` (an array of
+   * at most `maxLength` safe integers) as its JSON text.
+   */
+  readonly type?: "string" | "boolean" | "integers";
 }
 
 export type FieldSpec = Readonly<Record<string, Field>>;
@@ -79,6 +82,12 @@ export async function readFields<K extends string>(
         errors.push({ code: "required", param: name });
       }
       value[name] = null;
+    } else if (field.type === "integers") {
+      if (Array.isArray(raw) && raw.length <= field.maxLength && raw.every((n) => Number.isSafeInteger(n))) {
+        value[name] = JSON.stringify(raw);
+      } else {
+        errors.push({ code: "invalid", param: name });
+      }
     } else if (field.type === "boolean") {
       if (typeof raw === "boolean") {
         value[name] = String(raw);

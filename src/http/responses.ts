@@ -13,7 +13,9 @@ export type Outcome =
   | { readonly kind: "session" }
   | { readonly kind: "errors"; readonly errors: ReadonlyArray<InputError> }
   | { readonly kind: "status"; readonly status: number }
-  | { readonly kind: "data"; readonly status: number; readonly data: unknown; readonly meta?: unknown };
+  | { readonly kind: "data"; readonly status: number; readonly data: unknown; readonly meta?: unknown }
+  /** 401 for a logged-in user who must reauthenticate first. */
+  | { readonly kind: "reauthenticate" };
 
 export function userJson(user: UserRef): Record<string, unknown> {
   return {
@@ -32,6 +34,11 @@ export function flowsJson(config: ResolvedConfig, session: SessionState, now: nu
     flows.push({ id: pending.flow, is_pending: true });
   }
   return flows;
+}
+
+/** allauth's `methods`: how the session authenticated, `at` in seconds. */
+function methodsJson(session: SessionState): Array<Record<string, unknown>> {
+  return (session.data.methods ?? []).map((m) => ({ ...m, at: m.at / 1000 }));
 }
 
 export interface RenderContext {
@@ -59,10 +66,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
           status: 200,
           body: {
             status: 200,
-            data: {
-              user: userJson(user),
-              methods: (ctx.session.data.methods ?? []).map((m) => ({ ...m, at: m.at / 1000 })),
-            },
+            data: { user: userJson(user), methods: methodsJson(ctx.session) },
             meta: meta(ctx, true),
           },
         };
@@ -72,6 +76,19 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
         body: { status: 401, data: { flows: flowsJson(ctx.config, ctx.session, ctx.now) }, meta: meta(ctx, false) },
       };
     }
+    case "reauthenticate":
+      return {
+        status: 401,
+        body: {
+          status: 401,
+          data: {
+            flows: [{ id: "reauthenticate" }],
+            user: ctx.session.user === null ? null : userJson(ctx.session.user),
+            methods: methodsJson(ctx.session),
+          },
+          meta: meta(ctx, true),
+        },
+      };
     case "errors":
       return {
         status: 400,

@@ -19,7 +19,7 @@ export const sessionAgeInSeconds = 1_209_600;
 export const loadSession = (token: string | null): Effect.Effect<SessionState, never, AppServices> =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
-    const anonymous: SessionState = { id: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+    const anonymous: SessionState = { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
     if (token === null || token.length === 0 || token.length > 128) {
       return token === null ? anonymous : { ...anonymous, gone: true };
     }
@@ -31,6 +31,7 @@ export const loadSession = (token: string | null): Effect.Effect<SessionState, n
     const userRow = row.user_id === null ? null : yield* findUserById(row.user_id);
     return {
       id: row.id,
+      publicId: Number(row.public_id),
       newToken: null,
       user: userRow === null ? null : toUserRef(userRow),
       data: JSON.parse(row.data) as SessionData,
@@ -45,8 +46,10 @@ const createRow = (step: Step, user: UserRef | null, data: SessionData) =>
     const now = yield* Clock.currentTimeMillis;
     const token = tokens.key();
     const id = tokens.digest("session", token);
+    const publicId = tokens.publicId();
     yield* insertSession({
       id,
+      public_id: publicId,
       user_id: user?.id ?? null,
       data: JSON.stringify(data),
       ip: step.request.ip,
@@ -55,7 +58,7 @@ const createRow = (step: Step, user: UserRef | null, data: SessionData) =>
       last_seen_at: now,
       expires_at: now + sessionAgeInSeconds * 1000,
     });
-    step.session = { id, newToken: token, user, data, createdAt: now, gone: false };
+    step.session = { id, publicId, newToken: token, user, data, createdAt: now, gone: false };
   });
 
 /** Logs `user` in: the old session row (and its flows) goes, a new token is issued. */
@@ -74,7 +77,7 @@ export const endSession = (step: Step) =>
     if (step.session.id !== null) {
       yield* deleteSession(step.session.id);
     }
-    step.session = { id: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+    step.session = { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
   });
 
 /** Saves `data` into the session, creating an anonymous row when there is none. */

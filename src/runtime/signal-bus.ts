@@ -11,8 +11,10 @@
  * `after` receivers run after the step commits, once per signal; their failures are logged and
  * do not affect the response (durable, retried delivery arrives with the outbox).
  */
+import type { SqlClient } from "@effect/sql";
+import type { Effect } from "effect";
 import type { AuthSignal, AuthSignalName, AuthSignalOf, UserRef } from "../../machines/signals.ts";
-import type { EmittedSignal, RequestInfo } from "./step.ts";
+import type { EmittedSignal, RequestInfo, Step } from "./step.ts";
 
 /** `request` as receivers see it. */
 export interface SignalRequest extends RequestInfo {
@@ -24,6 +26,12 @@ export interface SignalRequest extends RequestInfo {
 export type SignalPayload<N extends AuthSignalName> = AuthSignalOf<N> & {
   readonly request: SignalRequest;
   readonly response?: Response;
+  /**
+   * Runs an effect against the auth database inside the step's transaction (in-step receivers
+   * only). Use it to read or write the auth tables from a receiver: the transaction holds the
+   * SQLite connection, so a query through any other route would wait for the step to end.
+   */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Promise<A>;
 };
 
 export type Receiver<N extends AuthSignalName> = (payload: SignalPayload<N>) => void | Promise<void>;
@@ -45,10 +53,11 @@ export class SignalBus {
   }
 
   /** Runs the in-step receivers; the first throw propagates. */
-  async deliver(signals: ReadonlyArray<EmittedSignal>, request: RequestInfo, response: Response): Promise<void> {
-    for (const emitted of signals) {
+  async deliver(step: Step, response: Response): Promise<void> {
+    const run = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Promise<A> => step.run(effect);
+    for (const emitted of step.signals) {
       for (const receiver of [...(this.#on.get(emitted.signal.type) ?? [])]) {
-        await receiver(payloadOf(emitted, request, response));
+        await receiver(payloadOf(emitted, step.request, response, run));
       }
     }
   }
@@ -62,7 +71,7 @@ export class SignalBus {
     for (const emitted of signals) {
       for (const receiver of [...(this.#after.get(emitted.signal.type) ?? [])]) {
         try {
-          await receiver(payloadOf(emitted, request, undefined));
+          await receiver(payloadOf(emitted, request, undefined, afterCommit));
         } catch (error) {
           onError(error, emitted.signal);
         }
@@ -83,14 +92,20 @@ function add(map: Map<AuthSignalName, Array<AnyReceiver>>, name: AuthSignalName,
   };
 }
 
+function afterCommit(): Promise<never> {
+  return Promise.reject(new Error("run() is only available to in-step receivers (auth.signals.on)"));
+}
+
 function payloadOf(
   emitted: EmittedSignal,
   request: RequestInfo,
   response: Response | undefined,
+  run: SignalPayload<AuthSignalName>["run"],
 ): SignalPayload<AuthSignalName> {
   const withRequest = {
     ...emitted.signal,
     request: { ...request, user: emitted.sessionUser, sessionId: emitted.sessionId },
+    run,
   };
   return emitted.signal.type === "user_logged_in" && response !== undefined
     ? { ...withRequest, response }

@@ -39,16 +39,25 @@ export interface PendingStage {
   readonly expiresAt: number;
 }
 
+/** An action stopped for reauthentication, replayed once it succeeds (no secrets in it). */
+export interface SuspendedAction {
+  readonly flow: "manage-email";
+  readonly event: { readonly type: "ADD" | "REMOVE" | "MARK_PRIMARY"; readonly email: string };
+}
+
 /** What a session row holds besides its user. */
 export interface SessionData {
   readonly pending?: PendingStage;
   readonly methods?: ReadonlyArray<AuthenticationRecord>;
+  readonly suspended?: SuspendedAction;
 }
 
 /** The session as the step sees it; actors replace it (login rotates, logout ends it). */
 export interface SessionState {
   /** Digest of the token: the row id, or null when no row exists yet. */
   readonly id: string | null;
+  /** The id the API shows for the session (`auth/sessions`), or null without a row. */
+  readonly publicId: number | null;
   /** The raw token of a session created in this step (to hand to the client), else null. */
   readonly newToken: string | null;
   readonly user: UserRef | null;

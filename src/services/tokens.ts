@@ -8,6 +8,8 @@ import { Context, Layer } from "effect";
 export interface TokensShape {
   /** A new row id (128 bits, base32hex-ish, sortable enough for humans). */
   readonly id: () => string;
+  /** A random positive integer below 2^47 (public ids the API shows). */
+  readonly publicId: () => number;
   /** A URL-safe key of 256 bits. */
   readonly key: () => string;
   /** allauth's default code: 8 letters from a consonant alphabet, shown as XXXX-XXXX. */
@@ -28,6 +30,7 @@ export class Tokens extends Context.Tag("authmachines/services/Tokens")<Tokens, 
   static layer(secret: string): Layer.Layer<Tokens> {
     return Layer.succeed(Tokens, {
       id: () => randomBytes(16).toString("hex"),
+      publicId: () => randomBytes(6).readUIntBE(0, 6) % 2 ** 47 || 1,
       key: () => randomBytes(32).toString("base64url"),
       code: () => {
         let code = "";

@@ -71,6 +71,15 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `CREATE INDEX auth_rate_limit_bucket ON auth_rate_limit (bucket, at)`,
     ],
   },
+  {
+    id: 2,
+    name: "session_public_id",
+    statements: [
+      // The id the headless API shows for a session (allauth: an integer); random, not the token digest.
+      `ALTER TABLE auth_session ADD COLUMN public_id BIGINT`,
+      `CREATE UNIQUE INDEX auth_session_public_id ON auth_session (public_id)`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded in `auth_migrations`. */

@@ -4,6 +4,7 @@ import { Effect } from "effect";
 
 export interface SessionRow {
   readonly id: string;
+  readonly public_id: number;
   readonly user_id: string | null;
   readonly data: string;
   readonly ip: string;
@@ -36,8 +37,8 @@ export const findSession = (id: string, now: number) =>
 export const insertSession = (row: SessionRow) =>
   Effect.flatMap(
     sqlClient,
-    (sql) => sql`INSERT INTO auth_session (id, user_id, data, ip, user_agent, created_at, last_seen_at, expires_at)
-      VALUES (${row.id}, ${row.user_id}, ${row.data}, ${row.ip}, ${row.user_agent}, ${row.created_at},
+    (sql) => sql`INSERT INTO auth_session (id, public_id, user_id, data, ip, user_agent, created_at, last_seen_at, expires_at)
+      VALUES (${row.id}, ${row.public_id}, ${row.user_id}, ${row.data}, ${row.ip}, ${row.user_agent}, ${row.created_at},
               ${row.last_seen_at}, ${row.expires_at})`,
   ).pipe(Effect.asVoid, Effect.orDie);
 
@@ -84,4 +85,22 @@ export const deleteOtherSessions = (userId: string, keepId: string | null) =>
       sql`DELETE FROM auth_flow WHERE session_id IN (SELECT id FROM auth_session WHERE user_id = ${userId} AND id <> ${keepId ?? ""})`,
       sql`DELETE FROM auth_session WHERE user_id = ${userId} AND id <> ${keepId ?? ""}`,
     ),
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+export const listUserSessions = (userId: string, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) =>
+      sql<SessionRow>`SELECT * FROM auth_session WHERE user_id = ${userId} AND expires_at > ${now} ORDER BY created_at`,
+  ).pipe(Effect.orDie);
+
+/** Ends the given sessions of a user (by public id) with their flows. */
+export const deleteUserSessions = (userId: string, publicIds: ReadonlyArray<number>) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    publicIds.length === 0
+      ? Effect.void
+      : Effect.zipRight(
+          sql`DELETE FROM auth_flow WHERE session_id IN (SELECT id FROM auth_session WHERE user_id = ${userId} AND ${sql.in("public_id", publicIds)})`,
+          sql`DELETE FROM auth_session WHERE user_id = ${userId} AND ${sql.in("public_id", publicIds)}`,
+        ),
   ).pipe(Effect.asVoid, Effect.orDie);

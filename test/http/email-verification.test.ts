@@ -218,7 +218,10 @@ describe("code mode (emailVerificationByCodeEnabled)", () => {
     expect(theCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
     expect(JSON.stringify(sent)).not.toContain(theCode);
 
-    const info = await app.request("GET", "auth/email/verify");
+    const withoutCode = await app.request("GET", "auth/email/verify");
+    expect(withoutCode.status).toBe(400);
+    expect(withoutCode.body.errors[0]).toMatchObject({ code: "invalid", param: "key" });
+    const info = await app.request("GET", "auth/email/verify", undefined, { "x-email-verification-key": theCode });
     expect(info.body).toEqual({
       status: 200,
       data: { email: "alice@example.com", user: expect.objectContaining({ id: userId }) },

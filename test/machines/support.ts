@@ -16,6 +16,7 @@ import type {
 } from "xstate";
 import { expect, it } from "vitest";
 import type {
+  AddEmailOutput,
   AuthenticateOutput,
   ConfirmEmailCodeInput,
   ConfirmEmailKeyInput,
@@ -24,7 +25,12 @@ import type {
   CreateUserOutput,
   FlowSettings,
   LoginForm,
+  ManageEmailTarget,
+  MarkPrimaryOutput,
   PendingLogin,
+  ReauthenticateInput,
+  RemoveEmailOutput,
+  ResendVerificationOutput,
   SendAccountExistsMailInput,
   SendVerificationEmailInput,
   SendVerificationEmailOutput,
@@ -120,6 +126,11 @@ export interface ActorContracts {
   confirmEmailKey: [ConfirmEmailKeyInput, ConfirmEmailOutput];
   confirmEmailCode: [ConfirmEmailCodeInput, ConfirmEmailOutput];
   endSession: [void, void];
+  addEmail: [ManageEmailTarget, AddEmailOutput];
+  removeEmail: [ManageEmailTarget, RemoveEmailOutput];
+  markPrimary: [ManageEmailTarget, MarkPrimaryOutput];
+  resendVerification: [ManageEmailTarget, ResendVerificationOutput];
+  reauthenticate: [ReauthenticateInput, void];
 }
 export type ActorName = keyof ActorContracts;
 

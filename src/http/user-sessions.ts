@@ -1,0 +1,57 @@
+/** `GET|DELETE auth/sessions`: the user's sessions, and ending some of them. */
+import { Clock } from "effect";
+import { userSessionsMachine } from "../../machines/user-sessions.ts";
+import { userSessionsActors } from "../actors/user-sessions.ts";
+import { flowSettings } from "../config.ts";
+import { runMachine } from "../runtime/run-machine.ts";
+import type { Step } from "../runtime/step.ts";
+import { listUserSessions } from "../storage/sessions.ts";
+import type { Exchange } from "./exchange.ts";
+import { readFields } from "./input.ts";
+import type { Outcome } from "./responses.ts";
+
+async function sessionList(step: Step): Promise<Outcome> {
+  const now = await step.run(Clock.currentTimeMillis);
+  const rows = await step.run(listUserSessions(step.session.user!.id, now));
+  return {
+    kind: "data",
+    status: 200,
+    data: rows.map((row) => ({
+      id: Number(row.public_id),
+      user_agent: row.user_agent,
+      ip: row.ip,
+      created_at: Number(row.created_at) / 1000,
+      last_seen_at: Number(row.last_seen_at) / 1000,
+      is_current: row.id === step.session.id,
+    })),
+  };
+}
+
+export async function userSessions(exchange: Exchange): Promise<Response> {
+  const { config } = exchange.deps;
+  const session = await exchange.loadSession();
+  if (session.user === null) {
+    return exchange.respond({ kind: "session" }, session);
+  }
+  if (exchange.request.method === "GET") {
+    return exchange.step((step) => sessionList(step));
+  }
+  const input = await readFields<"sessions">(exchange.request, {
+    sessions: { required: true, maxLength: 100, type: "integers" },
+  });
+  if (!input.ok) {
+    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+  }
+  const sessionIds = JSON.parse(input.value.sessions!) as Array<number>;
+  return exchange.step(async (step) => {
+    const machine = userSessionsMachine.provide({ actors: userSessionsActors(step) });
+    const { snapshot } = await runMachine(step, machine, {
+      input: { settings: flowSettings(config), sessionUser: step.session.user, currentSessionId: step.session.publicId },
+      event: { type: "END", sessionIds },
+    });
+    if (snapshot.hasTag("failed")) {
+      throw new Error("ending sessions failed");
+    }
+    return snapshot.value === "done" ? sessionList(step) : { kind: "session" };
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * `checkPassword`: length in code points (max on the raw value, min after NFKC), no composition
+ * rules, whole-value blocklist, not entirely numeric, not the username / email / local part
+ * (SECURITY.md CR-01, CR-02, CR-03, CR-05, CR-07).
+ */
+import { describe, expect, it } from "vitest";
+import { checkPassword } from "../../src/domain/password.ts";
+
+const policy = { minLength: 15, maxLength: 1024 };
+
+describe("checkPassword: length", () => {
+  it("refuses 14 code points and accepts 15", () => {
+    expect(checkPassword("xkcd-horse-bat", policy)).toEqual({ code: "password_too_short", param: "password" });
+    expect(checkPassword("xkcd-horse-bats", policy)).toBeNull();
+  });
+
+  it("counts code points, not UTF-16 units or bytes", () => {
+    const emoji15 = "🦊🐙🦉🐢🦋🐝🦀🐬🦜🐧🦔🐿🦦🦥🐌";
+    expect([...emoji15]).toHaveLength(15);
+    expect(emoji15.length).toBe(30);
+    expect(checkPassword(emoji15, policy)).toBeNull();
+    expect(checkPassword([...emoji15].slice(0, 14).join(""), policy)).toEqual({
+      code: "password_too_short",
+      param: "password",
+    });
+  });
+
+  it("measures the minimum after NFKC (a ligature counts as the letters it stands for)", () => {
+    // 8 × U+FB01 "ﬁ" is 8 code points, 16 after NFKC.
+    expect(checkPassword("\ufb01".repeat(7), policy)?.code).toBe("password_too_short");
+    expect(checkPassword("\ufb01".repeat(8), policy)).toBeNull();
+  });
+
+  it("accepts 64, 256 and 1024 characters and refuses 1025, even of multi-byte characters", () => {
+    expect(checkPassword("a1b2c3d4".repeat(8), policy)).toBeNull();
+    expect(checkPassword("a1b2c3d4".repeat(32), policy)).toBeNull();
+    expect(checkPassword("x".repeat(1023) + "y", policy)).toBeNull();
+    expect(checkPassword("x".repeat(1025), policy)).toEqual({ code: "password_too_long", param: "password" });
+    expect(checkPassword("😀".repeat(1024), policy)).toBeNull();
+    expect(checkPassword("😀".repeat(1025), policy)).toEqual({ code: "password_too_long", param: "password" });
+  });
+
+  it("refuses an oversized password before any other check", () => {
+    expect(checkPassword("1".repeat(2000), policy)?.code).toBe("password_too_long");
+    expect(checkPassword("password".repeat(200), policy)?.code).toBe("password_too_long");
+  });
+
+  it("honours a configured policy", () => {
+    expect(checkPassword("short-one", { minLength: 8, maxLength: 10 })).toBeNull();
+    expect(checkPassword("eleven-char", { minLength: 8, maxLength: 10 })?.code).toBe("password_too_long");
+  });
+});
+
+describe("checkPassword: no composition rules", () => {
+  it.each([
+    "correct horse battery staple",
+    "пароль-очень-длинный-123",
+    "all lower case words here",
+    "ALL UPPER CASE WORDS HERE",
+    "           x               ",
+    "日本語のパスワードはこれです。長い",
+  ])("accepts %j", (password) => {
+    expect(checkPassword(password, policy)).toBeNull();
+  });
+});
+
+describe("checkPassword: blocklist and context", () => {
+  it.each(["password123456789", "123456789012345", "PasswordPassword", "Password Password", "iloveyou iloveyou"])(
+    "refuses the common %j",
+    (password) => {
+      expect(checkPassword(password, policy)).toEqual({ code: "password_too_common", param: "password" });
+    },
+  );
+
+  it("compares whole values: a password that merely contains a common one is accepted", () => {
+    expect(checkPassword("password123456789 but longer", policy)).toBeNull();
+  });
+
+  it("refuses entirely numeric passwords", () => {
+    expect(checkPassword("9081726354019283", policy)).toEqual({ code: "password_entirely_numeric", param: "password" });
+    expect(checkPassword("9081726354019283x", policy)).toBeNull();
+  });
+
+  it("refuses the username, the email address and its local part", () => {
+    const context = { username: "Long.User.Name.1", email: "someone.with.long.name@example.com" };
+    expect(checkPassword("long.user.name.1", policy, context)?.code).toBe("password_too_similar");
+    expect(checkPassword("someone.with.long.name@example.com", policy, context)?.code).toBe("password_too_similar");
+    expect(checkPassword("SOMEONE.WITH.LONG.NAME", policy, context)?.code).toBe("password_too_similar");
+    expect(checkPassword("someone.with.long.name!", policy, context)).toBeNull();
+  });
+});

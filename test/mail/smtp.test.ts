@@ -1,0 +1,198 @@
+/**
+ * Real SMTP (SECURITY.md EM-05, EM-08): `mailer: "smtp://…"` delivers through nodemailer to a
+ * local `smtp-server`; the envelope recipient is the stored canonical address byte for byte, one
+ * recipient only, and the key in the delivered text verifies the address.
+ */
+import type { AddressInfo } from "node:net";
+import { simpleParser } from "mailparser";
+import type { ParsedMail } from "mailparser";
+import { SMTPServer } from "smtp-server";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createAuth } from "../../src/auth.ts";
+import type { Auth } from "../../src/auth.ts";
+import { goodPassword, keyFromMail, testSecret } from "../support/harness.ts";
+
+interface Received {
+  readonly mailFrom: string | null;
+  readonly rcptTo: ReadonlyArray<string>;
+  readonly raw: Buffer;
+  readonly parsed: ParsedMail;
+}
+
+interface Sink {
+  readonly port: number;
+  readonly messages: Array<Received>;
+  /** Every SMTP command line the server read, as sent on the wire. */
+  readonly commands: Array<string>;
+  /** Resolves once `count` messages have been fully received and parsed. */
+  readonly waitFor: (count: number) => Promise<void>;
+  readonly close: () => Promise<void>;
+}
+
+async function startSink(): Promise<Sink> {
+  const messages: Array<Received> = [];
+  const commands: Array<string> = [];
+  const quiet = () => undefined;
+  const logger = {
+    trace: quiet,
+    info: quiet,
+    warn: quiet,
+    error: quiet,
+    fatal: quiet,
+    debug: (...args: Array<unknown>) => {
+      if (args[1] === "C:" && typeof args[2] === "string") {
+        commands.push(args[2]);
+      }
+    },
+  };
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
+  const settle = () => {
+    for (const w of waiters.filter((w) => messages.length >= w.count)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: logger as never,
+    onData(stream, session, callback) {
+      const chunks: Array<Buffer> = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const raw = Buffer.concat(chunks);
+        const envelope = session.envelope;
+        void simpleParser(raw).then((parsed) => {
+          messages.push({
+            mailFrom: envelope.mailFrom === false ? null : envelope.mailFrom.address,
+            rcptTo: envelope.rcptTo.map((r) => r.address),
+            raw,
+            parsed,
+          });
+          settle();
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    port,
+    messages,
+    commands,
+    waitFor: (count) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ count, resolve });
+        settle();
+      }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let sink: Sink;
+let auth: Auth;
+let reports: Array<unknown>;
+
+beforeEach(async () => {
+  sink = await startSink();
+  reports = [];
+  auth = await createAuth(
+    {
+      secret: testSecret,
+      database: "sqlite::memory:",
+      mailer: `smtp://127.0.0.1:${sink.port}`,
+      defaultFromEmail: "noreply@example.com",
+      passwordHasher: { hash: async (p) => `fast$${p}`, verify: async (h, p) => h === `fast$${p}` },
+      account: { loginMethods: ["email"], emailVerification: "mandatory" },
+    },
+    { report: (message, error) => void reports.push([message, error]) },
+  );
+});
+
+afterEach(async () => {
+  await auth.close();
+  await sink.close();
+});
+
+async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const response = await auth.handler(
+    new Request(`http://127.0.0.1/_allauth/app/v1/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "vitest" },
+      body: JSON.stringify(body),
+    }),
+    { ip: "10.3.0.1" },
+  );
+  return { status: response.status, body: await response.json() };
+}
+
+describe("SMTP delivery", () => {
+  it("a mandatory-verification signup delivers one message to the canonical address, and its key verifies", async () => {
+    const confirmed: Array<string> = [];
+    auth.signals.on("email_confirmed", (payload) => void confirmed.push(payload.emailAddress.email));
+
+    const res = await post("auth/signup", { email: "  Alice@Example.COM ", password: goodPassword });
+    expect(res.status).toBe(401);
+    await sink.waitFor(1);
+
+    expect(sink.messages).toHaveLength(1);
+    const [message] = sink.messages;
+    expect(message!.rcptTo).toEqual(["alice@example.com"]);
+    // on the wire: exactly one RCPT TO, the canonical address byte for byte
+    const rcpt = sink.commands.filter((c) => /^RCPT TO:/i.test(c));
+    expect(rcpt).toHaveLength(1);
+    expect(Buffer.from(rcpt[0]!)).toEqual(Buffer.from("RCPT TO:<alice@example.com>"));
+    expect(sink.commands.filter((c) => /^MAIL FROM:/i.test(c))).toEqual([expect.stringMatching(/^MAIL FROM:<noreply@example\.com>/)]);
+    expect(message!.mailFrom).toBe("noreply@example.com");
+    expect(message!.parsed.subject).toBe("[example.com] Please Confirm Your Email Address");
+    expect(message!.parsed.to).toMatchObject({ value: [{ address: "alice@example.com" }] });
+    expect(message!.parsed.cc).toBeUndefined();
+    expect(message!.parsed.bcc).toBeUndefined();
+    expect(message!.raw.toString("latin1")).not.toMatch(/Alice@Example\.COM/);
+
+    const text = message!.parsed.text ?? "";
+    const key = keyFromMail({ to: "alice@example.com", subject: "", text });
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const verify = await post("auth/email/verify", { key });
+    expect(verify.status).toBe(401);
+    expect(confirmed).toEqual(["alice@example.com"]);
+    expect(reports).toEqual([]);
+  });
+
+  it("an IDN address is delivered to its A-label form", async () => {
+    const res = await post("auth/signup", { email: "Bob@Bücher.Example", password: goodPassword });
+    expect(res.status).toBe(401);
+    await sink.waitFor(1);
+    expect(sink.messages).toHaveLength(1);
+    expect(sink.commands.filter((c) => /^RCPT TO:/i.test(c))).toEqual(["RCPT TO:<bob@xn--bcher-kva.example>"]);
+  });
+
+  it("header-injection and list addresses never reach the SMTP server", async () => {
+    for (const email of ["a@x.io\r\nBcc: e@evil.test", "a@x.com,b@y.com", "Name <a@x.com>", "victim\uff20example.com"]) {
+      const res = await post("auth/signup", { email, password: goodPassword });
+      expect(res.status).toBe(400);
+    }
+    // a valid signup afterwards is the only delivery
+    await post("auth/signup", { email: "ok@example.com", password: goodPassword });
+    await sink.waitFor(1);
+    expect(sink.messages.map((m) => m.rcptTo)).toEqual([["ok@example.com"]]);
+    expect(sink.commands.filter((c) => /^RCPT TO:/i.test(c))).toEqual(["RCPT TO:<ok@example.com>"]);
+    expect(sink.commands.join("\n")).not.toMatch(/evil\.test|y\.com/);
+  });
+
+  it("the account-exists notice goes to the stored address, not the typed spelling", async () => {
+    await post("auth/signup", { email: "owner@example.com", password: goodPassword });
+    await post("auth/signup", { email: "OWNER@EXAMPLE.COM", password: goodPassword });
+    await sink.waitFor(2);
+    expect(sink.messages.map((m) => [m.rcptTo, m.parsed.subject])).toEqual([
+      [["owner@example.com"], "[example.com] Please Confirm Your Email Address"],
+      [["owner@example.com"], "[example.com] Account Already Exists"],
+    ]);
+    expect(sink.messages[1]!.parsed.text).not.toMatch(/verify-email/);
+  });
+});
