@@ -20,6 +20,11 @@ export interface FlowSettings {
   readonly emailVerificationMaxResends: number;
   /** Code mode: wrong codes allowed before the flow is aborted (allauth: 3). */
   readonly emailVerificationMaxAttempts: number;
+  /**
+   * allauth's `ACCOUNT_LOGIN_BY_CODE_REQUIRED`: `true`, or the methods ("password", …) after
+   * which a login code is required as a second step. Absent means false.
+   */
+  readonly loginByCodeRequired?: boolean | ReadonlyArray<string>;
 }
 
 /** How the session was authenticated (allauth's `methods` entries). */
@@ -180,4 +185,73 @@ export interface EndSessionsInput {
   readonly sessionIds: ReadonlyArray<number>;
   /** Whether the current session is among them; it is ended last, as a logout. */
   readonly includesCurrent: boolean;
+}
+
+export interface RequestPasswordResetInput {
+  readonly email: string;
+}
+export interface RequestPasswordResetOutput {
+  /** Code mode: the verification holding the code; null in link mode and for unknown addresses. */
+  readonly verificationId: string | null;
+}
+export interface CheckResetKeyInput {
+  readonly key: Secret;
+}
+export interface CheckResetKeyOutput {
+  readonly user: UserRef;
+  readonly verificationId: string;
+  readonly emailAddress: EmailAddressRef | null;
+}
+export interface ConfirmResetCodeInput {
+  readonly verificationId: string;
+  readonly code: Secret;
+}
+export interface ConfirmResetCodeOutput {
+  readonly user: UserRef;
+  readonly emailAddress: EmailAddressRef;
+  /** True when confirming the code verified the address just now (`email_confirmed`). */
+  readonly verifiedNow: boolean;
+}
+export interface HashNewPasswordInput {
+  readonly verificationId: string;
+  readonly password: Secret;
+}
+export interface HashNewPasswordOutput {
+  /** The hash, wrapped so it never reaches a log or a snapshot. */
+  readonly passwordHash: Secret;
+}
+export interface ResetPasswordInput {
+  readonly verificationId: string;
+  readonly passwordHash: Secret;
+  /** End the current session (another user's) first, in the same transaction. */
+  readonly endSession: boolean;
+}
+export interface ResetPasswordOutput {
+  readonly user: UserRef;
+}
+
+export interface SendLoginCodeInput {
+  readonly userId: string;
+  /** The address to mail; null means the user's primary address. */
+  readonly emailAddressId: string | null;
+}
+export interface SendLoginCodeOutput {
+  readonly verificationId: string | null;
+}
+export interface RequestLoginCodeInput {
+  readonly email: string;
+}
+export interface ConfirmLoginCodeInput {
+  readonly verificationId: string;
+  readonly code: Secret;
+}
+export interface ConfirmLoginCodeOutput {
+  readonly user: UserRef;
+  readonly emailAddress: EmailAddressRef;
+  /** True when the code verified the address just now (`email_confirmed`). */
+  readonly verifiedNow: boolean;
+}
+export interface ResendLoginCodeInput {
+  /** The code being replaced: the new one goes to the same address, the old one dies. */
+  readonly verificationId: string;
 }

@@ -17,13 +17,9 @@ import type {
   ConfirmEmailOutput,
   FlowInput,
   PendingLogin,
-  SendVerificationEmailInput,
-  SendVerificationEmailOutput,
-  StartSessionInput,
-  StartSessionOutput,
 } from "./contracts.ts";
 import { toFlowError } from "./errors.ts";
-import { initialPipelineContext, loginPipelineStates } from "./login-pipeline.ts";
+import { initialPipelineContext, loginPipelineActors, loginPipelineStates } from "./login-pipeline.ts";
 import type { LoginPipelineContext } from "./login-pipeline.ts";
 import { notProvided } from "./not-provided.ts";
 import type { Secret } from "./secret.ts";
@@ -62,10 +58,7 @@ export const emailVerificationMachine = setup({
   actors: {
     confirmEmailKey: notProvided<ConfirmEmailKeyInput, ConfirmEmailOutput>("confirmEmailKey"),
     confirmEmailCode: notProvided<ConfirmEmailCodeInput, ConfirmEmailOutput>("confirmEmailCode"),
-    sendVerificationEmail: notProvided<SendVerificationEmailInput, SendVerificationEmailOutput>(
-      "sendVerificationEmail",
-    ),
-    startSession: notProvided<StartSessionInput, StartSessionOutput>("startSession"),
+    ...loginPipelineActors,
   },
   guards: {
     isCodeMode: ({ context }) => context.mode === "code",
@@ -106,6 +99,8 @@ export const emailVerificationMachine = setup({
         user: output.user,
         // A login by email resumes only once that very address is verified (else the stage mails again).
         emailVerified: parked === null || parked === output.emailAddress.id,
+        // A login parks at verification only after the login-code stage: it is not asked again.
+        codeVerified: true,
         login: context.pendingLogin,
         secret: null,
         error: null,

@@ -20,6 +20,7 @@ export type AuthErrorCode =
   | "password_entirely_numeric"
   | "too_many_login_attempts"
   | "invalid_or_expired_key"
+  | "token_invalid"
   | "incorrect_code"
   | "too_many_attempts"
   | "unverified_email"

@@ -26,6 +26,10 @@ export { manageEmailMachine } from "./manage-email.ts";
 export type { ManageEmailContext, ManageEmailEvent, ManageEmailInput } from "./manage-email.ts";
 export { reauthenticateMachine } from "./reauthenticate.ts";
 export type { ReauthenticateContext, ReauthenticateEvent } from "./reauthenticate.ts";
+export { loginByCodeMachine } from "./login-by-code.ts";
+export type { LoginByCodeContext, LoginByCodeEvent, LoginByCodeInput } from "./login-by-code.ts";
+export { passwordResetMachine } from "./password-reset.ts";
+export type { PasswordResetContext, PasswordResetEvent, PasswordResetInput } from "./password-reset.ts";
 export { userSessionsMachine } from "./user-sessions.ts";
 export type { UserSessionsContext, UserSessionsEvent, UserSessionsInput } from "./user-sessions.ts";
 export { passwordChangeMachine } from "./password-change.ts";
@@ -38,9 +42,11 @@ export type {
 } from "./email-verification.ts";
 
 import { emailVerificationMachine } from "./email-verification.ts";
+import { loginByCodeMachine } from "./login-by-code.ts";
 import { loginMachine } from "./login.ts";
 import { manageEmailMachine } from "./manage-email.ts";
 import { passwordChangeMachine } from "./password-change.ts";
+import { passwordResetMachine } from "./password-reset.ts";
 import { passwordSetMachine } from "./password-set.ts";
 import { logoutMachine } from "./logout.ts";
 import { reauthenticateMachine } from "./reauthenticate.ts";
@@ -58,4 +64,6 @@ export const machines = {
   "manage-email": manageEmailMachine,
   reauthenticate: reauthenticateMachine,
   "user-sessions": userSessionsMachine,
+  "password-reset": passwordResetMachine,
+  "login-by-code": loginByCodeMachine,
 } as const;

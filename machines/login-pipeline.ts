@@ -1,27 +1,41 @@
 /**
  * allauth's login pipeline (`perform_login` → stages → `post_login`), shared by every flow that
- * ends in a login: signup, password login, email verification, and later login by code and
- * password reset. A flow enters `checkingActive` once it knows the user; the pipeline then
+ * ends in a login: signup, password login, email verification, login by code and password
+ * reset. A flow enters `checkingActive` once it knows the user; the pipeline then
  *  - stops at `inactive` for an inactive user (no `user_logged_in`);
+ *  - with `loginByCodeRequired`, mails a login code and stops at `codePending` until the
+ *    `login-by-code` flow confirms it;
  *  - runs the email verification stage: with `mandatory`, an unverified login mails a
  *    verification and stops at `verificationPending`; with `optional`, a signup without a
  *    verified address mails one and goes on;
  *  - starts the session and emits `user_logged_in` once the session holds the user.
  *
  * The states are spread into each flow's own chart, so the inspector shows one statechart per
- * flow with its whole signal order. Flows must provide the actors `sendVerificationEmail` and
- * `startSession` (see `contracts.ts`).
+ * flow with its whole signal order. Flows must provide the actors `sendLoginCode`,
+ * `sendVerificationEmail` and `startSession` (see `contracts.ts`).
  */
 import { assign, emit } from "xstate";
 import type {
   FlowSettings,
+  SendLoginCodeInput,
+  SendLoginCodeOutput,
+  SendVerificationEmailInput,
+  StartSessionInput,
   PendingLogin,
   SendVerificationEmailOutput,
   StartSessionOutput,
 } from "./contracts.ts";
 import type { FlowError } from "./errors.ts";
 import { toFlowError } from "./errors.ts";
+import { notProvided } from "./not-provided.ts";
 import type { AuthSignal, UserRef } from "./signals.ts";
+
+/** The pipeline's named actors, to spread into a flow's `setup({ actors })`. */
+export const loginPipelineActors = {
+  sendLoginCode: notProvided<SendLoginCodeInput, SendLoginCodeOutput>("sendLoginCode"),
+  sendVerificationEmail: notProvided<SendVerificationEmailInput, SendVerificationEmailOutput>("sendVerificationEmail"),
+  startSession: notProvided<StartSessionInput, StartSessionOutput>("startSession"),
+};
 
 /** The part of a flow's context the pipeline reads and writes. */
 export interface LoginPipelineContext {
@@ -32,6 +46,8 @@ export interface LoginPipelineContext {
   /** Whether the login's address (or, without one, any of the user's addresses) is verified. */
   readonly emailVerified: boolean;
   readonly verificationId: string | null;
+  /** The login-code stage is done (or the login itself was by code). */
+  readonly codeVerified: boolean;
   readonly error: FlowError | null;
 }
 
@@ -47,6 +63,7 @@ export function initialPipelineContext(
     login: null,
     emailVerified: false,
     verificationId: null,
+    codeVerified: false,
     error: null,
   };
 }
@@ -67,6 +84,18 @@ function mustVerify({ context }: Args): boolean {
   return context.settings.emailVerification === "mandatory" && !context.emailVerified;
 }
 
+/** allauth's `LoginByCodeStage`: required always, or after the listed methods (a signup too). */
+function requiresCode({ context }: Args): boolean {
+  const required = context.settings.loginByCodeRequired ?? false;
+  if (context.codeVerified || required === false) {
+    return false;
+  }
+  if (required === true) {
+    return true;
+  }
+  return required.length > 0 && (context.login?.signup === true || required.includes(context.login?.method ?? ""));
+}
+
 function shouldOfferVerification({ context }: Args): boolean {
   return (
     context.settings.emailVerification === "optional" &&
@@ -79,8 +108,24 @@ const pipelineStates = {
   checkingActive: {
     always: [
       { guard: ({ context }: Args) => context.user?.isActive !== true, target: "inactive" },
-      { target: "verificationStage" },
+      { target: "codeStage" },
     ],
+  },
+  codeStage: {
+    always: [{ guard: requiresCode, target: "sendingLoginCode" }, { target: "verificationStage" }],
+  },
+  sendingLoginCode: {
+    invoke: {
+      src: "sendLoginCode",
+      input: ({ context }: Args) => ({ userId: context.login!.userId, emailAddressId: context.login!.emailAddressId }),
+      onDone: {
+        target: "codePending",
+        actions: assign({
+          verificationId: ({ event }: EventArgs) => outputOf<SendLoginCodeOutput>(event).verificationId,
+        }),
+      },
+      onError: { target: "failed", actions: assign({ error: ({ event }: { event: { error: unknown } }) => toFlowError(event.error) }) },
+    },
   },
   verificationStage: {
     always: [
@@ -148,6 +193,8 @@ const pipelineStates = {
   loggedIn: { type: "final", tags: ["authenticated"] },
   /** The user is inactive: nothing more happens. */
   inactive: { type: "final", tags: ["inactive"] },
+  /** A login code is required as a second step; the login is parked until it is confirmed. */
+  codePending: { type: "final", tags: ["pending:login_by_code"] },
   /** Mandatory verification stopped the login; it is parked until the address is verified. */
   verificationPending: { type: "final", tags: ["pending:verify_email"] },
   /** An actor failed; `error` says why. */
@@ -165,6 +212,8 @@ export type FlowTag =
   | "authenticated"
   | "inactive"
   | "pending:verify_email"
+  | "pending:login_by_code"
+  | "pending:password_reset_by_code"
   | "failed"
   | "rejected"
   | "conflict"

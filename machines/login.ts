@@ -8,13 +8,9 @@ import type {
   AuthenticateOutput,
   FlowInput,
   LoginForm,
-  SendVerificationEmailInput,
-  SendVerificationEmailOutput,
-  StartSessionInput,
-  StartSessionOutput,
 } from "./contracts.ts";
 import { toFlowError } from "./errors.ts";
-import { initialPipelineContext, loginPipelineStates } from "./login-pipeline.ts";
+import { initialPipelineContext, loginPipelineActors, loginPipelineStates } from "./login-pipeline.ts";
 import type { LoginPipelineContext } from "./login-pipeline.ts";
 import { notProvided } from "./not-provided.ts";
 import type { Secret } from "./secret.ts";
@@ -37,10 +33,7 @@ export const loginMachine = setup({
   },
   actors: {
     authenticatePassword: notProvided<LoginForm, AuthenticateOutput>("authenticatePassword"),
-    sendVerificationEmail: notProvided<SendVerificationEmailInput, SendVerificationEmailOutput>(
-      "sendVerificationEmail",
-    ),
-    startSession: notProvided<StartSessionInput, StartSessionOutput>("startSession"),
+    ...loginPipelineActors,
   },
   guards: {
     isAuthenticated: ({ context }) => context.sessionUser !== null,

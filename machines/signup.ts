@@ -13,16 +13,12 @@ import type {
   CreateUserOutput,
   FlowInput,
   SendAccountExistsMailInput,
-  SendVerificationEmailInput,
-  SendVerificationEmailOutput,
   SignupForm,
-  StartSessionInput,
-  StartSessionOutput,
   ValidateSignupOutput,
 } from "./contracts.ts";
 import { toFlowError } from "./errors.ts";
 import type { FlowError } from "./errors.ts";
-import { initialPipelineContext, loginPipelineStates } from "./login-pipeline.ts";
+import { initialPipelineContext, loginPipelineActors, loginPipelineStates } from "./login-pipeline.ts";
 import type { LoginPipelineContext } from "./login-pipeline.ts";
 import { notProvided } from "./not-provided.ts";
 import type { Secret } from "./secret.ts";
@@ -47,10 +43,7 @@ export const signupMachine = setup({
     validateSignup: notProvided<SignupForm, ValidateSignupOutput>("validateSignup"),
     createUser: notProvided<CreateUserInput, CreateUserOutput>("createUser"),
     sendAccountExistsMail: notProvided<SendAccountExistsMailInput, void>("sendAccountExistsMail"),
-    sendVerificationEmail: notProvided<SendVerificationEmailInput, SendVerificationEmailOutput>(
-      "sendVerificationEmail",
-    ),
-    startSession: notProvided<StartSessionInput, StartSessionOutput>("startSession"),
+    ...loginPipelineActors,
   },
   guards: {
     isAuthenticated: ({ context }) => context.sessionUser !== null,
@@ -62,6 +55,10 @@ export const signupMachine = setup({
         context.settings.emailVerification === "mandatory"
       );
     },
+    isEmailTakenOnCreateAndHidden: ({ context, event }) =>
+      toFlowError((event as unknown as { error: unknown }).error).code === "email_taken" &&
+      context.settings.preventEnumeration !== false &&
+      context.settings.emailVerification === "mandatory",
     isEmailTakenAndRefused: ({ context, event }) => {
       const output = (event as unknown as { output: ValidateSignupOutput }).output;
       return output.emailTaken && context.settings.preventEnumeration !== "strict";
@@ -162,10 +159,17 @@ export const signupMachine = setup({
             emit(({ event }) => ({ type: "user_signed_up" as const, user: event.output.user })),
           ],
         },
-        onError: {
-          target: "rejected",
-          actions: assign({ error: ({ event }) => toFlowError(event.error) }),
-        },
+        onError: [
+          {
+            // A concurrent signup took the address first: hidden as a taken one would be.
+            guard: "isEmailTakenOnCreateAndHidden",
+            target: "mailingAccountExists",
+          },
+          {
+            target: "rejected",
+            actions: assign({ error: ({ event }) => toFlowError(event.error) }),
+          },
+        ],
       },
     },
     ...loginPipelineStates,

@@ -336,5 +336,6 @@ export function flowSettings(config: ResolvedConfig): FlowSettings {
     loginMethods: a.loginMethods,
     emailVerificationMaxResends: a.emailVerificationMaxResends,
     emailVerificationMaxAttempts: a.emailVerificationByCodeMaxAttempts,
+    loginByCodeRequired: a.loginByCodeRequired,
   };
 }

@@ -9,6 +9,7 @@ import { fromPromise } from "xstate";
 import type { ConfirmEmailCodeInput, ConfirmEmailKeyInput, ConfirmEmailOutput } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { fail } from "../errors.ts";
+import { notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
@@ -42,7 +43,7 @@ const pendingAddress = (verification: VerificationRow) =>
     return row !== null && row.email === verification.email && Number(row.verified) === 0 ? row : null;
   });
 
-const verifyAddress = (row: EmailAddressRow, config: ResolvedConfig) =>
+export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
   Effect.gen(function* () {
     if (config.account.uniqueEmail) {
       const others = yield* findEmailAddresses(row.email);
@@ -67,6 +68,10 @@ const verifyAddress = (row: EmailAddressRow, config: ResolvedConfig) =>
     if (config.account.changeEmail) {
       for (const sibling of siblings) {
         yield* deleteEmailAddress(sibling.id);
+      }
+      if (from !== null && config.account.emailNotifications) {
+        // allauth: the "email changed" notice goes to the old address.
+        step.mail(notificationMail(config, from.email, "email_changed"));
       }
     }
     const user = toUserRef((yield* findUserById(row.user_id))!);
@@ -109,7 +114,7 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
           if (row === null || !(yield* consumeVerification(found.id, now))) {
             return yield* fail("invalid", "key");
           }
-          return yield* verifyAddress(row, config);
+          return yield* verifyAddress(step, row, config);
         }),
       );
     }),
@@ -152,13 +157,13 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
               return yield* fail("duplicate_email", "key");
             }
             yield* insertEmailAddress(row);
-            return { ...(yield* verifyAddress(row, config)), added: true };
+            return { ...(yield* verifyAddress(step, row, config)), added: true };
           }
           const row = yield* pendingAddress(verification);
           if (row === null) {
             return yield* fail("invalid", "key");
           }
-          return yield* verifyAddress(row, config);
+          return yield* verifyAddress(step, row, config);
         }),
       ),
     ),

@@ -6,13 +6,15 @@
 import { Clock, Effect } from "effect";
 import { fromPromise } from "xstate";
 import type {
+  SendLoginCodeInput,
+  SendLoginCodeOutput,
   SendVerificationEmailInput,
   SendVerificationEmailOutput,
   StartSessionInput,
   StartSessionOutput,
 } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
-import { emailConfirmationCodeMail, emailConfirmationMail } from "../mails.ts";
+import { codeMail, emailConfirmationCodeMail, emailConfirmationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { rotateSession } from "../runtime/session.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
@@ -92,8 +94,48 @@ export const queueVerification = (step: Step, config: ResolvedConfig, target: Ve
     } satisfies SendVerificationEmailOutput;
   });
 
+export const loginCodePurpose = "login_code";
+
+/** Issues a login code for `row` (the user's previous codes die) and queues its mail. */
+export const issueLoginCode = (step: Step, config: ResolvedConfig, row: EmailAddressRow) =>
+  Effect.gen(function* () {
+    const tokens = yield* Tokens;
+    const now = yield* Clock.currentTimeMillis;
+    const code = tokens.code();
+    const id = tokens.id();
+    yield* revokeVerifications(row.user_id, loginCodePurpose, now);
+    yield* insertVerification({
+      id,
+      purpose: loginCodePurpose,
+      digest: tokens.digest(loginCodePurpose, normalizeCode(code)),
+      user_id: row.user_id,
+      email_address_id: row.id,
+      email: row.email,
+      created_at: now,
+      expires_at: now + config.account.loginByCodeTimeout * 1000,
+    });
+    step.mail(codeMail(config, row.email, code, "login"));
+    return { verificationId: id } satisfies SendLoginCodeOutput;
+  });
+
 export function loginPipelineActors(step: Step, config: ResolvedConfig) {
   return {
+    sendLoginCode: fromPromise<SendLoginCodeOutput, SendLoginCodeInput>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const addresses = yield* listEmailAddresses(input.userId);
+          const row =
+            addresses.find((a) => a.id === input.emailAddressId) ??
+            addresses.find((a) => Number(a.is_primary) === 1) ??
+            addresses[0];
+          if (row === undefined) {
+            // Nowhere to send a code: the login stays parked (allauth cannot complete it either).
+            return { verificationId: null };
+          }
+          return yield* issueLoginCode(step, config, row);
+        }),
+      ),
+    ),
     sendVerificationEmail: fromPromise<SendVerificationEmailOutput, SendVerificationEmailInput>(({ input }) =>
       step.write(
         Effect.gen(function* () {

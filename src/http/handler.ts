@@ -6,9 +6,11 @@
 import type { Exchange, HandlerDeps } from "./exchange.ts";
 import { Exchange as ExchangeClass } from "./exchange.ts";
 import { getEmailVerification, postEmailVerification, postEmailVerificationResend } from "./email-verification.ts";
+import { postCodeConfirm, postCodeRequest, postCodeResend } from "./login-by-code.ts";
 import { postLogin } from "./login.ts";
 import { manageEmail } from "./manage-email.ts";
 import { postPasswordChange } from "./password-change.ts";
+import { getPasswordReset, postPasswordRequest, postPasswordReset } from "./password-reset.ts";
 import { postReauthenticate } from "./reauthenticate.ts";
 import { deleteSession, getSession } from "./session.ts";
 import { postSignup } from "./signup.ts";
@@ -27,6 +29,11 @@ const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
   "account/email": { GET: manageEmail, POST: manageEmail, PUT: manageEmail, PATCH: manageEmail, DELETE: manageEmail },
   "auth/reauthenticate": { POST: postReauthenticate },
   "auth/sessions": { GET: userSessions, DELETE: userSessions },
+  "auth/password/request": { POST: postPasswordRequest },
+  "auth/code/request": { POST: postCodeRequest },
+  "auth/code/confirm": { POST: postCodeConfirm },
+  "auth/code/resend": { POST: postCodeResend },
+  "auth/password/reset": { GET: getPasswordReset, POST: postPasswordReset },
 };
 
 async function getConfig(exchange: Exchange): Promise<Response> {
@@ -40,8 +47,8 @@ async function getConfig(exchange: Exchange): Promise<Response> {
         authentication_method: account.loginMethods.length === 1 ? account.loginMethods[0] : "username_email",
         is_open_for_signup: await exchange.deps.config.adapter.isOpenForSignup(exchange.request),
         email_verification_by_code_enabled: account.emailVerificationByCodeEnabled,
-        login_by_code_enabled: false,
-        password_reset_by_code_enabled: false,
+        login_by_code_enabled: account.loginByCodeEnabled,
+        password_reset_by_code_enabled: account.passwordResetByCodeEnabled,
       },
       usersessions: { track_activity: false },
     },

@@ -3,7 +3,6 @@
  * parked in the session (code mode also persists its email-verification flow), a login answers
  * 200, a rejection 400, a conflict 409. A flow that failed throws, and the step rolls back.
  */
-import { Clock, Effect } from "effect";
 import { emailVerificationMachine } from "../../machines/email-verification.ts";
 import type { PendingLogin } from "../../machines/contracts.ts";
 import type { FlowError } from "../../machines/errors.ts";
@@ -11,10 +10,9 @@ import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { emailVerificationActors } from "../actors/email-verification.ts";
 import { runMachine } from "../runtime/run-machine.ts";
-import { saveSessionData } from "../runtime/session.ts";
 import type { Step } from "../runtime/step.ts";
-import { Tokens } from "../services/tokens.ts";
-import { saveFlow } from "../storage/sessions.ts";
+import { parkLoginCode } from "./login-by-code.ts";
+import { dropPending, savePending } from "./pending-flow.ts";
 import type { Outcome } from "./responses.ts";
 
 interface Rested {
@@ -31,10 +29,9 @@ export async function parkLogin(
   login: PendingLogin | null,
   verificationId: string | null,
 ): Promise<void> {
-  const now = await step.run(Clock.currentTimeMillis);
-  const expiresAt = now + config.account.loginTimeout * 1000;
+  const pending = { flow: "verify_email", login, kind: emailVerificationFlowKind } as const;
   if (!config.account.emailVerificationByCodeEnabled) {
-    await step.write(saveSessionData(step, { ...step.session.data, pending: { flow: "verify_email", login, flowId: null, expiresAt } }));
+    await savePending(step, config, pending, null);
     return;
   }
   const flow = await runMachine(step, emailVerificationMachine.provide({ actors: emailVerificationActors(step, config) }), {
@@ -46,26 +43,12 @@ export async function parkLogin(
       verificationId: verificationId ?? "",
     },
   });
-  const flowId = await step.run(Effect.map(Tokens, (t) => t.id()));
-  await step.write(saveSessionData(step, { ...step.session.data, pending: { flow: "verify_email", login, flowId, expiresAt } }));
-  await step.write(
-    saveFlow({
-      id: flowId,
-      kind: emailVerificationFlowKind,
-      session_id: step.session.id!,
-      snapshot: JSON.stringify(flow.persisted),
-      created_at: now,
-      expires_at: expiresAt,
-    }),
-  );
+  await savePending(step, config, pending, flow.persisted);
 }
 
 /** Drops whatever login the session had parked. */
 export async function clearPending(step: Step): Promise<void> {
-  if (step.session.data.pending !== undefined && step.session.id !== null) {
-    const { pending: _dropped, ...rest } = step.session.data;
-    await step.write(saveSessionData(step, rest));
-  }
+  await dropPending(step, null);
 }
 
 export async function settle(step: Step, config: ResolvedConfig, rested: Rested): Promise<Outcome> {
@@ -77,6 +60,10 @@ export async function settle(step: Step, config: ResolvedConfig, rested: Rested)
   }
   if (rested.hasTag("rejected")) {
     return { kind: "errors", errors: [rested.context.error ?? { code: "unexpected" }] };
+  }
+  if (rested.hasTag("pending:login_by_code") && rested.context.login !== null) {
+    await parkLoginCode(step, config, rested.context.login, rested.context.verificationId);
+    return { kind: "session" };
   }
   if (rested.hasTag("pending:verify_email")) {
     await parkLogin(step, config, rested.context.login, rested.context.verificationId);

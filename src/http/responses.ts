@@ -29,9 +29,17 @@ export function userJson(user: UserRef): Record<string, unknown> {
 
 export function flowsJson(config: ResolvedConfig, session: SessionState, now: number): Array<Record<string, unknown>> {
   const flows: Array<Record<string, unknown>> = [{ id: "login" }, { id: "signup" }];
+  if (config.account.loginByCodeEnabled) {
+    flows.push({ id: "login_by_code" });
+  }
   const pending = session.data.pending;
   if (pending !== undefined && pending.expiresAt > now) {
-    flows.push({ id: pending.flow, is_pending: true });
+    const listed = flows.find((f) => f["id"] === pending.flow);
+    if (listed === undefined) {
+      flows.push({ id: pending.flow, is_pending: true });
+    } else {
+      listed["is_pending"] = true;
+    }
   }
   return flows;
 }

@@ -31,7 +31,7 @@ export interface RequestInfo {
 
 /** A login parked in the session by a stage (allauth's `account_login`). */
 export interface PendingStage {
-  readonly flow: "verify_email";
+  readonly flow: "verify_email" | "password_reset_by_code" | "login_by_code";
   /** Null for an enumeration-prevention fake flow: it looks pending but holds nobody. */
   readonly login: PendingLogin | null;
   /** Code mode: the persisted email-verification flow. */

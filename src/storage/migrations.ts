@@ -80,6 +80,14 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `CREATE UNIQUE INDEX auth_session_public_id ON auth_session (public_id)`,
     ],
   },
+  {
+    id: 3,
+    name: "verification_fingerprint",
+    statements: [
+      // Password reset keys and codes die when the password, the last login or the emails change.
+      `ALTER TABLE auth_verification ADD COLUMN fingerprint TEXT`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded in `auth_migrations`. */

@@ -104,3 +104,12 @@ export const deleteUserSessions = (userId: string, publicIds: ReadonlyArray<numb
           sql`DELETE FROM auth_session WHERE user_id = ${userId} AND ${sql.in("public_id", publicIds)}`,
         ),
   ).pipe(Effect.asVoid, Effect.orDie);
+
+/** Ends every session of a user (their flows go with them). */
+export const deleteAllUserSessions = (userId: string) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    Effect.zipRight(
+      sql`DELETE FROM auth_flow WHERE session_id IN (SELECT id FROM auth_session WHERE user_id = ${userId})`,
+      sql`DELETE FROM auth_session WHERE user_id = ${userId}`,
+    ),
+  ).pipe(Effect.asVoid, Effect.orDie);

@@ -16,16 +16,20 @@ export interface VerificationRow {
   readonly expires_at: number;
   readonly attempts: number;
   readonly used_at: number | null;
+  /** Password reset: the user's state when it was issued (see `resetFingerprint`). */
+  readonly fingerprint: string | null;
 }
 
 const sqlClient = SqlClient.SqlClient;
 
-export const insertVerification = (row: Omit<VerificationRow, "attempts" | "used_at">) =>
+export const insertVerification = (
+  row: Omit<VerificationRow, "attempts" | "used_at" | "fingerprint"> & { readonly fingerprint?: string },
+) =>
   Effect.flatMap(
     sqlClient,
-    (sql) => sql`INSERT INTO auth_verification (id, purpose, digest, user_id, email_address_id, email, created_at, expires_at)
+    (sql) => sql`INSERT INTO auth_verification (id, purpose, digest, user_id, email_address_id, email, created_at, expires_at, fingerprint)
       VALUES (${row.id}, ${row.purpose}, ${row.digest}, ${row.user_id}, ${row.email_address_id}, ${row.email},
-              ${row.created_at}, ${row.expires_at})`,
+              ${row.created_at}, ${row.expires_at}, ${row.fingerprint ?? null})`,
   ).pipe(Effect.asVoid, Effect.orDie);
 
 export const findVerificationByDigest = (purpose: string, digest: string) =>

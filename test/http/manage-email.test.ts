@@ -170,6 +170,7 @@ describe("account/email", () => {
     expect(signals.names).toEqual(["email_confirmed", "email_changed"]);
     expect(signals.one("email_changed").fromEmailAddress?.email).toBe("ann@example.com");
     expect((await emailRows(h)).map((r) => [r.email, r.is_primary, r.verified])).toEqual([["new@example.com", 1, 1]]);
+    expect(h.takeMails().map((m) => [m.to, m.subject])).toEqual([["ann@example.com", "[example.com] Email Changed"]]);
     await h.close();
   });
 

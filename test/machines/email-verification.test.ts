@@ -577,6 +577,26 @@ describe("resuming a parked login whose own address is still unverified", () => 
   });
 });
 
+describe("resuming a parked login when login codes are required for other methods", () => {
+  s.it("logs a parked password login in without a login code when loginByCodeRequired lists only other methods", async () => {
+    const passwordLogin = pendingLogin({ signup: false, emailAddressId: "e1", method: "password" });
+    const flow = await codeFlow(
+      settings({ emailVerification: "mandatory", loginByCodeRequired: ["socialaccount"] }),
+      fakes({ sendLoginCode: () => ({ verificationId: "lc-1" }) }),
+      { pendingLogin: passwordLogin },
+    );
+    const snapshot = await flow.send(verify(CODE));
+    expect(snapshot.value).toBe("loggedIn");
+    expect(tagsOf(snapshot)).toEqual(["authenticated"]);
+    expect(flow.signals).toEqual([
+      { type: "email_confirmed", emailAddress: verifiedAddress },
+      { type: "user_logged_in", user: sessionAlice },
+    ]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+    expect(flow.calls("startSession")).toEqual([{ userId: "u1", login: passwordLogin }]);
+  });
+});
+
 describe("an enumeration-prevention fake code flow", () => {
   s.it("answers RESEND within the quota like a real one, calling no actor and emitting nothing", async () => {
     const flow = await codeFlow(settings({ emailVerificationMaxResends: 2 }), fakes(), { pendingLogin: null, verificationId: "" });
@@ -592,4 +612,31 @@ describe("an enumeration-prevention fake code flow", () => {
   });
 });
 
-s.itCoversEveryStateAndTransition(emailVerificationMachine);
+describe("a parked login that already passed the login-code stage", () => {
+  s.it("is not asked for a second code when its address is confirmed", async () => {
+    const flow = await codeFlow(settings({ emailVerification: "mandatory", loginByCodeRequired: true }), fakes());
+    const snapshot = await flow.send(verify(CODE));
+    expect(snapshot.value).toBe("loggedIn");
+    expect(flow.signalTypes()).toEqual(["email_confirmed", "user_logged_in"]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+  });
+});
+
+/**
+ * A login parked by the verification stage has already passed allauth's `LoginByCodeStage`
+ * (it runs first, and a resumed login skips handled stages), so resuming it never asks for a
+ * login code.
+ */
+const resumedLoginAlreadyPassedTheCodeStage = "a resumed login already passed the login-code stage (allauth skips handled stages)";
+
+s.itCoversEveryStateAndTransition(emailVerificationMachine, {
+  states: {
+    sendingLoginCode: resumedLoginAlreadyPassedTheCodeStage,
+    codePending: resumedLoginAlreadyPassedTheCodeStage,
+  },
+  transitions: {
+    "codeStage --always#0--> sendingLoginCode": resumedLoginAlreadyPassedTheCodeStage,
+    "sendingLoginCode --onDone#0--> codePending": resumedLoginAlreadyPassedTheCodeStage,
+    "sendingLoginCode --onError#0--> failed": resumedLoginAlreadyPassedTheCodeStage,
+  },
+});

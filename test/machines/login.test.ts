@@ -37,6 +37,7 @@ function fakes(overrides: Fakes = {}): Fakes {
     authenticatePassword: () => authenticated({ emailAddress: { ...primary, verified: true }, hasVerifiedEmail: true }),
     sendVerificationEmail: () => sent(confirmation(primary)),
     startSession: () => ({ user: sessionAlice }),
+    sendLoginCode: () => ({ verificationId: "lc-1" }),
     ...overrides,
   };
 }
@@ -182,6 +183,103 @@ describe("password login by username", () => {
     expect(flow.signalTypes()).toEqual(["email_confirmation_sent"]);
     expect(flow.signals[0]).toMatchObject({ signup: false });
     expect(flow.calls("sendVerificationEmail")).toEqual([{ userId: "u1", emailAddressId: null, signup: false }]);
+  });
+});
+
+describe("password login with a required login code (loginByCodeRequired)", () => {
+  const passwordLogin = { userId: "u1", signup: false, emailAddressId: "e1", method: "password", email: "alice@example.com" };
+
+  s.it("listing \"password\", mails a login code and stops at codePending without any signal", async () => {
+    const { flow, snapshot } = await login(
+      settings({ loginByCodeRequired: ["password"] }),
+      fakes({ sendLoginCode: () => ({ verificationId: "lc-7" }) }),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(snapshot.status).toBe("done");
+    expect(tagsOf(snapshot)).toEqual(["pending:login_by_code"]);
+    expect(flow.signals).toEqual([]);
+    expect(flow.timeline).toEqual(["actor:authenticatePassword", "actor:sendLoginCode"]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u1", emailAddressId: "e1" }]);
+    expect(flow.calls("startSession")).toEqual([]);
+    expect(snapshot.context.verificationId).toBe("lc-7");
+    expect(snapshot.context.codeVerified).toBe(false);
+    expect(snapshot.context.login).toEqual(passwordLogin);
+    expect(snapshot.context.sessionUser).toBeNull();
+    expect(snapshot.context.password).toBeNull();
+    expectNoSecretsPersisted(flow, PASSWORD);
+  });
+
+  s.it("set to true, requires the code for a username login too, mailed to the user's primary address", async () => {
+    const { flow, snapshot } = await login(
+      settings({ loginByCodeRequired: true }),
+      fakes({ authenticatePassword: () => authenticated({ emailAddress: null, hasVerifiedEmail: true }) }),
+      byUsername(),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(tagsOf(snapshot)).toEqual(["pending:login_by_code"]);
+    expect(flow.signals).toEqual([]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u1", emailAddressId: null }]);
+    expect(snapshot.context.login).toEqual({
+      userId: "u1",
+      signup: false,
+      emailAddressId: null,
+      method: "password",
+      username: "alice",
+    });
+  });
+
+  s.it("listing only other methods, requires no code: user_logged_in", async () => {
+    const { flow, snapshot } = await login(settings({ loginByCodeRequired: ["socialaccount", "mfa"] }), fakes());
+    expect(snapshot.value).toBe("loggedIn");
+    expect(tagsOf(snapshot)).toEqual(["authenticated"]);
+    expect(flow.signals).toEqual([{ type: "user_logged_in", user: sessionAlice }]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+    expect(flow.calls("startSession")).toEqual([{ userId: "u1", login: passwordLogin }]);
+  });
+
+  s.it("set to an empty list, requires no code: user_logged_in", async () => {
+    const { flow, snapshot } = await login(settings({ loginByCodeRequired: [] }), fakes());
+    expect(snapshot.value).toBe("loggedIn");
+    expect(flow.signalTypes()).toEqual(["user_logged_in"]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+  });
+
+  s.it("under mandatory verification of an unverified address, asks for the code before any verification mail", async () => {
+    const { flow, snapshot } = await login(
+      settings({ emailVerification: "mandatory", loginByCodeRequired: ["password"] }),
+      fakes({ authenticatePassword: () => authenticated() }),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(flow.signalTypes()).toEqual([]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u1", emailAddressId: "e1" }]);
+    expect(flow.calls("sendVerificationEmail")).toEqual([]);
+    expect(snapshot.context.emailVerified).toBe(false);
+    expect(snapshot.context.verificationId).toBe("lc-1");
+  });
+
+  s.it("for an inactive user, stops at inactive without mailing a code", async () => {
+    const { flow, snapshot } = await login(
+      settings({ loginByCodeRequired: true }),
+      fakes({ authenticatePassword: () => authenticated({ user: { ...alice, isActive: false } }) }),
+    );
+    expect(snapshot.value).toBe("inactive");
+    expect(flow.signalTypes()).toEqual([]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+  });
+
+  s.it("when the login code cannot be mailed, ends failed without any signal", async () => {
+    const { flow, snapshot } = await login(
+      settings({ loginByCodeRequired: ["password"] }),
+      fakes({ sendLoginCode: fail("rate_limited") }),
+    );
+    expect(snapshot.value).toBe("failed");
+    expect(snapshot.status).toBe("done");
+    expect(tagsOf(snapshot)).toEqual(["failed"]);
+    expect(snapshot.context.error).toEqual({ code: "rate_limited" });
+    expect(snapshot.context.verificationId).toBeNull();
+    expect(flow.signalTypes()).toEqual([]);
+    expect(flow.calls("sendLoginCode")).toHaveLength(1);
+    expect(flow.calls("startSession")).toEqual([]);
   });
 });
 

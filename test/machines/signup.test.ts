@@ -39,6 +39,7 @@ function fakes(overrides: Fakes = {}): Fakes {
     sendAccountExistsMail: () => undefined,
     sendVerificationEmail: () => sent(confirmation(createdAddress)),
     startSession: () => ({ user: loggedInUser }),
+    sendLoginCode: () => ({ verificationId: "lc-1" }),
     ...overrides,
   };
 }
@@ -252,6 +253,133 @@ describe("signup with a fresh email", () => {
   });
 });
 
+describe("signup with a required login code (loginByCodeRequired)", () => {
+  const parkedSignup = {
+    userId: "u1",
+    signup: true,
+    emailAddressId: "e1",
+    method: "password",
+    email: "alice@example.com",
+    username: "alice",
+  };
+
+  s.it("set to true, emits user_signed_up, mails a login code and stops at codePending without user_logged_in", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ emailVerification: "none", loginByCodeRequired: true }),
+      fakes({ sendLoginCode: () => ({ verificationId: "lc-42" }) }),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(snapshot.status).toBe("done");
+    expect(tagsOf(snapshot)).toEqual(["pending:login_by_code"]);
+    expect(flow.signals).toEqual([{ type: "user_signed_up", user: created }]);
+    expect(flow.timeline).toEqual([
+      "actor:validateSignup",
+      "actor:createUser",
+      "signal:user_signed_up",
+      "actor:sendLoginCode",
+    ]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u1", emailAddressId: "e1" }]);
+    expect(flow.calls("startSession")).toEqual([]);
+    expect(snapshot.context.verificationId).toBe("lc-42");
+    expect(snapshot.context.codeVerified).toBe(false);
+    // The login is parked as it is, for the login-by-code stage to complete.
+    expect(snapshot.context.login).toEqual(parkedSignup);
+    expect(snapshot.context.sessionUser).toBeNull();
+    expect(snapshot.context.password).toBeNull();
+    expectNoSecretsPersisted(flow, PASSWORD);
+  });
+
+  s.it("set to true under mandatory verification, asks for the code before any verification mail", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ emailVerification: "mandatory", loginByCodeRequired: true }),
+      fakes(),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(flow.signalTypes()).toEqual(["user_signed_up"]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u1", emailAddressId: "e1" }]);
+    expect(flow.calls("sendVerificationEmail")).toEqual([]);
+    expect(flow.calls("startSession")).toEqual([]);
+    expect(snapshot.context.verificationId).toBe("lc-1");
+  });
+
+  s.it("set to a non-empty list of other methods, still requires the code for a signup (no recorded method)", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ emailVerification: "optional", loginByCodeRequired: ["socialaccount"] }),
+      fakes(),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(tagsOf(snapshot)).toEqual(["pending:login_by_code"]);
+    expect(flow.signalTypes()).toEqual(["user_signed_up"]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u1", emailAddressId: "e1" }]);
+    expect(flow.calls("sendVerificationEmail")).toEqual([]);
+    expect(flow.calls("startSession")).toEqual([]);
+  });
+
+  s.it("for a signup without an address, asks sendLoginCode for the user's primary address (emailAddressId null)", async () => {
+    const noEmail = user({ id: "u2", username: "bob", email: null });
+    const { flow, snapshot } = await signup(
+      settings({ emailVerification: "none", loginByCodeRequired: true }),
+      fakes({ createUser: () => ({ user: noEmail, emailAddress: null }) }),
+      null,
+      submit({ email: null, username: "bob" }),
+    );
+    expect(snapshot.value).toBe("codePending");
+    expect(flow.signals).toEqual([{ type: "user_signed_up", user: noEmail }]);
+    expect(flow.calls("sendLoginCode")).toEqual([{ userId: "u2", emailAddressId: null }]);
+  });
+
+  s.it("set to an empty list, requires no code: user_signed_up then user_logged_in", async () => {
+    const { flow, snapshot } = await signup(settings({ emailVerification: "none", loginByCodeRequired: [] }), fakes());
+    expect(snapshot.value).toBe("loggedIn");
+    expect(tagsOf(snapshot)).toEqual(["authenticated"]);
+    expect(flow.signalTypes()).toEqual(["user_signed_up", "user_logged_in"]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+    expect(flow.calls("startSession")).toEqual([{ userId: "u1", login: parkedSignup }]);
+  });
+
+  s.it("set to false, requires no code: user_signed_up then user_logged_in", async () => {
+    const { flow, snapshot } = await signup(settings({ emailVerification: "none", loginByCodeRequired: false }), fakes());
+    expect(snapshot.value).toBe("loggedIn");
+    expect(flow.signalTypes()).toEqual(["user_signed_up", "user_logged_in"]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+  });
+
+  s.it("for an inactive new user, stops at inactive before any login code", async () => {
+    const inactive = { ...created, isActive: false };
+    const { flow, snapshot } = await signup(
+      settings({ loginByCodeRequired: true }),
+      fakes({ createUser: () => ({ user: inactive, emailAddress: createdAddress }) }),
+    );
+    expect(snapshot.value).toBe("inactive");
+    expect(flow.signals).toEqual([{ type: "user_signed_up", user: inactive }]);
+    expect(flow.calls("sendLoginCode")).toEqual([]);
+  });
+
+  s.it("when the login code cannot be mailed, ends failed after user_signed_up and without user_logged_in", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ emailVerification: "none", loginByCodeRequired: true }),
+      fakes({ sendLoginCode: fail("rate_limited") }),
+    );
+    expect(snapshot.value).toBe("failed");
+    expect(snapshot.status).toBe("done");
+    expect(tagsOf(snapshot)).toEqual(["failed"]);
+    expect(snapshot.context.error).toEqual({ code: "rate_limited" });
+    expect(snapshot.context.verificationId).toBeNull();
+    expect(flow.signalTypes()).toEqual(["user_signed_up"]);
+    expect(flow.calls("sendLoginCode")).toHaveLength(1);
+    expect(flow.calls("startSession")).toEqual([]);
+  });
+
+  s.it("fails loudly with 'not provided: sendLoginCode' and ends failed after user_signed_up", async () => {
+    const { sendLoginCode: _omitted, ...rest } = fakes();
+    const { flow, snapshot } = await signup(settings({ loginByCodeRequired: true }), rest);
+    expect(snapshot.value).toBe("failed");
+    expect(snapshot.context.error).toEqual({ code: "unexpected" });
+    expect((flow.actorErrors[0] as Error).message).toBe("not provided: sendLoginCode");
+    expect(flow.signalTypes()).toEqual(["user_signed_up"]);
+  });
+});
+
 describe("signup with a taken email", () => {
   const modes: Array<EmailVerificationMode> = ["none", "optional", "mandatory"];
 
@@ -328,6 +456,53 @@ describe("signup with a taken email", () => {
     expect(snapshot.value).toBe("loggedIn");
     expect(flow.signalTypes()).toEqual(["user_signed_up", "email_confirmation_sent", "user_logged_in"]);
     expect(flow.signals[1]).toMatchObject({ signup: true });
+    expect(flow.calls("sendAccountExistsMail")).toEqual([]);
+  });
+});
+
+describe("signup losing a race for its email (createUser fails with email_taken)", () => {
+  s.it("with preventEnumeration true and mandatory verification, hides it like a taken email: 'account exists' mail, no signal, pending", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ preventEnumeration: true, emailVerification: "mandatory" }),
+      fakes({ createUser: fail("email_taken", "email") }),
+    );
+    expect(snapshot.value).toBe("verificationPending");
+    expect(snapshot.status).toBe("done");
+    expect(tagsOf(snapshot)).toEqual(["pending:verify_email"]);
+    expect(flow.signalTypes()).toEqual([]);
+    expect(flow.timeline).toEqual(["actor:validateSignup", "actor:createUser", "actor:sendAccountExistsMail"]);
+    const [mail] = flow.calls("sendAccountExistsMail");
+    expect(mail?.email).toBe("alice@example.com");
+    expect(mail?.password.reveal()).toBe(PASSWORD);
+    expect(flow.calls("sendVerificationEmail")).toEqual([]);
+    expect(flow.calls("startSession")).toEqual([]);
+    expect(snapshot.context.user).toBeNull();
+    expect(snapshot.context.login).toBeNull();
+    expect(snapshot.context.error).toBeNull();
+    expect(snapshot.context.password).toBeNull();
+    expectNoSecretsPersisted(flow, PASSWORD);
+  });
+
+  s.it("with preventEnumeration false, rejects with email_taken and sends nothing", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ preventEnumeration: false, emailVerification: "mandatory" }),
+      fakes({ createUser: fail("email_taken", "email") }),
+    );
+    expect(snapshot.value).toBe("rejected");
+    expect(snapshot.context.error).toEqual({ code: "email_taken", param: "email" });
+    expect(flow.signalTypes()).toEqual([]);
+    expect(flow.calls("sendAccountExistsMail")).toEqual([]);
+    expect(snapshot.context.password).toBeNull();
+  });
+
+  s.it("with optional verification, rejects with email_taken (only mandatory verification hides it)", async () => {
+    const { flow, snapshot } = await signup(
+      settings({ preventEnumeration: true, emailVerification: "optional" }),
+      fakes({ createUser: fail("email_taken", "email") }),
+    );
+    expect(snapshot.value).toBe("rejected");
+    expect(snapshot.context.error).toEqual({ code: "email_taken", param: "email" });
+    expect(flow.signalTypes()).toEqual([]);
     expect(flow.calls("sendAccountExistsMail")).toEqual([]);
   });
 });

@@ -18,20 +18,36 @@ import { expect, it } from "vitest";
 import type {
   AddEmailOutput,
   AuthenticateOutput,
+  CheckResetKeyInput,
+  CheckResetKeyOutput,
   ConfirmEmailCodeInput,
   ConfirmEmailKeyInput,
   ConfirmEmailOutput,
+  ConfirmLoginCodeInput,
+  ConfirmLoginCodeOutput,
+  ConfirmResetCodeInput,
+  ConfirmResetCodeOutput,
   CreateUserInput,
   CreateUserOutput,
   FlowSettings,
+  HashNewPasswordInput,
+  HashNewPasswordOutput,
   LoginForm,
   ManageEmailTarget,
   MarkPrimaryOutput,
   PendingLogin,
   ReauthenticateInput,
   RemoveEmailOutput,
+  RequestLoginCodeInput,
+  RequestPasswordResetInput,
+  RequestPasswordResetOutput,
+  ResendLoginCodeInput,
   ResendVerificationOutput,
+  ResetPasswordInput,
+  ResetPasswordOutput,
   SendAccountExistsMailInput,
+  SendLoginCodeInput,
+  SendLoginCodeOutput,
   SendVerificationEmailInput,
   SendVerificationEmailOutput,
   SignupForm,
@@ -131,6 +147,15 @@ export interface ActorContracts {
   markPrimary: [ManageEmailTarget, MarkPrimaryOutput];
   resendVerification: [ManageEmailTarget, ResendVerificationOutput];
   reauthenticate: [ReauthenticateInput, void];
+  requestPasswordReset: [RequestPasswordResetInput, RequestPasswordResetOutput];
+  checkResetKey: [CheckResetKeyInput, CheckResetKeyOutput];
+  confirmResetCode: [ConfirmResetCodeInput, ConfirmResetCodeOutput];
+  hashNewPassword: [HashNewPasswordInput, HashNewPasswordOutput];
+  resetPassword: [ResetPasswordInput, ResetPasswordOutput];
+  sendLoginCode: [SendLoginCodeInput, SendLoginCodeOutput];
+  requestLoginCode: [RequestLoginCodeInput, SendLoginCodeOutput];
+  confirmLoginCode: [ConfirmLoginCodeInput, ConfirmLoginCodeOutput];
+  resendLoginCode: [ResendLoginCodeInput, SendLoginCodeOutput];
 }
 export type ActorName = keyof ActorContracts;
 

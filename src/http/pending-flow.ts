@@ -1,0 +1,71 @@
+/**
+ * Flows that span requests (code-mode email verification, password reset by code, login by
+ * code) are persisted snapshots keyed by a flow id; the session names the one pending flow.
+ * Only resting snapshots are stored, and a flow is readable only from the session that owns it.
+ */
+import { Clock, Effect } from "effect";
+import type { PendingLogin } from "../../machines/contracts.ts";
+import type { ResolvedConfig } from "../config.ts";
+import { saveSessionData } from "../runtime/session.ts";
+import type { PendingStage, SessionState, Step } from "../runtime/step.ts";
+import { Tokens } from "../services/tokens.ts";
+import { deleteFlow, findFlow, saveFlow } from "../storage/sessions.ts";
+import type { FlowRow } from "../storage/sessions.ts";
+
+/** The session's pending stage, if it has one that has not timed out. */
+export function pendingOf(session: SessionState, now: number): PendingStage | null {
+  const pending = session.data.pending;
+  return pending !== undefined && pending.expiresAt > now ? pending : null;
+}
+
+/**
+ * Makes `flow` the session's pending stage (creating an anonymous session row if needed) and,
+ * when a snapshot is given, stores it under a new (or the existing) flow id.
+ */
+export async function savePending(
+  step: Step,
+  config: ResolvedConfig,
+  pending: { readonly flow: PendingStage["flow"]; readonly login: PendingLogin | null; readonly kind: string },
+  persisted: unknown | null,
+  existing: FlowRow | null = null,
+): Promise<void> {
+  const now = await step.run(Clock.currentTimeMillis);
+  const expiresAt = existing?.expires_at ?? now + config.account.loginTimeout * 1000;
+  const flowId = persisted === null ? null : (existing?.id ?? (await step.run(Effect.map(Tokens, (t) => t.id()))));
+  await step.write(
+    saveSessionData(step, { ...step.session.data, pending: { flow: pending.flow, login: pending.login, flowId, expiresAt } }),
+  );
+  if (flowId !== null) {
+    await step.write(
+      saveFlow({
+        id: flowId,
+        kind: pending.kind,
+        session_id: step.session.id!,
+        snapshot: JSON.stringify(persisted),
+        created_at: existing?.created_at ?? now,
+        expires_at: expiresAt,
+      }),
+    );
+  }
+}
+
+/** The persisted flow of the session's pending stage `flow`, or null. */
+export async function loadPending(step: Step, flow: PendingStage["flow"]): Promise<FlowRow | null> {
+  const now = await step.run(Clock.currentTimeMillis);
+  const pending = pendingOf(step.session, now);
+  if (pending === null || pending.flow !== flow || pending.flowId === null || step.session.id === null) {
+    return null;
+  }
+  return step.run(findFlow(pending.flowId, step.session.id, now));
+}
+
+/** Ends the session's pending stage and deletes its persisted flow. */
+export async function dropPending(step: Step, row: FlowRow | null): Promise<void> {
+  if (row !== null) {
+    await step.write(deleteFlow(row.id));
+  }
+  if (step.session.data.pending !== undefined && step.session.id !== null) {
+    const { pending: _dropped, ...rest } = step.session.data;
+    await step.write(saveSessionData(step, rest));
+  }
+}
