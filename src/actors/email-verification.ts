@@ -12,6 +12,7 @@ import { fail } from "../errors.ts";
 import { notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
+import { lockKey } from "../storage/locks.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
 import {
   deleteEmailAddress,
@@ -30,6 +31,7 @@ import type { VerificationRow } from "../storage/verifications.ts";
 import {
   consumeVerification,
   findVerificationById,
+  lockedVerification,
   findVerificationByDigest,
   recordFailedAttempt,
 } from "../storage/verifications.ts";
@@ -45,6 +47,7 @@ const pendingAddress = (verification: VerificationRow) =>
 
 export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
   Effect.gen(function* () {
+    yield* lockKey(`email:${row.email}`);
     if (config.account.uniqueEmail) {
       const others = yield* findEmailAddresses(row.email);
       if (others.some((o) => o.id !== row.id && Number(o.verified) === 1)) {
@@ -123,7 +126,7 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
         Effect.gen(function* () {
           const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
-          const verification = yield* findVerificationById(input.verificationId);
+          const verification = yield* lockedVerification(input.verificationId);
           if (verification === null) {
             // An enumeration-prevention fake flow: no code can ever match.
             return yield* fail("incorrect_code", "key");

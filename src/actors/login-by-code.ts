@@ -19,7 +19,7 @@ import { unknownAccountMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
 import { findEmailAddressById, findEmailAddresses, findUserById, toEmailAddressRef, toUserRef } from "../storage/users.ts";
-import { consumeVerification, findVerificationById, recordFailedAttempt } from "../storage/verifications.ts";
+import { consumeVerification, findVerificationById, lockedVerification, recordFailedAttempt } from "../storage/verifications.ts";
 import { verifyAddress } from "./email-verification.ts";
 import { issueLoginCode, loginCodePurpose, loginPipelineActors } from "./login-pipeline.ts";
 
@@ -66,7 +66,7 @@ export function loginByCodeActors(step: Step, config: ResolvedConfig) {
         Effect.gen(function* () {
           const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
-          const verification = input.verificationId === "" ? null : yield* findVerificationById(input.verificationId);
+          const verification = input.verificationId === "" ? null : yield* lockedVerification(input.verificationId);
           if (verification === null || verification.purpose !== loginCodePurpose) {
             // An unknown address's flow: no code can ever match.
             return yield* fail("incorrect_code", "code");

@@ -1,55 +1,94 @@
 /**
  * allauth's `login_failed` limiter, shared by every route that checks a password (login,
- * reauthentication): hits per client IP and per login key, checked before hashing, recorded on
- * failure, cleared for a user's keys by a password reset.
+ * reauthentication): hits per client IP and per login key, taken before hashing, given back on
+ * success, cleared for a user's keys by a password reset.
  */
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
 import type { Step } from "../runtime/step.ts";
-import { clearRateLimit, isRateLimited, recordRateLimitHit } from "../storage/rate-limits.ts";
+import { Tokens } from "../services/tokens.ts";
+import { clearRateLimit, releaseHits, takeHits } from "../storage/rate-limits.ts";
+import type { UserRow } from "../storage/users.ts";
+import { listEmailAddresses } from "../storage/users.ts";
 
 export interface FailureBucket {
   readonly scope: "ip" | "key";
   readonly bucket: string;
 }
 
-/** The buckets of one attempt; `key` must already be canonical (lower-cased, cleaned). */
-export function loginFailureBuckets(ip: string, key: string): ReadonlyArray<FailureBucket> {
+/**
+ * The buckets of one attempt; keys must already be canonical (lower-cased, cleaned). A check by
+ * account (reauthentication) passes every login key of the account, so it shares their buckets.
+ */
+export function loginFailureBuckets(ip: string, keys: string | ReadonlyArray<string>): ReadonlyArray<FailureBucket> {
   return [
     { scope: "ip", bucket: `login_failed:ip:${ip}` },
-    { scope: "key", bucket: `login_failed:key:${key}` },
+    ...[...new Set([keys].flat())].map((key) => ({ scope: "key" as const, bucket: `login_failed:key:${key}` })),
   ];
 }
 
-/** True when any `loginFailed` rule is exhausted for these buckets (nothing recorded). */
-export function isLoginThrottled(step: Step, config: ResolvedConfig, buckets: ReadonlyArray<FailureBucket>): Promise<boolean> {
+/**
+ * Takes one attempt from every `loginFailed` bucket before the password is checked, atomically,
+ * so concurrent guesses cannot all pass the check (SECURITY.md TH-03): null when a limit is
+ * reached (nothing taken). Runs in its own short transaction, never around the hash.
+ */
+export function takeLoginAttempt(
+  step: Step,
+  config: ResolvedConfig,
+  buckets: ReadonlyArray<FailureBucket>,
+): Promise<ReadonlyArray<string> | null> {
   const rules = config.account.rateLimits["loginFailed"] ?? [];
+  const checks = rules.flatMap((rule) =>
+    buckets
+      .filter((b) => b.scope === rule.scope)
+      .map((b) => ({ bucket: b.bucket, amount: rule.amount, periodInMs: rule.periodInSeconds * 1000 })),
+  );
   return step.run(
     Effect.gen(function* () {
+      const tokens = yield* Tokens;
       const now = yield* Clock.currentTimeMillis;
-      for (const rule of rules) {
-        for (const { scope, bucket } of buckets) {
-          if (scope === rule.scope && (yield* isRateLimited(bucket, rule.amount, rule.periodInSeconds * 1000, now))) {
-            return true;
-          }
-        }
-      }
-      return false;
+      return yield* takeHits(checks, now, tokens.id);
     }),
   );
 }
 
-export function recordLoginFailure(step: Step, buckets: ReadonlyArray<FailureBucket>): Promise<void> {
-  return step.write(
-    Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis;
-      for (const { bucket } of buckets) {
-        yield* recordRateLimitHit(bucket, now);
-      }
-    }),
-  );
+/**
+ * A correct password gives back the attempt it took (allauth rolls back its own hit). It does
+ * not open the step's transaction: the caller may still have a password to hash.
+ */
+export function returnLoginAttempt(step: Step, ids: ReadonlyArray<string>): Promise<void> {
+  return step.run(releaseHits(ids));
 }
 
 /** Clears the per-key buckets of these login keys (a password reset does this). */
 export const clearLoginFailures = (keys: ReadonlyArray<string>) =>
   Effect.forEach(keys, (key) => clearRateLimit(`login_failed:key:${key}`), { discard: true });
+
+/**
+ * Checks a logged-in user's password (reauthentication, password change) under the limiter of
+ * every login key of the account — its addresses and username, as a password reset clears them —
+ * so guesses through any route count together (SECURITY.md TH-06).
+ */
+export async function checkAccountPassword(
+  step: Step,
+  config: ResolvedConfig,
+  user: UserRow,
+  password: string,
+): Promise<"ok" | "wrong" | "throttled"> {
+  const addresses = await step.run(listEmailAddresses(user.id));
+  const keys = [
+    ...(user.email === "" ? [] : [user.email]),
+    ...addresses.map((a) => a.email),
+    ...(user.username === null ? [] : [user.username.toLowerCase()]),
+  ];
+  const buckets = loginFailureBuckets(step.request.ip, keys.length === 0 ? [user.id.toLowerCase()] : keys);
+  const attempt = await takeLoginAttempt(step, config, buckets);
+  if (attempt === null) {
+    return "throttled";
+  }
+  if (!(await step.verifyPassword(user.password, password))) {
+    return "wrong";
+  }
+  await returnLoginAttempt(step, attempt);
+  return "ok";
+}

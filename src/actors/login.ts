@@ -1,4 +1,5 @@
 /** Actors of the `login` machine. */
+import { createHash } from "node:crypto";
 import { Effect } from "effect";
 import { fromPromise } from "xstate";
 import type { AuthenticateOutput, LoginForm } from "../../machines/contracts.ts";
@@ -14,7 +15,7 @@ import {
   toEmailAddressRef,
   toUserRef,
 } from "../storage/users.ts";
-import { isLoginThrottled, loginFailureBuckets, recordLoginFailure } from "./login-failures.ts";
+import { loginFailureBuckets, returnLoginAttempt, takeLoginAttempt } from "./login-failures.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
 
 interface Candidate {
@@ -38,7 +39,8 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
       const user = yield* findUserById(address.user_id);
       return user === null ? null : ({ user, address } satisfies Candidate);
     }
-    const user = form.username === null ? null : yield* findUserByUsername(form.username);
+    const user =
+      form.username === null || !isUsernameShaped(form.username) ? null : yield* findUserByUsername(form.username);
     return user === null ? null : ({ user, address: null } satisfies Candidate);
   });
 
@@ -49,7 +51,14 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
  */
 function failureKey(form: LoginForm): string {
   const typed = (form.email ?? form.username ?? "").trim().toLowerCase();
-  return form.email === null ? typed : (cleanEmail(form.email) ?? typed);
+  const key = form.email === null ? (isUsernameShaped(typed) ? typed : null) : cleanEmail(form.email);
+  // Input that names no possible account is keyed by its digest: raw bytes (NUL…) never reach SQL.
+  return key ?? `invalid:${createHash("sha256").update(typed).digest("hex")}`;
+}
+
+/** Whether `value` could be a stored username at all (else it names nobody; no query). */
+function isUsernameShaped(value: string): boolean {
+  return /^[A-Za-z0-9@.+_-]{1,150}$/.test(value);
 }
 
 export function loginActors(step: Step, config: ResolvedConfig) {
@@ -59,15 +68,16 @@ export function loginActors(step: Step, config: ResolvedConfig) {
     authenticatePassword: fromPromise<AuthenticateOutput, LoginForm>(async ({ input }) => {
       const mismatch = input.email !== null ? "email_password_mismatch" : "username_password_mismatch";
       const buckets = loginFailureBuckets(step.request.ip, failureKey(input));
-      if (await isLoginThrottled(step, config, buckets)) {
+      const attempt = await takeLoginAttempt(step, config, buckets);
+      if (attempt === null) {
         throw { code: "too_many_login_attempts", param: "password" };
       }
       const candidate = await step.run(findCandidate(input, account));
       const ok = await step.verifyPassword(candidate?.user.password ?? null, input.password.reveal());
       if (!ok || candidate === null) {
-        await recordLoginFailure(step, buckets);
         throw { code: mismatch, param: "password" };
       }
+      await returnLoginAttempt(step, attempt);
       const addresses = await step.run(listEmailAddresses(candidate.user.id));
       return {
         user: toUserRef(candidate.user),

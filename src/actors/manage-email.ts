@@ -17,6 +17,7 @@ import { fail } from "../errors.ts";
 import { notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
+import { lockKey } from "../storage/locks.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
 import {
   deleteEmailAddress,
@@ -38,6 +39,7 @@ const isPrimary = (row: EmailAddressRow): boolean => Number(row.is_primary) === 
 /** The user's stored address for a typed one, or a failure on `email`. */
 const ownAddress = (target: ManageEmailTarget, maxLength: number) =>
   Effect.gen(function* () {
+    yield* lockKey(`user:${target.userId}`);
     const email = cleanEmail(target.email, maxLength);
     const row = email === null ? null : yield* findUserEmailAddress(target.userId, email);
     return row === null ? yield* fail("invalid", "email") : row;
@@ -55,6 +57,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
           if (email === null) {
             return yield* fail("invalid", "email");
           }
+          yield* lockKey(`user:${input.userId}`);
           const mine = yield* listEmailAddresses(input.userId);
           if (mine.some((row) => row.email === email)) {
             return yield* fail("duplicate_email", "email");

@@ -10,6 +10,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { checkPassword } from "../domain/password.ts";
 import { notificationMail } from "../mails.ts";
 import { endSession } from "../runtime/session.ts";
+import { checkAccountPassword } from "./login-failures.ts";
 import type { Step } from "../runtime/step.ts";
 import { deleteOtherSessions } from "../storage/sessions.ts";
 import { findUserById, setPassword, toUserRef } from "../storage/users.ts";
@@ -25,8 +26,11 @@ export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "pa
         if (input.currentPassword === null) {
           throw { code: "required", param: "current_password" };
         }
-        if (!(await step.verifyPassword(row.password, input.currentPassword.reveal()))) {
-          throw { code: "incorrect_password", param: "current_password" };
+        const checked = await checkAccountPassword(step, config, row, input.currentPassword.reveal());
+        if (checked !== "ok") {
+          throw checked === "throttled"
+            ? { code: "too_many_login_attempts", param: "current_password" }
+            : { code: "incorrect_password", param: "current_password" };
         }
       }
       const weak = checkPassword(

@@ -43,6 +43,7 @@ import {
   consumeVerification,
   findVerificationByDigest,
   findVerificationById,
+  lockedVerification,
   insertVerification,
   recordFailedAttempt,
   revokeVerifications,
@@ -151,7 +152,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
         Effect.gen(function* () {
           const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
-          const verification = input.verificationId === "" ? null : yield* findVerificationById(input.verificationId);
+          const verification = input.verificationId === "" ? null : yield* lockedVerification(input.verificationId);
           if (verification === null) {
             // An unknown address's flow: no code can ever match.
             return yield* fail("incorrect_code", "code");

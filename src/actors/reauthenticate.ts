@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { Step } from "../runtime/step.ts";
 import { findUserById } from "../storage/users.ts";
-import { isLoginThrottled, loginFailureBuckets, recordLoginFailure } from "./login-failures.ts";
+import { checkAccountPassword } from "./login-failures.ts";
 
 export function reauthenticateActors(step: Step, config: ResolvedConfig) {
   return {
@@ -18,13 +18,11 @@ export function reauthenticateActors(step: Step, config: ResolvedConfig) {
       if (user === null) {
         throw { code: "unexpected" };
       }
-      const buckets = loginFailureBuckets(step.request.ip, user.email === "" ? (user.username ?? user.id).toLowerCase() : user.email);
-      if (await isLoginThrottled(step, config, buckets)) {
-        throw { code: "too_many_login_attempts", param: "password" };
-      }
-      if (!(await step.verifyPassword(user.password, input.password.reveal()))) {
-        await recordLoginFailure(step, buckets);
-        throw { code: "incorrect_password", param: "password" };
+      const checked = await checkAccountPassword(step, config, user, input.password.reveal());
+      if (checked !== "ok") {
+        throw checked === "throttled"
+          ? { code: "too_many_login_attempts", param: "password" }
+          : { code: "incorrect_password", param: "password" };
       }
       await step.write(
         Effect.gen(function* () {

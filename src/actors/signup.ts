@@ -16,6 +16,7 @@ import { fail } from "../errors.ts";
 import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
+import { lockKey } from "../storage/locks.ts";
 import {
   findEmailAddresses,
   findUserById,
@@ -80,6 +81,12 @@ export function signupActors(step: Step, config: ResolvedConfig) {
           const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
           // Checked again inside the transaction: a concurrent signup may have won the race.
+          if (input.email !== null) {
+            yield* lockKey(`email:${input.email}`);
+          }
+          if (input.username !== null) {
+            yield* lockKey(`username:${input.username.toLowerCase()}`);
+          }
           if (input.email !== null && account.preventEnumeration !== "strict" && (yield* isEmailInUse(input.email))) {
             return yield* fail("email_taken", "email");
           }

@@ -97,7 +97,7 @@ export async function readFields<K extends string>(
     } else if (typeof raw !== "string") {
       errors.push({ code: "invalid", param: name });
     } else if ([...raw].length > field.maxLength) {
-      errors.push({ code: name === "password" ? "password_too_long" : "max_length", param: name });
+      errors.push({ code: name.endsWith("password") ? "password_too_long" : "max_length", param: name });
     } else {
       value[name] = raw;
     }

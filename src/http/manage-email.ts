@@ -10,6 +10,7 @@ import type { ManageEmailEvent } from "../../machines/manage-email.ts";
 import { manageEmailActors } from "../actors/manage-email.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
+import { cleanEmail } from "../domain/email.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { SessionState, Step } from "../runtime/step.ts";
@@ -101,6 +102,11 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
   }
   if (type === "MARK_PRIMARY" && input.value.primary !== "true") {
     return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "primary" }] }, session);
+  }
+  // Not one valid address (a list, a look-alike "@", CR/LF): refused like a bad field, before
+  // the rate limit is hit — no stored address can match it, so no step could accept it.
+  if (cleanEmail(input.value.email!, config.account.emailMaxLength) === null) {
+    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] }, session);
   }
   if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: session.user.id }))) {
     return exchange.respond({ kind: "status", status: 429 }, session);

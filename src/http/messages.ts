@@ -38,6 +38,20 @@ export function messageFor(code: string, param: string | undefined, config: Reso
       return "The password is too similar to your username or email address.";
     case "too_many_login_attempts":
       return "Too many failed login attempts. Try again later.";
+    case "token_invalid":
+      return "The password reset token was invalid.";
+    case "incorrect_password":
+      return "Incorrect password.";
+    case "duplicate_email":
+      return "This email address is already associated with this account.";
+    case "max_email_addresses":
+      return "You cannot add more email addresses.";
+    case "cannot_remove_primary_email":
+      return "You cannot remove your primary email address.";
+    case "cannot_remove_last_email":
+      return "You cannot remove your only email address.";
+    case "unverified_primary_email":
+      return "Your primary email address must be verified.";
     case "incorrect_code":
       return "Incorrect code.";
     case "too_many_attempts":

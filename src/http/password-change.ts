@@ -21,7 +21,8 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
   }
   const setting = !session.user.hasUsablePassword;
   const input = await readFields<"current_password" | "new_password">(exchange.request, {
-    current_password: { required: false, maxLength: config.account.passwordMaxLength },
+    // Required of a user who has a password, so its absence is refused before the rate limit.
+    current_password: { required: !setting, maxLength: config.account.passwordMaxLength },
     new_password: { required: true, maxLength: config.account.passwordMaxLength },
   });
   if (!input.ok) {

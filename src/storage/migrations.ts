@@ -5,6 +5,7 @@
 import { SqlClient } from "@effect/sql";
 import { Clock, Effect } from "effect";
 import type { SqlError } from "@effect/sql/SqlError";
+import { lockKey } from "./locks.ts";
 
 export const migrations: ReadonlyArray<{ readonly id: number; readonly name: string; readonly statements: ReadonlyArray<string> }> = [
   {
@@ -88,26 +89,40 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `ALTER TABLE auth_verification ADD COLUMN fingerprint TEXT`,
     ],
   },
+  {
+    id: 4,
+    name: "rate_limit_hit_id",
+    statements: [
+      // A failed-login attempt is taken before the password is checked and given back on success.
+      `ALTER TABLE auth_rate_limit ADD COLUMN id TEXT`,
+      `CREATE INDEX auth_rate_limit_id ON auth_rate_limit (id)`,
+    ],
+  },
 ];
 
-/** Applies every migration not yet recorded in `auth_migrations`. */
+/**
+ * Applies every migration not yet recorded in `auth_migrations`, in one transaction (so a
+ * failure leaves the schema as it was). On PostgreSQL an advisory lock lets only one process
+ * migrate at a time.
+ */
 export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient;
-  yield* sql.unsafe(
-    "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-  );
-  for (const migration of migrations) {
-    yield* sql.withTransaction(
-      Effect.gen(function* () {
-        const done = yield* sql<{ id: number }>`SELECT id FROM auth_migrations WHERE id = ${migration.id}`;
-        if (done.length > 0) {
-          return;
+  yield* sql.withTransaction(
+    Effect.gen(function* () {
+      yield* lockKey("authmachines:migrate");
+      yield* sql.unsafe(
+        "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+      );
+      const done = new Set((yield* sql<{ id: number }>`SELECT id FROM auth_migrations`).map((row) => Number(row.id)));
+      for (const migration of migrations) {
+        if (done.has(migration.id)) {
+          continue;
         }
         for (const statement of migration.statements) {
           yield* sql.unsafe(statement);
         }
         yield* sql`INSERT INTO auth_migrations (id, name, applied_at) VALUES (${migration.id}, ${migration.name}, ${yield* Clock.currentTimeMillis})`;
-      }),
-    );
-  }
+      }
+    }),
+  );
 });

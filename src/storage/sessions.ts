@@ -1,6 +1,7 @@
 /** Sessions (keyed by the digest of their token) and persisted flow snapshots. */
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
+import { lockKey } from "./locks.ts";
 
 export interface SessionRow {
   readonly id: string;
@@ -59,7 +60,7 @@ export const deleteSession = (id: string) =>
 export const saveFlow = (row: FlowRow) =>
   Effect.flatMap(sqlClient, (sql) =>
     Effect.zipRight(
-      sql`DELETE FROM auth_flow WHERE id = ${row.id}`,
+      Effect.zipRight(lockKey(`flow:${row.id}`), sql`DELETE FROM auth_flow WHERE id = ${row.id}`),
       sql`INSERT INTO auth_flow (id, kind, session_id, snapshot, created_at, expires_at)
         VALUES (${row.id}, ${row.kind}, ${row.session_id}, ${row.snapshot}, ${row.created_at}, ${row.expires_at})`,
     ),

@@ -4,6 +4,7 @@
  */
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
+import { lockKey } from "./locks.ts";
 
 export interface VerificationRow {
   readonly id: string;
@@ -41,6 +42,9 @@ export const findVerificationByDigest = (purpose: string, digest: string) =>
     Effect.orDie,
   );
 
+/** Serialises the checks of one verification (attempts, single use) across connections. */
+export const lockVerification = (id: string) => lockKey(`verification:${id}`);
+
 export const findVerificationById = (id: string) =>
   Effect.flatMap(sqlClient, (sql) => sql<VerificationRow>`SELECT * FROM auth_verification WHERE id = ${id}`).pipe(
     Effect.map((rows) => rows[0] ?? null),
@@ -71,3 +75,6 @@ export const revokeVerifications = (userId: string, purpose: string, now: number
     (sql) =>
       sql`UPDATE auth_verification SET used_at = ${now} WHERE user_id = ${userId} AND purpose = ${purpose} AND used_at IS NULL`,
   ).pipe(Effect.asVoid, Effect.orDie);
+
+/** A verification read under its lock, for a check-then-update inside a step's transaction. */
+export const lockedVerification = (id: string) => Effect.zipRight(lockVerification(id), findVerificationById(id));

@@ -35,7 +35,7 @@ async function counts(): Promise<Record<string, number>> {
 }
 
 async function buckets(): Promise<Array<string>> {
-  return (await h.query<{ bucket: string }>("SELECT bucket FROM auth_rate_limit ORDER BY rowid")).map((r) => r.bucket);
+  return (await h.query<{ bucket: string }>("SELECT bucket FROM auth_rate_limit ORDER BY at, bucket")).map((r) => r.bucket);
 }
 
 type Expected = ReadonlyArray<{ readonly param?: string; readonly code: string }>;

@@ -45,7 +45,11 @@ afterEach(async () => {
 async function existingUser(fields: { email?: string; username?: string }, verified: boolean): Promise<string> {
   const res = await signup(h.app(), fields);
   expect([200, 401]).toContain(res.status);
-  const [row] = await h.query<{ id: string }>("SELECT id FROM auth_user ORDER BY rowid DESC LIMIT 1");
+  const [row] = await h.query<{ id: string }>(
+    "SELECT id FROM auth_user WHERE email = ? OR username = ?",
+    fields.email?.toLowerCase() ?? "",
+    fields.username ?? "",
+  );
   if (verified) {
     await h.query("UPDATE auth_email_address SET verified = 1 WHERE user_id = ?", row!.id);
   }

@@ -283,7 +283,7 @@ describe("signup with an email that is already taken", () => {
       ["owner@example.com", 0, 1],
       ["owner@example.com", 0, 1],
     ]);
-    expect(rows[1]!.user_id).toBe(twin.id);
+    expect(rows.map((r) => r.user_id)).toContain(twin.id);
   });
 
   test("with preventEnumeration strict inside the address's confirm_email cooldown the twin is signed up and logged in without a mail", async () => {

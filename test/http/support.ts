@@ -48,7 +48,7 @@ export interface EmailRow {
 
 export async function emailRows(h: Harness): Promise<ReadonlyArray<EmailRow>> {
   const rows = await h.query<EmailRow>(
-    "SELECT user_id, email, verified, is_primary FROM auth_email_address ORDER BY rowid",
+    "SELECT user_id, email, verified, is_primary FROM auth_email_address ORDER BY email, user_id",
   );
   return rows.map((r) => ({ ...r, verified: Number(r.verified), is_primary: Number(r.is_primary) }));
 }
@@ -62,7 +62,7 @@ export interface UserRow {
 }
 
 export async function userRows(h: Harness): Promise<ReadonlyArray<UserRow>> {
-  return h.query<UserRow>("SELECT id, username, email, is_active, last_login FROM auth_user ORDER BY rowid");
+  return h.query<UserRow>("SELECT id, username, email, is_active, last_login FROM auth_user ORDER BY date_joined, email, id");
 }
 
 export async function advance(h: Harness, duration: `${number} seconds` | `${number} minutes`): Promise<void> {

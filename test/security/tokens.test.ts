@@ -83,9 +83,8 @@ async function counts(h: Harness): Promise<Array<number>> {
 
 /** Every row of every table, as one string. */
 async function dump(h: Harness): Promise<string> {
-  const names = await h.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'");
   const parts: Array<string> = [];
-  for (const { name } of names) {
+  for (const name of (await h.tableNames()).sort()) {
     parts.push(JSON.stringify(await h.query(`SELECT * FROM ${name}`)));
   }
   return parts.join("\n");

@@ -12,6 +12,7 @@ import type { Auth, CreateAuthOptions } from "../../src/auth.ts";
 import type { AuthConfig } from "../../src/config.ts";
 import type { SignalPayload } from "../../src/runtime/signal-bus.ts";
 import type { Mail } from "../../src/services/mailer.ts";
+import { testDatabase } from "./database.ts";
 
 export const testSecret = "test-secret-test-secret-test-secret-0123";
 export const goodPassword = "correct horse battery staple 42";
@@ -29,6 +30,8 @@ export interface Harness {
   readonly app: () => Client;
   readonly count: (table: string) => Promise<number>;
   readonly query: <T>(text: string, ...params: Array<unknown>) => Promise<ReadonlyArray<T>>;
+  /** The names of the database's tables (SQLite or the test's PostgreSQL schema). */
+  readonly tableNames: () => Promise<Array<string>>;
   readonly close: () => Promise<void>;
 }
 
@@ -95,10 +98,11 @@ function makeClient(auth: Auth, kind: "browser" | "app", ip: string): Client {
 export async function harness(config: Partial<AuthConfig> = {}, options: CreateAuthOptions = {}): Promise<Harness> {
   const mails: Array<Mail> = [];
   const signals: Array<Recorded> = [];
+  const db = config.database === undefined ? await testDatabase() : { url: config.database, reset: async () => undefined };
   const auth = await createAuth(
     {
       secret: testSecret,
-      database: "sqlite::memory:",
+      database: db.url,
       mailer: { send: async (mail) => void mails.push(mail) },
       ...config,
     },
@@ -108,10 +112,16 @@ export async function harness(config: Partial<AuthConfig> = {}, options: CreateA
     auth.signals.on(name, (payload) => void signals.push(payload as Recorded));
   }
   let ips = 0;
+  // Tests write `?` placeholders; PostgreSQL wants `$1, $2, …`.
   const query = <T>(text: string, ...params: Array<unknown>) =>
     auth.runtime.runPromise(
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<T & object>(text, params as Array<never>)),
+      Effect.flatMap(SqlClient.SqlClient, (sql) => {
+        let n = 0;
+        const statement = sql.onDialectOrElse({ pg: () => text.replace(/\?/g, () => `$${++n}`), orElse: () => text });
+        return sql.unsafe<T & object>(statement, params as Array<never>);
+      }),
     ) as Promise<ReadonlyArray<T>>;
+  await db.reset((text) => query(text));
   return {
     auth,
     mails,
@@ -120,6 +130,17 @@ export async function harness(config: Partial<AuthConfig> = {}, options: CreateA
     takeMails: () => mails.splice(0),
     browser: () => makeClient(auth, "browser", `10.0.0.${++ips}`),
     app: () => makeClient(auth, "app", `10.0.1.${++ips}`),
+    tableNames: async () =>
+      (
+        await auth.runtime.runPromise(
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            sql.onDialectOrElse({
+              pg: () => sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()`,
+              orElse: () => sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`,
+            }),
+          ),
+        )
+      ).map((row) => row.name),
     count: async (table) => Number((await query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n),
     query,
     close: () => auth.close(),

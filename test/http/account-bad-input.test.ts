@@ -1,0 +1,788 @@
+/**
+ * Bad input on the account endpoints (SECURITY.md §9 IV-01..IV-05, §8 EM-03/04, §6 SE-12):
+ * `POST|PUT|PATCH|DELETE account/email`, `POST account/password/change`,
+ * `POST auth/password/request`, `GET|POST auth/password/reset`, `POST auth/code/request`,
+ * `POST auth/code/confirm`, `POST auth/reauthenticate` and `DELETE auth/sessions`.
+ *
+ * Every refusal answers 400 with `errors: [{ param?, code, message }]`, writes no row (rate-limit
+ * hits included: they are taken only once the input is valid), sends no mail, emits no signal
+ * and never reaches the password hasher. Logged-in endpoints are probed from one session whose
+ * rows are counted after logging in.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { AccountConfig } from "../../src/config.ts";
+import { codeFromMail, goodPassword, harness } from "../support/harness.ts";
+import type { Client, ClientResponse, Harness } from "../support/harness.ts";
+import { spyHasher } from "../support/spy-hasher.ts";
+import type { Spy } from "../support/spy-hasher.ts";
+import { emailRows } from "./support.ts";
+
+const tables = ["auth_user", "auth_email_address", "auth_session", "auth_verification", "auth_flow", "auth_rate_limit"];
+
+let h: Harness;
+let spy: Spy;
+
+afterEach(async () => {
+  await h?.close();
+});
+
+async function open(account: AccountConfig = {}): Promise<Harness> {
+  spy = spyHasher();
+  h = await harness({ passwordHasher: spy.hasher, account: { loginMethods: ["email"], emailVerification: "none", ...account } });
+  spy.reset();
+  return h;
+}
+
+/** Signs up `client` (logged in afterwards); everything recorded is cleared. */
+async function member(client: Client, email = "ann@example.com"): Promise<void> {
+  const res = await client.request("POST", "auth/signup", { email, password: goodPassword });
+  expect(res.status).toBe(200);
+  h.takeSignals();
+  h.takeMails();
+  spy.reset();
+}
+
+async function counts(): Promise<Record<string, number>> {
+  const entries = await Promise.all(tables.map(async (t) => [t, await h.count(t)] as const));
+  return Object.fromEntries(entries);
+}
+
+type Expected = ReadonlyArray<{ readonly param?: string; readonly code: string }>;
+
+const order = (e: { param?: string; code: string }) => `${e.param ?? ""}|${e.code}`;
+
+/** A 400 with exactly these errors (any order), each `{ param?, code, message }` and no more. */
+function expectErrors(res: ClientResponse, expected: Expected): void {
+  expect(res.status).toBe(400);
+  expect(res.body).toEqual({ status: 400, errors: expect.any(Array) });
+  const errors = res.body.errors as Array<Record<string, unknown>>;
+  for (const e of errors) {
+    expect(e["message"]).toEqual(expect.stringMatching(/\S/));
+    expect(Object.keys(e).filter((k) => !["param", "code", "message"].includes(k))).toEqual([]);
+  }
+  const got = errors.map((e) => (e["param"] === undefined ? { code: e["code"] } : { param: e["param"], code: e["code"] }));
+  expect([...got].sort((a, b) => order(a as never).localeCompare(order(b as never)))).toEqual(
+    [...expected].sort((a, b) => order(a).localeCompare(order(b))),
+  );
+}
+
+/** Sends one bad request: the errors, and no row, mail, signal or hasher call. */
+async function expectRefused(send: () => Promise<ClientResponse>, expected: Expected): Promise<ClientResponse> {
+  const before = await counts();
+  const mails = h.mails.length;
+  const signals = h.signals.length;
+  const calls = spy.calls();
+  const res = await send();
+  expectErrors(res, expected);
+  expect(await counts()).toEqual(before);
+  expect(h.mails.slice(mails)).toEqual([]);
+  expect(h.signals.slice(signals).map((s) => s.type)).toEqual([]);
+  expect(spy.calls()).toBe(calls);
+  return res;
+}
+
+const tooLarge = "The request body is too large.";
+const notJson = "The request body is not valid JSON.";
+const invalidBody = [{ code: "invalid" }] as const;
+const mib = "p".repeat(1024 * 1024);
+
+/** Bodies that are not one JSON object. */
+const malformed: ReadonlyArray<readonly [string, string]> = [
+  ["truncated JSON", '{"email": "ann@example.com", '],
+  ["trailing comma", '{"email": "ann@example.com",}'],
+  ["single quotes", "{'email': 'ann@example.com'}"],
+  ["form encoding", "email=ann%40example.com"],
+  ["bare word", "undefined"],
+  ["NUL byte", "\u0000"],
+  ["top-level array", '[{"email": "ann@example.com"}]'],
+  ["top-level string", '"ann@example.com"'],
+  ["top-level number", "42"],
+  ["top-level null", "null"],
+  ["top-level true", "true"],
+];
+
+/** Values of the wrong JSON type where a string is expected (null counts as missing). */
+const notStrings: ReadonlyArray<readonly [string, unknown, string]> = [
+  ["number", 123, "invalid"],
+  ["zero", 0, "invalid"],
+  ["array", ["ann@example.com", "evil@evil.test"], "invalid"],
+  ["empty array", [], "invalid"],
+  ["object", { $ne: null }, "invalid"],
+  ["empty object", {}, "invalid"],
+  ["true", true, "invalid"],
+  ["false", false, "invalid"],
+  ["null", null, "required"],
+];
+
+/** Not one valid address, though each looks like one to someone. */
+const badAddresses: ReadonlyArray<readonly [string, string]> = [
+  ["fullwidth at", "ann\uff20example.com"],
+  ["small commercial at", "ann\ufe6bexample.com"],
+  ["CRLF header injection", "ann@example.com\r\nBcc: evil@evil.test"],
+  ["LF injection", "ann@example.com\nRCPT TO:<evil@evil.test>"],
+  ["comma list", "ann@example.com,evil@evil.test"],
+  ["semicolon list", "ann@example.com;evil@evil.test"],
+  ["display name", "Ann <ann@example.com>"],
+  ["zero-width space", "an\u200bn@example.com"],
+  ["RTL override", "ann\u202e@example.com"],
+  ["NUL", "ann@example.com\u0000.evil.test"],
+  ["two at signs", "ann@evil.test@example.com"],
+];
+
+describe("account/email", () => {
+  const methods = ["POST", "PUT", "PATCH", "DELETE"] as const;
+  type Method = (typeof methods)[number];
+  /** A valid body for `method`, over the user's own primary address. */
+  const valid = (method: Method, email: unknown = "ann@example.com"): Record<string, unknown> =>
+    method === "PATCH" ? { email, primary: true } : { email };
+  let client: Client;
+
+  async function openLoggedIn(): Promise<void> {
+    await open();
+    client = h.app();
+    await member(client);
+  }
+
+  it("control: a valid add writes a row, mails, signals and takes rate-limit hits", async () => {
+    await openLoggedIn();
+    const before = await counts();
+    const res = await client.request("POST", "account/email", { email: "second@example.com" });
+    expect(res.status).toBe(200);
+    expect(await counts()).toEqual({
+      ...before,
+      auth_email_address: before["auth_email_address"]! + 1,
+      auth_verification: before["auth_verification"]! + 1,
+      auth_rate_limit: before["auth_rate_limit"]! + 2, // manage_email, and the new address's confirm_email
+    });
+    expect(h.takeMails()).toHaveLength(1);
+    expect(h.takeSignals()).toEqual(["email_confirmation_sent", "email_added"]);
+  });
+
+  describe.each(methods)("%s", (method) => {
+    const send = (body: unknown, c: Client = client) => c.request(method, "account/email", body);
+    const missingPrimary = method === "PATCH" ? [{ param: "primary", code: "required" }] : [];
+
+    it.each([
+      ["empty object", {}],
+      ["empty body", ""],
+      ["null email", { email: null }],
+      ["empty email", { email: "" }],
+    ] as const)("missing email: %s", async (_name, body) => {
+      await openLoggedIn();
+      await expectRefused(() => send(body), [{ param: "email", code: "required" }, ...missingPrimary]);
+    });
+
+    it.each([
+      ["user_id", "someone-else"],
+      ["verified", true],
+      ["is_primary", true],
+      ["emails", ["b@example.com"]],
+      ...(method === "PATCH" ? [] : [["primary", true] as const]),
+    ] as const)("unknown field %s", async (field, value) => {
+      await openLoggedIn();
+      await expectRefused(() => send({ ...valid(method), [field]: value }), [{ param: field, code: "unknown_field" }]);
+    });
+
+    it.each(notStrings)("email as %s", async (_name, value, code) => {
+      await openLoggedIn();
+      await expectRefused(() => send(valid(method, value)), [{ param: "email", code }]);
+    });
+
+    it.each(malformed)("malformed body: %s", async (_name, body) => {
+      await openLoggedIn();
+      const res = await expectRefused(() => send(body), invalidBody);
+      expect(res.body.errors[0].message).toBe(notJson);
+    });
+
+    it("a 1 MiB body", async () => {
+      await openLoggedIn();
+      const res = await expectRefused(() => send({ ...valid(method), padding: mib }), invalidBody);
+      expect(res.body.errors[0].message).toBe(tooLarge);
+    });
+
+    it("a 255-character address (max_length)", async () => {
+      await openLoggedIn();
+      const email = `${"a".repeat(64)}@${"d".repeat(63)}.${"d".repeat(63)}.${"d".repeat(58)}.com`;
+      expect(email).toHaveLength(255);
+      await expectRefused(() => send(valid(method, email)), [{ param: "email", code: "max_length" }]);
+    });
+
+    it.each(badAddresses)("invalid address: %s", async (_name, email) => {
+      await openLoggedIn();
+      const rows = await emailRows(h);
+      await expectRefused(() => send(valid(method, email)), [{ param: "email", code: "invalid" }]);
+      expect(await emailRows(h)).toEqual(rows);
+    });
+
+    it("the browser client gets the same answers", async () => {
+      await open();
+      const browser = h.browser();
+      await member(browser);
+      await expectRefused(() => send("[1]", browser), invalidBody);
+      await expectRefused(() => send(valid(method, ["ann@example.com"]), browser), [{ param: "email", code: "invalid" }]);
+      await expectRefused(() => send(valid(method, "ann\uff20example.com"), browser), [{ param: "email", code: "invalid" }]);
+    });
+  });
+
+  describe("PATCH primary must be the JSON boolean true", () => {
+    it.each([
+      ["the string \"true\"", "true", "invalid"],
+      ["the number 1", 1, "invalid"],
+      ["an array", [true], "invalid"],
+      ["an object", { value: true }, "invalid"],
+      ["false", false, "invalid"],
+      ["null", null, "required"],
+      ["an empty string", "", "required"],
+    ])("%s", async (_name, primary, code) => {
+      await openLoggedIn();
+      await client.request("POST", "account/email", { email: "second@example.com" });
+      await h.query("UPDATE auth_email_address SET verified = 1");
+      h.takeSignals();
+      h.takeMails();
+      const rows = await emailRows(h);
+      await expectRefused(
+        () => client.request("PATCH", "account/email", { email: "second@example.com", primary }),
+        [{ param: "primary", code }],
+      );
+      expect(await emailRows(h)).toEqual(rows);
+    });
+
+    it("no primary at all", async () => {
+      await openLoggedIn();
+      await expectRefused(() => client.request("PATCH", "account/email", { email: "ann@example.com" }), [
+        { param: "primary", code: "required" },
+      ]);
+    });
+  });
+});
+
+describe("POST account/password/change", () => {
+  const newPassword = "another long passphrase 77";
+  let client: Client;
+  const send = (body: unknown, c: Client = client) => c.request("POST", "account/password/change", body);
+
+  async function openLoggedIn(): Promise<void> {
+    await open();
+    client = h.app();
+    await member(client);
+  }
+
+  it("control: a valid change verifies, hashes, signals and takes one rate-limit hit", async () => {
+    await openLoggedIn();
+    const before = await counts();
+    expect((await send({ current_password: goodPassword, new_password: newPassword })).status).toBe(200);
+    expect([spy.verifies, spy.hashes]).toEqual([1, 1]);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+    expect(await counts()).toEqual({ ...before, auth_rate_limit: before["auth_rate_limit"]! + 1 });
+  });
+
+  it.each([
+    ["empty object", {}, ["current_password", "new_password"]],
+    ["empty body", "", ["current_password", "new_password"]],
+    ["no new password", { current_password: goodPassword }, ["new_password"]],
+    ["no current password", { new_password: newPassword }, ["current_password"]],
+    ["nulls", { current_password: null, new_password: null }, ["current_password", "new_password"]],
+    ["empty strings", { current_password: "", new_password: "" }, ["current_password", "new_password"]],
+  ] as const)("missing: %s", async (_name, body, params) => {
+    await openLoggedIn();
+    await expectRefused(() => send(body), params.map((param) => ({ param, code: "required" })));
+  });
+
+  it.each([
+    ["password", goodPassword],
+    ["new_password2", newPassword],
+    ["oldpassword", goodPassword],
+    ["user_id", "someone-else"],
+    ["logout_other_sessions", false],
+  ])("unknown field %s", async (field, value) => {
+    await openLoggedIn();
+    await expectRefused(() => send({ current_password: goodPassword, new_password: newPassword, [field]: value }), [
+      { param: field, code: "unknown_field" },
+    ]);
+  });
+
+  describe.each(["current_password", "new_password"] as const)("%s of the wrong type", (field) => {
+    it.each(notStrings)("%s", async (_name, value, code) => {
+      await openLoggedIn();
+      await expectRefused(() => send({ current_password: goodPassword, new_password: newPassword, [field]: value }), [
+        { param: field, code },
+      ]);
+    });
+  });
+
+  it.each(malformed)("malformed body: %s", async (_name, body) => {
+    await openLoggedIn();
+    await expectRefused(() => send(body), invalidBody);
+  });
+
+  it("a 1 MiB body, and a 1 MiB new password", async () => {
+    await openLoggedIn();
+    const a = await expectRefused(() => send({ current_password: goodPassword, new_password: newPassword, padding: mib }), invalidBody);
+    expect(a.body.errors[0].message).toBe(tooLarge);
+    const b = await expectRefused(() => send({ current_password: goodPassword, new_password: mib }), invalidBody);
+    expect(b.body.errors[0].message).toBe(tooLarge);
+  });
+
+  it("a 1025-character new password is refused before the hasher", async () => {
+    await openLoggedIn();
+    await expectRefused(() => send({ current_password: goodPassword, new_password: "y".repeat(1025) }), [
+      { param: "new_password", code: "password_too_long" },
+    ]);
+  });
+
+  it("the stored password is unchanged and still logs in afterwards", async () => {
+    await openLoggedIn();
+    const [before] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    await expectRefused(() => send({ current_password: goodPassword, new_password: [newPassword] }), [
+      { param: "new_password", code: "invalid" },
+    ]);
+    await expectRefused(() => send(`{"current_password": "${goodPassword}", "new_password": "${newPassword}"`), invalidBody);
+    const [after] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    expect(after!.password).toBe(before!.password);
+    expect((await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+  });
+
+  it("the browser client gets the same answers", async () => {
+    await open();
+    const browser = h.browser();
+    await member(browser);
+    await expectRefused(() => send("null", browser), invalidBody);
+    await expectRefused(() => send({ new_password: newPassword }, browser), [{ param: "current_password", code: "required" }]);
+  });
+});
+
+/** An existing account, so a request that slipped through would mail it. */
+async function openWithMember(account: AccountConfig = {}): Promise<void> {
+  await open(account);
+  await member(h.app());
+}
+
+describe.each([
+  { path: "auth/password/request", account: {} },
+  { path: "auth/code/request", account: { loginByCodeEnabled: true } },
+] as const)("POST $path", ({ path, account }) => {
+  const send = (body: unknown, c: Client = h.app()) => c.request("POST", path, body);
+
+  it("control: a valid request mails the account", async () => {
+    await openWithMember(account);
+    const res = await send({ email: "ann@example.com" });
+    expect([200, 401]).toContain(res.status);
+    expect(h.takeMails().map((m) => m.to)).toEqual(["ann@example.com"]);
+  });
+
+  it.each([
+    ["empty object", {}],
+    ["empty body", ""],
+    ["null", { email: null }],
+    ["empty string", { email: "" }],
+  ] as const)("missing email: %s", async (_name, body) => {
+    await openWithMember(account);
+    await expectRefused(() => send(body), [{ param: "email", code: "required" }]);
+  });
+
+  it.each([
+    ["emails", ["ann@example.com"]],
+    ["username", "ann"],
+    ["cc", "evil@evil.test"],
+    ["user_id", "someone"],
+  ])("unknown field %s", async (field, value) => {
+    await openWithMember(account);
+    await expectRefused(() => send({ email: "ann@example.com", [field]: value }), [{ param: field, code: "unknown_field" }]);
+  });
+
+  it.each(notStrings)("email as %s", async (_name, value, code) => {
+    await openWithMember(account);
+    await expectRefused(() => send({ email: value }), [{ param: "email", code }]);
+  });
+
+  it.each(malformed)("malformed body: %s", async (_name, body) => {
+    await openWithMember(account);
+    await expectRefused(() => send(body), invalidBody);
+  });
+
+  it("a 1 MiB body", async () => {
+    await openWithMember(account);
+    const res = await expectRefused(() => send({ email: "ann@example.com", padding: mib }), invalidBody);
+    expect(res.body.errors[0].message).toBe(tooLarge);
+  });
+
+  it.each(badAddresses)("invalid address: %s", async (_name, email) => {
+    await openWithMember(account);
+    await expectRefused(() => send({ email }), [{ param: "email", code: "invalid" }]);
+  });
+
+  it("the browser client gets the same answers", async () => {
+    await openWithMember(account);
+    const browser = h.browser();
+    await expectRefused(() => send({ email: ["ann@example.com", "evil@evil.test"] }, browser), [{ param: "email", code: "invalid" }]);
+    await expectRefused(() => send({ email: "ann@example.com,evil@evil.test" }, browser), [{ param: "email", code: "invalid" }]);
+  });
+});
+
+describe("auth/password/reset", () => {
+  const newPassword = "a brand new passphrase 01";
+  let key: string;
+
+  /** A member with a live reset key from its mail; everything recorded cleared. */
+  async function openWithKey(): Promise<void> {
+    await openWithMember();
+    expect((await h.app().request("POST", "auth/password/request", { email: "ann@example.com" })).status).toBe(200);
+    key = decodeURIComponent(/password\/reset\/key\/(\S+)/.exec(h.takeMails()[0]!.text)![1]!);
+    h.takeSignals();
+    spy.reset();
+  }
+
+  /** The key was neither used nor spoiled: it is still unused, and a GET still shows its user. */
+  async function expectKeyLive(): Promise<void> {
+    const rows = await h.query<{ used_at: number | null }>("SELECT used_at FROM auth_verification WHERE purpose = 'password_reset'");
+    expect(rows.map((r) => r.used_at)).toEqual([null]);
+    const res = await h.app().request("GET", "auth/password/reset", undefined, { "x-password-reset-key": key });
+    expect(res.status).toBe(200);
+    expect(res.body.data.user.email).toBe("ann@example.com");
+  }
+
+  describe("POST", () => {
+    const send = (body: unknown, c: Client = h.app()) => c.request("POST", "auth/password/reset", body);
+
+    it.each([
+      ["empty object", (): unknown => ({}), ["key", "password"]],
+      ["empty body", (): unknown => "", ["key", "password"]],
+      ["no password", (): unknown => ({ key }), ["password"]],
+      ["no key", (): unknown => ({ password: newPassword }), ["key"]],
+      ["nulls", (): unknown => ({ key: null, password: null }), ["key", "password"]],
+      ["empty strings", (): unknown => ({ key: "", password: "" }), ["key", "password"]],
+    ] as const)("missing: %s", async (_name, body, params) => {
+      await openWithKey();
+      await expectRefused(() => send(body()), params.map((param) => ({ param, code: "required" })));
+      await expectKeyLive();
+    });
+
+    it.each([
+      ["email", "evil@evil.test"],
+      ["password2", newPassword],
+      ["user_id", "someone"],
+      ["uid", "1"],
+    ])("unknown field %s next to the right key", async (field, value) => {
+      await openWithKey();
+      await expectRefused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code: "unknown_field" }]);
+      await expectKeyLive();
+    });
+
+    describe.each(["key", "password"] as const)("%s of the wrong type", (field) => {
+      it.each(notStrings)("%s", async (_name, value, code) => {
+        await openWithKey();
+        await expectRefused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code }]);
+        await expectKeyLive();
+      });
+
+      it("an array holding the right value", async () => {
+        await openWithKey();
+        const value = field === "key" ? [key] : [newPassword];
+        await expectRefused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code: "invalid" }]);
+        await expectKeyLive();
+      });
+    });
+
+    it.each(malformed)("malformed body: %s", async (_name, body) => {
+      await openWithKey();
+      await expectRefused(() => send(body), invalidBody);
+      await expectKeyLive();
+    });
+
+    it("a 1 MiB body holding the right key", async () => {
+      await openWithKey();
+      const res = await expectRefused(() => send({ key, password: newPassword, padding: mib }), invalidBody);
+      expect(res.body.errors[0].message).toBe(tooLarge);
+      await expectKeyLive();
+    });
+
+    it("a 257-character key, and a 1025-character password, before the rate limit and the hasher", async () => {
+      await openWithKey();
+      await expectRefused(() => send({ key: key.padEnd(257, "A"), password: newPassword }), [{ param: "key", code: "max_length" }]);
+      await expectRefused(() => send({ key, password: "z".repeat(1025) }), [{ param: "password", code: "password_too_long" }]);
+      await expectKeyLive();
+    });
+
+    it("the browser client gets the same answers", async () => {
+      await openWithKey();
+      const browser = h.browser();
+      await expectRefused(() => send(`{"key": "${key}", "password": `, browser), invalidBody);
+      await expectRefused(() => send({ key: { $ne: null }, password: newPassword }, browser), [{ param: "key", code: "invalid" }]);
+      await expectKeyLive();
+    });
+  });
+
+  describe("GET with X-Password-Reset-Key", () => {
+    const get = (headers: Record<string, string>) => h.app().request("GET", "auth/password/reset", undefined, headers);
+
+    it("control: the right key shows its user", async () => {
+      await openWithKey();
+      const res = await get({ "x-password-reset-key": key });
+      expect(res.status).toBe(200);
+      expect(res.body.data.user.email).toBe("ann@example.com");
+    });
+
+    it.each([
+      ["no header", () => ({})],
+      ["an empty header", () => ({ "x-password-reset-key": "" })],
+      ["blanks", () => ({ "x-password-reset-key": "   " })],
+      ["junk", () => ({ "x-password-reset-key": "not-a-key" })],
+      ["10 KB of junk", () => ({ "x-password-reset-key": "A".repeat(10_000) })],
+      ["broken percent-encoding", () => ({ "x-password-reset-key": "%E0%A4%A" })],
+      ["the key percent-encoded", () => ({ "x-password-reset-key": encodeURIComponent(`${key}=`) })],
+      ["the key upper-cased", () => ({ "x-password-reset-key": key.toUpperCase() })],
+      ["the key truncated", () => ({ "x-password-reset-key": key.slice(0, -1) })],
+      ["the key twice", () => ({ "x-password-reset-key": `${key}, ${key}` })],
+      ["the key as JSON", () => ({ "x-password-reset-key": JSON.stringify([key]) })],
+      ["the key in a cookie instead", () => ({ cookie: `x-password-reset-key=${key}` })],
+      ["latin-1 bytes", () => ({ "x-password-reset-key": "\u00ff\u00fe\u00e9" })],
+    ])("%s → token_invalid", async (_name, headers) => {
+      await openWithKey();
+      await expectRefused(() => get(headers()), [{ param: "key", code: "token_invalid" }]);
+      await expectKeyLive();
+    });
+  });
+});
+
+describe("POST auth/code/confirm", () => {
+  let client: Client;
+  let code: string;
+  const send = (body: unknown, c: Client = client) => c.request("POST", "auth/code/confirm", body);
+
+  /** A pending login by code in `client`'s session, with its code. */
+  async function openPending(): Promise<void> {
+    await openWithMember({ loginByCodeEnabled: true });
+    client = h.app();
+    expect((await client.request("POST", "auth/code/request", { email: "ann@example.com" })).status).toBe(401);
+    code = codeFromMail(h.takeMails()[0]!);
+    h.takeSignals();
+    spy.reset();
+  }
+
+  /** No attempt was spent: the counter is untouched and the right code still logs in. */
+  async function expectStillPending(): Promise<void> {
+    const rows = await h.query<{ attempts: number }>("SELECT attempts FROM auth_verification WHERE purpose = 'login_code'");
+    expect(rows.map((r) => Number(r.attempts))).toEqual([0]);
+    const res = await send({ code });
+    expect(res.status).toBe(200);
+    expect(h.takeSignals()).toEqual(["email_confirmed", "user_logged_in"]); // the code verified the address
+  }
+
+  it.each([
+    ["empty object", (): unknown => ({})],
+    ["empty body", (): unknown => ""],
+    ["null", (): unknown => ({ code: null })],
+    ["empty string", (): unknown => ({ code: "" })],
+  ] as const)("missing code: %s", async (_name, body) => {
+    await openPending();
+    await expectRefused(() => send(body()), [{ param: "code", code: "required" }]);
+    await expectStillPending();
+  });
+
+  it.each([
+    ["email", "ann@example.com"],
+    ["user_id", "someone"],
+    ["attempts", 0],
+  ])("unknown field %s next to the right code", async (field, value) => {
+    await openPending();
+    await expectRefused(() => send({ code, [field]: value }), [{ param: field, code: "unknown_field" }]);
+    await expectStillPending();
+  });
+
+  it.each(notStrings)("code as %s", async (_name, value, expected) => {
+    await openPending();
+    await expectRefused(() => send({ code: value }), [{ param: "code", code: expected }]);
+    await expectStillPending();
+  });
+
+  it("the right code inside an array, or as a bare JSON string", async () => {
+    await openPending();
+    await expectRefused(() => send({ code: [code] }), [{ param: "code", code: "invalid" }]);
+    await expectRefused(() => send(JSON.stringify(code)), invalidBody);
+    await expectStillPending();
+  });
+
+  it.each(malformed)("malformed body: %s", async (_name, body) => {
+    await openPending();
+    await expectRefused(() => send(body), invalidBody);
+    await expectStillPending();
+  });
+
+  it("a 1 MiB body holding the right code, and a 65-character code", async () => {
+    await openPending();
+    const res = await expectRefused(() => send({ code, padding: mib }), invalidBody);
+    expect(res.body.errors[0].message).toBe(tooLarge);
+    await expectRefused(() => send({ code: code.padEnd(65, "B") }), [{ param: "code", code: "max_length" }]);
+    await expectStillPending();
+  });
+});
+
+describe("POST auth/reauthenticate", () => {
+  let client: Client;
+  const send = (body: unknown, c: Client = client) => c.request("POST", "auth/reauthenticate", body);
+
+  async function openLoggedIn(): Promise<void> {
+    await open();
+    client = h.app();
+    await member(client);
+  }
+
+  /** The session gained no authentication record, and the right password still works. */
+  async function expectNotReauthenticated(): Promise<void> {
+    expect((await client.request("GET", "auth/session")).body.data.methods).toHaveLength(1);
+    expect((await send({ password: goodPassword })).status).toBe(200);
+    expect(spy.verifies).toBe(1);
+  }
+
+  it.each([
+    ["empty object", {}],
+    ["empty body", ""],
+    ["null", { password: null }],
+    ["empty string", { password: "" }],
+  ] as const)("missing password: %s", async (_name, body) => {
+    await openLoggedIn();
+    await expectRefused(() => send(body), [{ param: "password", code: "required" }]);
+    await expectNotReauthenticated();
+  });
+
+  it.each([
+    ["email", "ann@example.com"],
+    ["username", "ann"],
+    ["current_password", goodPassword],
+    ["methods", [{ method: "password" }]],
+  ])("unknown field %s next to the right password", async (field, value) => {
+    await openLoggedIn();
+    await expectRefused(() => send({ password: goodPassword, [field]: value }), [{ param: field, code: "unknown_field" }]);
+    await expectNotReauthenticated();
+  });
+
+  it.each([...notStrings, ["the right password in an array", [goodPassword], "invalid"] as const])(
+    "password as %s",
+    async (_name, value, code) => {
+      await openLoggedIn();
+      await expectRefused(() => send({ password: value }), [{ param: "password", code }]);
+      await expectNotReauthenticated();
+    },
+  );
+
+  it.each(malformed)("malformed body: %s", async (_name, body) => {
+    await openLoggedIn();
+    await expectRefused(() => send(body), invalidBody);
+    await expectNotReauthenticated();
+  });
+
+  it("a 1 MiB password, and a 1025-character one, never reach the hasher", async () => {
+    await openLoggedIn();
+    const res = await expectRefused(() => send({ password: mib }), invalidBody);
+    expect(res.body.errors[0].message).toBe(tooLarge);
+    await expectRefused(() => send({ password: "w".repeat(1025) }), [{ param: "password", code: "password_too_long" }]);
+    await expectNotReauthenticated();
+  });
+
+  it("the browser client gets the same answers", async () => {
+    await open();
+    client = h.browser();
+    await member(client);
+    await expectRefused(() => send("[]"), invalidBody);
+    await expectRefused(() => send({ password: true }), [{ param: "password", code: "invalid" }]);
+    await expectNotReauthenticated();
+  });
+});
+
+describe("DELETE auth/sessions", () => {
+  let client: Client;
+  let other: Client;
+  let otherId: number;
+  const send = (body: unknown, c: Client = client) => c.request("DELETE", "auth/sessions", body);
+
+  /** Two sessions of one user; `otherId` is the second one's API id. */
+  async function openTwoSessions(): Promise<void> {
+    await open();
+    client = h.app();
+    await member(client);
+    other = h.app();
+    expect((await other.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    h.takeSignals();
+    spy.reset();
+    const list = await client.request("GET", "auth/sessions");
+    otherId = (list.body.data as Array<{ id: number; is_current: boolean }>).find((s) => !s.is_current)!.id;
+  }
+
+  async function expectBothAlive(): Promise<void> {
+    expect((await other.request("GET", "auth/session")).status).toBe(200);
+    expect((await client.request("GET", "auth/sessions")).body.data).toHaveLength(2);
+  }
+
+  it("control: ending the other session by its id", async () => {
+    await openTwoSessions();
+    const res = await send({ sessions: [otherId] });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toHaveLength(1);
+    expect((await other.request("GET", "auth/session")).status).toBe(410);
+  });
+
+  it.each([
+    ["empty object", {}],
+    ["empty body", ""],
+    ["null", { sessions: null }],
+    ["empty string", { sessions: "" }],
+  ] as const)("missing sessions: %s", async (_name, body) => {
+    await openTwoSessions();
+    await expectRefused(() => send(body), [{ param: "sessions", code: "required" }]);
+    await expectBothAlive();
+  });
+
+  it.each([
+    ["all", true],
+    ["session", 1],
+    ["user_id", "someone"],
+  ])("unknown field %s next to the other session's id", async (field, value) => {
+    await openTwoSessions();
+    await expectRefused(() => send({ sessions: [otherId], [field]: value }), [{ param: field, code: "unknown_field" }]);
+    await expectBothAlive();
+  });
+
+  it.each([
+    ["the id as a number", () => otherId],
+    ["the id as a string", () => String(otherId)],
+    ["an array of the id as a string", () => [String(otherId)]],
+    ["a nested array", () => [[otherId]]],
+    ["an object", () => ({ id: otherId })],
+    ["an array holding an object", () => [{ id: otherId }]],
+    ["an array holding null", () => [otherId, null]],
+    ["an array holding true", () => [otherId, true]],
+    ["a fraction", () => [otherId + 0.5]],
+    ["an unsafe integer", () => [2 ** 53]],
+    ["true", () => true],
+    ["101 ids", () => Array.from({ length: 101 }, () => otherId)],
+  ])("sessions as %s", async (_name, value) => {
+    await openTwoSessions();
+    await expectRefused(() => send({ sessions: value() }), [{ param: "sessions", code: "invalid" }]);
+    await expectBothAlive();
+  });
+
+  it.each(malformed)("malformed body: %s", async (_name, body) => {
+    await openTwoSessions();
+    await expectRefused(() => send(body), invalidBody);
+    await expectBothAlive();
+  });
+
+  it("a 1 MiB body holding the other session's id", async () => {
+    await openTwoSessions();
+    const res = await expectRefused(() => send({ sessions: [otherId], padding: mib }), invalidBody);
+    expect(res.body.errors[0].message).toBe(tooLarge);
+    await expectBothAlive();
+  });
+
+  it("the browser client gets the same answers", async () => {
+    await open();
+    client = h.browser();
+    await member(client);
+    other = h.app();
+    expect((await other.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    h.takeSignals();
+    await expectRefused(() => send("{"), invalidBody);
+    await expectRefused(() => send({ sessions: "all" }), [{ param: "sessions", code: "invalid" }]);
+    await expectBothAlive();
+  });
+});
