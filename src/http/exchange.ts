@@ -101,6 +101,10 @@ export class Exchange {
     let response: Response;
     try {
       const outcome = await body(step);
+      if (outcome.kind === "errors" && outcome.errors.some((e) => e.code === "unexpected")) {
+        // A defect (database, bug) is not the client's error: roll back and answer 500.
+        throw new Error("a flow ended with an unexpected failure");
+      }
       response = await this.#response(outcome, step.session, before);
       await this.deps.bus.deliver(step, response);
       await step.commit();

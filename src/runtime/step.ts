@@ -15,6 +15,7 @@ import type { AuthSignal, UserRef } from "../../machines/signals.ts";
 import { AuthFailure } from "../errors.ts";
 import type { Mail, Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
+import { busyRetry, isBusy, takeWriteLock } from "../storage/write-transaction.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
 
@@ -202,13 +203,20 @@ export class Step {
     const captured = new Promise<Runtime.Runtime<AppServices>>((resolve) => {
       ready = resolve;
     });
+    // The write lock is taken before the runtime is handed out, so a busy database is retried
+    // (asynchronously) before any of the step's writes run — and never after.
+    let handedOut = false;
     const program = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql.withTransaction(
-        Effect.gen(function* () {
-          ready(yield* Effect.runtime<AppServices>());
-          yield* Deferred.await(done);
-        }),
-      ),
+      sql
+        .withTransaction(
+          Effect.gen(function* () {
+            yield* takeWriteLock;
+            handedOut = true;
+            ready(yield* Effect.runtime<AppServices>());
+            yield* Deferred.await(done);
+          }),
+        )
+        .pipe(Effect.retry({ schedule: busyRetry, while: (error) => !handedOut && isBusy(error) })),
     );
     const exit = this.runtime.runPromiseExit(program);
     const runtime = await Promise.race([

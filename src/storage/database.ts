@@ -52,7 +52,8 @@ const sqliteSettings = Effect.gen(function* () {
       Effect.all([
         sql.unsafe("PRAGMA foreign_keys = ON"),
         sql.unsafe("PRAGMA synchronous = FULL"),
-        sql.unsafe("PRAGMA busy_timeout = 5000"),
+        // Short: waiting for the lock is done by retrying asynchronously (write-transaction.ts).
+        sql.unsafe("PRAGMA busy_timeout = 50"),
       ]),
     orElse: () => Effect.void,
   });

@@ -6,6 +6,7 @@ import { SqlClient } from "@effect/sql";
 import { Clock, Effect } from "effect";
 import type { SqlError } from "@effect/sql/SqlError";
 import { lockKey } from "./locks.ts";
+import { busyRetry, isBusy, withWriteTransaction } from "./write-transaction.ts";
 
 export const migrations: ReadonlyArray<{ readonly id: number; readonly name: string; readonly statements: ReadonlyArray<string> }> = [
   {
@@ -107,12 +108,12 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
  */
 export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient;
-  yield* sql.withTransaction(
+  yield* sql.unsafe(
+    "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+  ).pipe(Effect.retry({ schedule: busyRetry, while: isBusy }));
+  yield* withWriteTransaction(
     Effect.gen(function* () {
       yield* lockKey("authmachines:migrate");
-      yield* sql.unsafe(
-        "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-      );
       const done = new Set((yield* sql<{ id: number }>`SELECT id FROM auth_migrations`).map((row) => Number(row.id)));
       for (const migration of migrations) {
         if (done.has(migration.id)) {

@@ -2,6 +2,7 @@
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
 import { lockKey } from "./locks.ts";
+import { withWriteTransaction } from "./write-transaction.ts";
 
 const sqlClient = SqlClient.SqlClient;
 
@@ -11,7 +12,7 @@ const sqlClient = SqlClient.SqlClient;
  */
 export const hitRateLimit = (bucket: string, amount: number, periodInMs: number, now: number) =>
   Effect.flatMap(sqlClient, (sql) =>
-    sql.withTransaction(
+    withWriteTransaction(
       Effect.gen(function* () {
         yield* lockKey(`rate:${bucket}`);
         yield* sql`DELETE FROM auth_rate_limit WHERE bucket = ${bucket} AND at <= ${now - periodInMs}`;
@@ -59,7 +60,7 @@ export interface HitCheck {
  */
 export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: () => string) =>
   Effect.flatMap(sqlClient, (sql) =>
-    sql.withTransaction(
+    withWriteTransaction(
       Effect.gen(function* () {
         for (const check of checks) {
           yield* lockKey(`rate:${check.bucket}`);
@@ -83,5 +84,7 @@ export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: ()
 /** Gives hits back (a successful login returns the attempt it took). */
 export const releaseHits = (ids: ReadonlyArray<string>) =>
   Effect.flatMap(sqlClient, (sql) =>
-    ids.length === 0 ? Effect.void : Effect.asVoid(sql`DELETE FROM auth_rate_limit WHERE ${sql.in("id", ids)}`),
+    ids.length === 0
+      ? Effect.void
+      : withWriteTransaction(Effect.asVoid(sql`DELETE FROM auth_rate_limit WHERE ${sql.in("id", ids)}`)),
   ).pipe(Effect.orDie);
