@@ -8,6 +8,7 @@ import type { AuthConfig, ResolvedConfig } from "./config.ts";
 import { resolveConfig } from "./config.ts";
 import type { HandlerOptions } from "./http/handler.ts";
 import { createHandler } from "./http/handler.ts";
+import { Outbox } from "./runtime/outbox.ts";
 import { SignalBus } from "./runtime/signal-bus.ts";
 import type { AppRuntime, AppServices, Inspect } from "./runtime/step.ts";
 import { Mailer } from "./services/mailer.ts";
@@ -27,6 +28,9 @@ export interface Auth {
   readonly config: ResolvedConfig;
   /** The Effect runtime the flows run on (for tests and advanced use). */
   readonly runtime: AppRuntime;
+  /** Mails and durable signals: drain due rows now, list and retry dead-lettered ones. */
+  readonly outbox: Pick<Outbox, "drain" | "list" | "retry">;
+  /** Stops the outbox poller (waiting for a drain in progress) and closes the database. */
   readonly close: () => Promise<void>;
 }
 
@@ -83,12 +87,30 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     ((message: string, error: unknown) => {
       console.error(`authmachines: ${message}:`, error instanceof Error ? error.message : error);
     });
+  const outbox = new Outbox(runtime, bus, config.outbox, report);
+  outbox.start();
+  const handler = createHandler({
+    runtime,
+    config,
+    bus,
+    report,
+    outbox,
+    ...(extra.inspect === undefined ? {} : { inspect: extra.inspect }),
+  });
   return {
     signals: bus,
-    handler: createHandler({ runtime, config, bus, report, ...(extra.inspect === undefined ? {} : { inspect: extra.inspect }) }),
+    handler,
     machines,
     config,
     runtime,
-    close: () => runtime.dispose(),
+    outbox: {
+      drain: () => outbox.drain(),
+      list: (status, limit) => outbox.list(status, limit),
+      retry: (id) => outbox.retry(id),
+    },
+    close: async () => {
+      await outbox.stop();
+      await runtime.dispose();
+    },
   };
 }

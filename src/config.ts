@@ -4,7 +4,8 @@
  * construction time.
  */
 import type { EmailVerificationMode, FlowSettings, LoginMethod } from "../machines/contracts.ts";
-import type { Mail } from "./services/mailer.ts";
+import type { OutboxOptions } from "./runtime/outbox.ts";
+import type { Mail, MailDelivery } from "./services/mailer.ts";
 
 /** allauth's `ACCOUNT_RATE_LIMITS` keys, camelCased; values keep allauth's format. */
 export interface RateLimitsConfig {
@@ -72,7 +73,8 @@ export interface FrontendUrls {
 }
 
 export interface MailerLike {
-  send(mail: Mail): Promise<void>;
+  /** `delivery.idempotencyKey` is the same on every retry of one mail. */
+  send(mail: Mail, delivery: MailDelivery): Promise<void>;
 }
 
 export interface PasswordHasherLike {
@@ -104,6 +106,8 @@ export interface AuthConfig {
   readonly trustedProxyCount?: number;
   /** Mark cookies `Secure` (default: true unless the request is plain http). */
   readonly secureCookies?: boolean;
+  /** Delivery of mails and `auth.signals.after` receivers (see `src/runtime/outbox.ts`). */
+  readonly outbox?: Partial<OutboxOptions>;
 }
 
 /** A parsed rate rule: `amount` hits per `periodInSeconds` per `scope`. */
@@ -165,6 +169,7 @@ export interface ResolvedConfig {
   readonly adapter: Required<AdapterConfig>;
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
+  readonly outbox: OutboxOptions;
 }
 
 /** allauth's `ACCOUNT_RATE_LIMITS` defaults for the flows implemented here. */
@@ -321,6 +326,11 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     },
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
+    outbox: {
+      maxAttempts: config.outbox?.maxAttempts ?? 8,
+      leaseMs: config.outbox?.leaseMs ?? 60_000,
+      pollIntervalMs: config.outbox?.pollIntervalMs ?? 5_000,
+    },
   };
 }
 

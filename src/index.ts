@@ -7,3 +7,6 @@ export type { Mail } from "./services/mailer.ts";
 export { AuthFailure } from "./errors.ts";
 export { signupActors, loginActors, logoutActors, emailVerificationActors } from "./actors/index.ts";
 export { toNodeListener } from "./http/node.ts";
+export type { OutboxEntry, OutboxOptions } from "./runtime/outbox.ts";
+export type { AfterReceiver, DurableSignal } from "./runtime/signal-bus.ts";
+export type { MailDelivery } from "./services/mailer.ts";

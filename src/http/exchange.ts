@@ -7,10 +7,10 @@ import { timingSafeEqual } from "node:crypto";
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
 import { loadSession } from "../runtime/session.ts";
+import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
-import { Mailer } from "../services/mailer.ts";
 import { Tokens } from "../services/tokens.ts";
 import type { Outcome } from "./responses.ts";
 import { render } from "./responses.ts";
@@ -21,6 +21,7 @@ export interface HandlerDeps {
   readonly bus: SignalBus;
   /** Reports failures that do not change the response (mail transport, after-commit receivers). */
   readonly report: (message: string, error: unknown) => void;
+  readonly outbox: Outbox;
   /** Sees every flow actor (the XState inspector). */
   readonly inspect?: Inspect;
 }
@@ -99,6 +100,7 @@ export class Exchange {
     const step = new Step(this.deps.runtime, this.info, before);
     step.inspect = this.deps.inspect;
     let response: Response;
+    let ids: ReadonlyArray<string> = [];
     try {
       const outcome = await body(step);
       if (outcome.kind === "errors" && outcome.errors.some((e) => e.code === "unexpected")) {
@@ -107,19 +109,16 @@ export class Exchange {
       }
       response = await this.#response(outcome, step.session, before);
       await this.deps.bus.deliver(step, response);
+      ids = await this.deps.outbox.enqueue(step);
       await step.commit();
     } catch (error) {
       await step.rollback().catch(() => undefined);
       throw error;
     }
-    for (const mail of step.mails) {
-      await this.deps.runtime
-        .runPromise(Effect.flatMap(Mailer, (m) => m.send(mail)))
-        .catch((error: unknown) => this.deps.report("mail delivery failed", error));
+    if (ids.length > 0) {
+      // Delivered now for a prompt mail; a failure here is retried by the outbox.
+      await this.deps.outbox.deliver(ids).catch((error: unknown) => this.deps.report("outbox delivery failed", error));
     }
-    await this.deps.bus.deliverAfter(step.signals, this.info, (error) =>
-      this.deps.report("after-commit receiver failed", error),
-    );
     return response;
   }
 

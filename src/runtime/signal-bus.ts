@@ -8,15 +8,17 @@
  * at that moment: null for `user_signed_up`, the new user for `user_logged_in`), and
  * `user_logged_in` also carries the `response` the client will get.
  *
- * `after` receivers run after the step commits, once per signal; their failures are logged and
- * do not affect the response (durable, retried delivery arrives with the outbox).
+ * `after` receivers are durable: each signal that has one is written to the outbox in the step's
+ * transaction and delivered after commit, at least once (retried with backoff, dead-lettered
+ * after `outbox.maxAttempts`). They get a JSON copy — no `Request`, no secrets — and an
+ * `idempotencyKey` that is the same on every redelivery.
  */
 import type { SqlClient } from "@effect/sql";
 import type { Effect } from "effect";
 import type { AuthSignal, AuthSignalName, AuthSignalOf, UserRef } from "../../machines/signals.ts";
 import type { EmittedSignal, RequestInfo, Step } from "./step.ts";
 
-/** `request` as receivers see it. */
+/** `request` as in-step receivers see it. */
 export interface SignalRequest extends RequestInfo {
   /** The session's user when the signal was emitted, or null. */
   readonly user: UserRef | null;
@@ -27,29 +29,50 @@ export type SignalPayload<N extends AuthSignalName> = AuthSignalOf<N> & {
   readonly request: SignalRequest;
   readonly response?: Response;
   /**
-   * Runs an effect against the auth database inside the step's transaction (in-step receivers
-   * only). Use it to read or write the auth tables from a receiver: the transaction holds the
-   * SQLite connection, so a query through any other route would wait for the step to end.
+   * Runs an effect against the auth database inside the step's transaction. Use it to read or
+   * write the auth tables from a receiver: the transaction holds the SQLite connection, so a
+   * query through any other route would wait for the step to end.
    */
   readonly run: <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Promise<A>;
 };
 
+/** The durable copy an `after` receiver gets: plain JSON, no secrets. */
+export type DurableSignal<N extends AuthSignalName> = AuthSignalOf<N> & {
+  readonly request: {
+    readonly client: RequestInfo["client"];
+    readonly ip: string;
+    readonly userAgent: string;
+    readonly userId: string | null;
+  };
+  /** The same on every redelivery of this signal: deduplicate on it. */
+  readonly idempotencyKey: string;
+  /** Epoch milliseconds of the step that emitted it. */
+  readonly emittedAt: number;
+};
+
 export type Receiver<N extends AuthSignalName> = (payload: SignalPayload<N>) => void | Promise<void>;
+export type AfterReceiver<N extends AuthSignalName> = (payload: DurableSignal<N>) => void | Promise<void>;
 
 type AnyReceiver = (payload: SignalPayload<AuthSignalName>) => void | Promise<void>;
+type AnyAfterReceiver = (payload: DurableSignal<AuthSignalName>) => void | Promise<void>;
 
 export class SignalBus {
   readonly #on = new Map<AuthSignalName, Array<AnyReceiver>>();
-  readonly #after = new Map<AuthSignalName, Array<AnyReceiver>>();
+  readonly #after = new Map<AuthSignalName, Array<AnyAfterReceiver>>();
 
   /** Connects an in-step receiver; returns a function that disconnects it. */
   on<N extends AuthSignalName>(name: N, receiver: Receiver<N>): () => void {
     return add(this.#on, name, receiver as unknown as AnyReceiver);
   }
 
-  /** Connects a receiver that runs after the step commits. */
-  after<N extends AuthSignalName>(name: N, receiver: Receiver<N>): () => void {
-    return add(this.#after, name, receiver as unknown as AnyReceiver);
+  /** Connects a durable receiver, run after the step commits (at least once). */
+  after<N extends AuthSignalName>(name: N, receiver: AfterReceiver<N>): () => void {
+    return add(this.#after, name, receiver as unknown as AnyAfterReceiver);
+  }
+
+  /** Whether any `after` receiver listens to `name` (only those signals are written out). */
+  hasAfter(name: AuthSignalName): boolean {
+    return (this.#after.get(name)?.length ?? 0) > 0;
   }
 
   /** Runs the in-step receivers; the first throw propagates. */
@@ -62,25 +85,15 @@ export class SignalBus {
     }
   }
 
-  /** Runs the after-commit receivers; failures are reported, not thrown. */
-  async deliverAfter(
-    signals: ReadonlyArray<EmittedSignal>,
-    request: RequestInfo,
-    onError: (error: unknown, signal: AuthSignal) => void,
-  ): Promise<void> {
-    for (const emitted of signals) {
-      for (const receiver of [...(this.#after.get(emitted.signal.type) ?? [])]) {
-        try {
-          await receiver(payloadOf(emitted, request, undefined, afterCommit));
-        } catch (error) {
-          onError(error, emitted.signal);
-        }
-      }
+  /** Runs the `after` receivers of one durable signal; the first throw propagates (retry). */
+  async deliverDurable(signal: DurableSignal<AuthSignalName>): Promise<void> {
+    for (const receiver of [...(this.#after.get(signal.type) ?? [])]) {
+      await receiver(signal);
     }
   }
 }
 
-function add(map: Map<AuthSignalName, Array<AnyReceiver>>, name: AuthSignalName, receiver: AnyReceiver): () => void {
+function add<R>(map: Map<AuthSignalName, Array<R>>, name: AuthSignalName, receiver: R): () => void {
   const list = map.get(name) ?? [];
   list.push(receiver);
   map.set(name, list);
@@ -92,8 +105,23 @@ function add(map: Map<AuthSignalName, Array<AnyReceiver>>, name: AuthSignalName,
   };
 }
 
-function afterCommit(): Promise<never> {
-  return Promise.reject(new Error("run() is only available to in-step receivers (auth.signals.on)"));
+/** The durable copy of an emitted signal (without its idempotency key, added per row). */
+export function durableCopy(
+  emitted: EmittedSignal,
+  request: RequestInfo,
+  emittedAt: number,
+): Omit<DurableSignal<AuthSignalName>, "idempotencyKey"> {
+  const signal: AuthSignal = emitted.signal;
+  return {
+    ...signal,
+    request: {
+      client: request.client,
+      ip: request.ip,
+      userAgent: request.userAgent,
+      userId: emitted.sessionUser?.id ?? null,
+    },
+    emittedAt,
+  } as Omit<DurableSignal<AuthSignalName>, "idempotencyKey">;
 }
 
 function payloadOf(

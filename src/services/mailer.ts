@@ -13,8 +13,13 @@ export interface Mail {
   readonly html?: string;
 }
 
+/** What comes with each delivery: the outbox row's id, the same on every retry of one mail. */
+export interface MailDelivery {
+  readonly idempotencyKey: string;
+}
+
 export interface MailerShape {
-  readonly send: (mail: Mail) => Effect.Effect<void>;
+  readonly send: (mail: Mail, delivery: MailDelivery) => Effect.Effect<void>;
 }
 
 export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, MailerShape>() {
@@ -23,9 +28,11 @@ export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, 
     return Layer.sync(Mailer, () => {
       const transport = nodemailer.createTransport(url);
       return {
-        send: (mail) =>
-          Effect.promise(() =>
+        send: (mail, delivery) =>
+          Effect.tryPromise(() =>
             transport.sendMail({
+              // A retried mail keeps its Message-ID, so receiving systems can drop a duplicate.
+              messageId: `<${delivery.idempotencyKey}@authmachines>`,
               from,
               to: mail.to,
               envelope: { from, to: [mail.to] },
@@ -33,7 +40,7 @@ export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, 
               text: mail.text,
               ...(mail.html === undefined ? {} : { html: mail.html }),
             }),
-          ).pipe(Effect.asVoid),
+          ).pipe(Effect.asVoid, Effect.orDie),
       };
     });
   }
@@ -47,7 +54,7 @@ export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, 
   });
 
   /** A user-supplied `{ send }`. */
-  static layerCustom(mailer: { send(mail: Mail): Promise<void> }): Layer.Layer<Mailer> {
-    return Layer.succeed(Mailer, { send: (mail) => Effect.promise(() => mailer.send(mail)) });
+  static layerCustom(mailer: { send(mail: Mail, delivery: MailDelivery): Promise<void> }): Layer.Layer<Mailer> {
+    return Layer.succeed(Mailer, { send: (mail, delivery) => Effect.promise(() => mailer.send(mail, delivery)) });
   }
 }

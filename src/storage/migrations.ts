@@ -99,6 +99,27 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `CREATE INDEX auth_rate_limit_id ON auth_rate_limit (id)`,
     ],
   },
+  {
+    id: 5,
+    name: "outbox",
+    statements: [
+      // Mails and durable signals, written in the step's transaction, delivered after commit.
+      `CREATE TABLE auth_outbox (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        locked_until BIGINT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        delivered_at BIGINT
+      )`,
+      `CREATE INDEX auth_outbox_due ON auth_outbox (status, next_attempt_at)`,
+    ],
+  },
 ];
 
 /**

@@ -46,7 +46,7 @@ export async function testDatabase(): Promise<TestDatabase> {
     url: urlFor(await workerSchema),
     reset: async (query) => {
       await query(
-        "TRUNCATE auth_flow, auth_session, auth_verification, auth_email_address, auth_rate_limit, auth_user",
+        "TRUNCATE auth_outbox, auth_flow, auth_session, auth_verification, auth_email_address, auth_rate_limit, auth_user",
       );
     },
   };
