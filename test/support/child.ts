@@ -1,0 +1,55 @@
+/**
+ * A second process for the durability tests, driven by environment variables:
+ *  - CHILD_DATABASE: the database URL to share with the test process;
+ *  - CHILD_ACTION: `signup-code` (sign up in code mode, print the session token and the code,
+ *    then wait to be killed) or `signup-hang` (sign up with a mail transport that never answers,
+ *    so the process dies between commit and delivery).
+ * It prints one JSON line per event on stdout.
+ */
+import { createAuth } from "../../src/auth.ts";
+import type { Mail } from "../../src/services/mailer.ts";
+
+const database = process.env["CHILD_DATABASE"]!;
+const action = process.env["CHILD_ACTION"]!;
+const say = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
+
+const mails: Array<Mail> = [];
+const auth = await createAuth(
+  {
+    secret: "test-secret-test-secret-test-secret-0123",
+    database,
+    mailer:
+      action === "signup-hang"
+        ? { send: () => new Promise<void>(() => undefined) }
+        : { send: async (mail) => void mails.push(mail) },
+    passwordHasher: { hash: async (p) => `fast$${p}`, verify: async (h, p) => h === `fast$${p}` },
+    account: {
+      loginMethods: ["email"],
+      emailVerification: "mandatory",
+      emailVerificationByCodeEnabled: action === "signup-code",
+    },
+    outbox: { pollIntervalMs: false, leaseMs: 300 },
+  },
+  { report: () => undefined },
+);
+auth.signals.after("user_signed_up", () => say({ event: "after-signal-in-child" }));
+say({ event: "ready" });
+
+const request = auth.handler(
+  new Request("http://127.0.0.1/_allauth/app/v1/auth/signup", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "ann@example.com", password: "correct horse battery staple 42" }),
+  }),
+  { ip: "10.9.9.9" },
+);
+if (action === "signup-code") {
+  const response = await request;
+  const body = (await response.json()) as { meta: { session_token: string } };
+  const code = /^([A-Z]{4}-[A-Z]{4})$/m.exec(mails[0]!.text)![1];
+  say({ event: "signed-up", status: response.status, token: body.meta.session_token, code });
+} else {
+  say({ event: "requested" });
+}
+// Wait to be killed.
+setInterval(() => undefined, 1000);
