@@ -10,22 +10,18 @@ import { Secret } from "../../machines/secret.ts";
 import { emailVerificationActors, verificationPurposes } from "../actors/index.ts";
 import { flowSettings } from "../config.ts";
 import { runMachine } from "../runtime/run-machine.ts";
-import type { SessionState, Step } from "../runtime/step.ts";
+import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
-import { deleteFlow, findFlow, saveFlow } from "../storage/sessions.ts";
+import { findFlow } from "../storage/sessions.ts";
 import { findEmailAddressById, findUserById, toUserRef } from "../storage/users.ts";
 import { findVerificationByDigest, findVerificationById, recordFailedAttempt } from "../storage/verifications.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
-import { clearPending, emailVerificationFlowKind } from "./pipeline.ts";
+import { dropPending, loadPending, pendingOf, savePending } from "./pending-flow.ts";
+import { emailVerificationFlowKind, settle } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 import { userJson } from "./responses.ts";
-
-function pendingOf(session: SessionState, now: number) {
-  const pending = session.data.pending;
-  return pending !== undefined && pending.expiresAt > now ? pending : null;
-}
 
 export async function getEmailVerification(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
@@ -90,54 +86,41 @@ async function verifyStep(exchange: Exchange, step: Step, event: EmailVerificati
   const { config } = exchange.deps;
   const now = await step.run(Clock.currentTimeMillis);
   const pending = pendingOf(step.session, now);
-  const machine = emailVerificationMachine.provide({ actors: emailVerificationActors(step, config) });
-  const input = {
-    settings: flowSettings(config),
-    sessionUser: step.session.user,
-    mode: config.account.emailVerificationByCodeEnabled ? ("code" as const) : ("link" as const),
-    pendingLogin: pending?.login ?? null,
-    verificationId: null,
-  };
-  let flowRow = null;
-  if (input.mode === "code") {
-    flowRow =
-      pending?.flowId === null || pending === null || step.session.id === null
-        ? null
-        : await step.run(findFlow(pending.flowId, step.session.id, now));
-    if (flowRow === null) {
-      return { kind: "status", status: 409 };
-    }
+  const byCode = config.account.emailVerificationByCodeEnabled;
+  const row = byCode ? await loadPending(step, "verify_email") : null;
+  if (byCode && row === null) {
+    return { kind: "status", status: 409 };
   }
+  const machine = emailVerificationMachine.provide({ actors: emailVerificationActors(step, config) });
   const sessionId = step.session.id;
   const { snapshot, persisted } = await runMachine(step, machine, {
-    input,
-    ...(flowRow === null ? {} : { snapshot: JSON.parse(flowRow.snapshot) }),
+    input: {
+      settings: flowSettings(config),
+      sessionUser: step.session.user,
+      mode: byCode ? "code" : "link",
+      pendingLogin: pending?.login ?? null,
+      verificationId: null,
+    },
+    ...(row === null ? {} : { snapshot: JSON.parse(row.snapshot) }),
     event,
   });
-  if (snapshot.hasTag("failed")) {
-    throw new Error(`flow failed: ${snapshot.context.error?.code ?? "unexpected"}`);
-  }
-  if (flowRow !== null) {
-    if (snapshot.status === "active") {
-      await step.write(saveFlow({ ...flowRow, snapshot: JSON.stringify(persisted) }));
-    } else {
-      await step.write(deleteFlow(flowRow.id));
-    }
-  }
   const error = snapshot.context.error;
   if (snapshot.value === "awaitingCode") {
+    await savePending(step, config, { flow: "verify_email", login: pending?.login ?? null, kind: emailVerificationFlowKind }, persisted, row);
     if (error?.code === "rate_limited" || error?.code === "too_many_attempts") {
       return { kind: "status", status: 429 };
     }
     return error === null ? { kind: "data", status: 200, data: {} } : { kind: "errors", errors: [error] };
   }
-  if (step.session.id === sessionId && (snapshot.status === "done" && !snapshot.hasTag("rejected") || snapshot.value === "aborted")) {
-    await clearPending(step);
+  // The flow is over (verified, logged in, or refused for good): the stage it held is done.
+  const refusedKey = snapshot.value === "rejected";
+  if (step.session.id === sessionId && !refusedKey) {
+    await dropPending(step, row);
   }
   if (snapshot.hasTag("rejected")) {
     return { kind: "errors", errors: [error ?? { code: "invalid", param: "key" }] };
   }
-  return { kind: "session" };
+  return settle(step, config, snapshot);
 }
 
 export async function postEmailVerification(exchange: Exchange): Promise<Response> {
