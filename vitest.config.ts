@@ -34,7 +34,12 @@ const databaseSuites = [
   "test/storage/**/*.test.ts",
   "test/mail/**/*.test.ts",
 ];
-const inputOnlySuites = ["test/http/bad-input.test.ts", "test/http/account-bad-input.test.ts"];
+const inputOnlySuites = [
+  "test/http/bad-input.test.ts",
+  "test/http/account-bad-input.test.ts",
+  // Always on a SQLite file, whatever the project.
+  "test/storage/sqlite-connections.test.ts",
+];
 
 export default defineConfig(async () => {
   const reachable = await postgresReachable();
