@@ -104,6 +104,7 @@ export class Step {
   inspect: Inspect | undefined = undefined;
   readonly signals: Array<EmittedSignal> = [];
   #transaction: Transaction | null = null;
+  #opening: Promise<void> | null = null;
   #finished = false;
 
   constructor(
@@ -128,9 +129,10 @@ export class Step {
     throw rejection(exit.cause);
   }
 
-  /** Runs an effect that writes: opens the step's transaction first. */
+  /** Runs an effect that writes: opens the step's transaction first (once, however many ask). */
   async write<A, E>(effect: Effect.Effect<A, E, AppServices>): Promise<A> {
-    await this.#open();
+    this.#opening ??= this.#open();
+    await this.#opening;
     return this.run(effect);
   }
 
@@ -149,7 +151,7 @@ export class Step {
     );
   }
 
-  /** Queues a mail; it is sent only after the step commits. */
+  /** Queues a mail: written to the outbox with the step, delivered only after it commits. */
   mail(mail: Mail): void {
     this.mails.push(mail);
   }
