@@ -9,6 +9,7 @@ export async function main(): Promise<void> {
     secret: "an-example-secret-of-at-least-32-bytes!",
     database: "sqlite::memory:",
     mailer: "console",
+    outbox: { pollIntervalMs: false },
     account: { loginMethods: ["email"], emailVerification: "mandatory" },
   });
 
@@ -19,8 +20,8 @@ export async function main(): Promise<void> {
   auth.signals.on("email_confirmation_sent", ({ confirmation, signup }) => {
     console.log(`verification mailed to ${confirmation.emailAddress.email} (signup: ${signup})`);
   });
-  auth.signals.after("user_signed_up", async ({ user }) => {
-    console.log(`after commit: add ${user.id} to the CRM`);
+  auth.signals.after("user_signed_up", async ({ user, idempotencyKey }) => {
+    console.log(`after commit: add ${user.id} to the CRM (delivery ${idempotencyKey})`);
   });
 
   const response = await auth.handler(
