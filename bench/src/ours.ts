@@ -1,0 +1,104 @@
+/**
+ * authmachines driven the way an allauth headless app client drives it: Fetch `Request`s to
+ * `auth.handler`, the session token in `X-Session-Token`.
+ */
+import { SqlClient } from "@effect/sql";
+import { Effect } from "effect";
+import { createAuth } from "../../src/index.ts";
+import type { Auth } from "../../src/index.ts";
+import type { AuthConfig } from "../../src/config.ts";
+import type { Hasher } from "./metrics.ts";
+import type { Driver, Session } from "./workloads.ts";
+
+export const ourSecret = "bench-secret-bench-secret-bench-secret-0123";
+
+interface Reply {
+  readonly status: number;
+  readonly body: any;
+}
+
+export async function call(auth: Auth, method: string, path: string, body?: unknown, token?: string | null): Promise<Reply> {
+  const headers: Record<string, string> = { "user-agent": "bench" };
+  if (body !== undefined) {
+    headers["content-type"] = "application/json";
+  }
+  if (token != null) {
+    headers["x-session-token"] = token;
+  }
+  const response = await auth.handler(
+    new Request(`http://127.0.0.1/_allauth/app/v1/${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }),
+    { ip: "10.0.0.1" },
+  );
+  return { status: response.status, body: await response.json() };
+}
+
+function expect(reply: Reply, status: number, what: string): Reply {
+  if (reply.status !== status) {
+    throw new Error(`${what}: expected ${status}, got ${reply.status} ${JSON.stringify(reply.body).slice(0, 200)}`);
+  }
+  return reply;
+}
+
+/** Sets SQLite's `synchronous` on the library's (single) connection and reads it back. */
+export async function setSynchronous(auth: Auth, mode: "FULL" | "NORMAL"): Promise<number> {
+  const rows = await auth.runtime.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.zipRight(sql.unsafe(`PRAGMA synchronous = ${mode}`), sql.unsafe<{ synchronous: number }>("PRAGMA synchronous")),
+    ),
+  );
+  return Number(rows[0]!.synchronous);
+}
+
+export async function ourDriver(
+  file: string,
+  hasher: Hasher,
+  synchronous: "FULL" | "NORMAL" = "FULL",
+  account: AuthConfig["account"] = {},
+): Promise<Driver & { auth: Auth }> {
+  const auth = await createAuth(
+    {
+      secret: ourSecret,
+      database: `sqlite:${file}`,
+      passwordHasher: hasher,
+      mailer: { send: async () => undefined },
+      outbox: { pollIntervalMs: false },
+      account: { loginMethods: ["email"], emailVerification: "none", rateLimits: false, ...account },
+    },
+    { report: (message, error) => console.error(`authmachines: ${message}`, error) },
+  );
+  const level = await setSynchronous(auth, synchronous);
+  if (level !== (synchronous === "FULL" ? 2 : 1)) {
+    throw new Error(`synchronous is ${level}`);
+  }
+  return {
+    name: "authmachines",
+    auth,
+    async signup(email, password) {
+      const reply = expect(await call(auth, "POST", "auth/signup", { email, password }), 200, "signup");
+      return { token: reply.body.meta.session_token as string };
+    },
+    async login(email, password) {
+      const reply = expect(await call(auth, "POST", "auth/login", { email, password }), 200, "login");
+      return { token: reply.body.meta.session_token as string };
+    },
+    async wrongLogin(email, password) {
+      expect(await call(auth, "POST", "auth/login", { email, password }), 400, "wrong-password login");
+    },
+    async changePassword(session: Session, current, next) {
+      expect(
+        await call(auth, "POST", "account/password/change", { current_password: current, new_password: next }, session.token),
+        200,
+        "password change",
+      );
+      return session;
+    },
+    async logout(session: Session) {
+      expect(await call(auth, "DELETE", "auth/session", undefined, session.token), 401, "logout");
+    },
+    close: () => auth.close(),
+  };
+}
