@@ -10,8 +10,11 @@ export const postgresUrl = process.env["AUTH_TEST_POSTGRES_URL"] ?? "postgres://
 
 export const onPostgres = process.env["AUTH_TEST_DATABASE"] === "postgres";
 
-/** The prefix of the schemas the test workers use (dropped by the global teardown). */
-export const schemaPrefix = "am_test_";
+/**
+ * The prefix of the schemas the test workers use (dropped by the global setup and teardown).
+ * Runs that share one database at the same time give each a prefix of its own.
+ */
+export const schemaPrefix = process.env["AUTH_TEST_SCHEMA_PREFIX"] ?? "am_test_";
 
 export interface TestDatabase {
   readonly url: string;
