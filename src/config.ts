@@ -36,6 +36,11 @@ export interface AccountConfig {
   readonly preventEnumeration?: boolean | "strict";
   readonly emailUnknownAccounts?: boolean;
   readonly changeEmail?: boolean;
+  /**
+   * allauth's `ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE`: how often the address may be changed
+   * while a signup waits for its code (`true` is 2, `false` none). Code mode only.
+   */
+  readonly emailVerificationSupportsChange?: boolean | number;
   readonly uniqueEmail?: boolean;
   readonly emailMaxLength?: number;
   readonly usernameMinLength?: number;
@@ -108,6 +113,11 @@ export interface AuthConfig {
   readonly secureCookies?: boolean;
   /** Delivery of mails and `auth.signals.after` receivers (see `src/runtime/outbox.ts`). */
   readonly outbox?: Partial<OutboxOptions>;
+  /**
+   * allauth's `allauth.usersessions` app: `auth/sessions` and the `usersessions` config key exist
+   * only when this is given. `trackActivity` is `USERSESSIONS_TRACK_ACTIVITY`.
+   */
+  readonly usersessions?: boolean | { readonly trackActivity?: boolean };
 }
 
 /** A parsed rate rule: `amount` hits per `periodInSeconds` per `scope`. */
@@ -140,6 +150,7 @@ export interface ResolvedConfig {
     readonly preventEnumeration: boolean | "strict";
     readonly emailUnknownAccounts: boolean;
     readonly changeEmail: boolean;
+    readonly emailVerificationMaxChanges: number;
     readonly uniqueEmail: boolean;
     readonly emailMaxLength: number;
     readonly usernameMinLength: number;
@@ -170,6 +181,8 @@ export interface ResolvedConfig {
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
   readonly outbox: OutboxOptions;
+  /** Null when user sessions are off. */
+  readonly usersessions: { readonly trackActivity: boolean } | null;
 }
 
 /** allauth's `ACCOUNT_RATE_LIMITS` defaults for the flows implemented here. */
@@ -294,6 +307,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       preventEnumeration: account.preventEnumeration ?? true,
       emailUnknownAccounts: account.emailUnknownAccounts ?? true,
       changeEmail: account.changeEmail ?? false,
+      emailVerificationMaxChanges: resends(account.emailVerificationSupportsChange),
       uniqueEmail: account.uniqueEmail ?? true,
       emailMaxLength: account.emailMaxLength ?? 254,
       usernameMinLength: account.usernameMinLength ?? 1,
@@ -326,6 +340,10 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     },
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
+    usersessions:
+      config.usersessions === undefined || config.usersessions === false
+        ? null
+        : { trackActivity: config.usersessions === true ? false : (config.usersessions.trackActivity ?? false) },
     outbox: {
       maxAttempts: config.outbox?.maxAttempts ?? 8,
       leaseMs: config.outbox?.leaseMs ?? 60_000,

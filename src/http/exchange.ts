@@ -12,6 +12,7 @@ import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
+import { touchSession } from "../storage/sessions.ts";
 import type { Outcome } from "./responses.ts";
 import { render } from "./responses.ts";
 
@@ -84,6 +85,26 @@ export class Exchange {
     return this.deps.runtime.runPromise(loadSession(this.token));
   }
 
+  /**
+   * Before any endpoint: an app token that names no live session answers 410 everywhere (allauth's
+   * `authentication_context`), and `usersessions.trackActivity` stamps the session as seen.
+   */
+  async admit(): Promise<Response | null> {
+    const track = this.deps.config.usersessions?.trackActivity === true;
+    if (!track && (this.client !== "app" || this.token === null)) {
+      return null;
+    }
+    const session = await this.loadSession();
+    if (session.gone && this.client === "app") {
+      return this.respond({ kind: "unauthorized", status: 410 }, session);
+    }
+    if (track && session.id !== null && session.user !== null) {
+      const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
+      await this.deps.runtime.runPromise(touchSession(session.id, now, this.info.ip, this.info.userAgent.slice(0, 512)));
+    }
+    return null;
+  }
+
   /** Answers without touching the database's write side. */
   async respond(outcome: Outcome, session?: SessionState): Promise<Response> {
     const current = session ?? (await this.loadSession());
@@ -134,7 +155,9 @@ export class Exchange {
       } else if ((before.id !== null || before.gone) && session.id === null) {
         headers.append("set-cookie", `${sessionCookie}=; ${flags}; HttpOnly; Max-Age=0`);
       }
-      if (!this.#cookies.has(csrfCookie)) {
+      // Django's `login()` rotates the CSRF token: a login in this step sets a fresh one.
+      const loggedIn = session.newToken !== null && session.user !== null;
+      if (!this.#cookies.has(csrfCookie) || loggedIn) {
         const token = await this.deps.runtime.runPromise(Effect.map(Tokens, (t) => t.key()));
         headers.append("set-cookie", `${csrfCookie}=${token}; ${flags}; Max-Age=31449600`);
       }

@@ -28,7 +28,6 @@ const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
   "account/password/change": { POST: postPasswordChange },
   "account/email": { GET: manageEmail, POST: manageEmail, PUT: manageEmail, PATCH: manageEmail, DELETE: manageEmail },
   "auth/reauthenticate": { POST: postReauthenticate },
-  "auth/sessions": { GET: userSessions, DELETE: userSessions },
   "auth/password/request": { POST: postPasswordRequest },
   "auth/code/request": { POST: postCodeRequest },
   "auth/code/confirm": { POST: postCodeConfirm },
@@ -36,23 +35,30 @@ const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
   "auth/password/reset": { GET: getPasswordReset, POST: postPasswordReset },
 };
 
+/** Present only with `usersessions` (allauth: when `allauth.usersessions` is installed). */
+const userSessionRoutes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
+  "auth/sessions": { GET: userSessions, DELETE: userSessions },
+};
+
+/** allauth's `ConfigResponse`: the account keys, then one key per optional app that is on. */
 async function getConfig(exchange: Exchange): Promise<Response> {
-  const account = exchange.deps.config.account;
-  return exchange.respond({
-    kind: "data",
-    status: 200,
-    data: {
-      account: {
-        login_methods: account.loginMethods,
-        authentication_method: account.loginMethods.length === 1 ? account.loginMethods[0] : "username_email",
-        is_open_for_signup: await exchange.deps.config.adapter.isOpenForSignup(exchange.request),
-        email_verification_by_code_enabled: account.emailVerificationByCodeEnabled,
-        login_by_code_enabled: account.loginByCodeEnabled,
-        password_reset_by_code_enabled: account.passwordResetByCodeEnabled,
-      },
-      usersessions: { track_activity: false },
+  const { config } = exchange.deps;
+  const account = config.account;
+  const methods = account.loginMethods;
+  const data: Record<string, unknown> = {
+    account: {
+      login_methods: methods,
+      is_open_for_signup: await config.adapter.isOpenForSignup(exchange.request),
+      email_verification_by_code_enabled: account.emailVerificationByCodeEnabled,
+      login_by_code_enabled: account.loginByCodeEnabled,
+      password_reset_by_code_enabled: account.passwordResetByCodeEnabled,
+      authentication_method: methods.length === 1 ? methods[0] : "username_email",
     },
-  });
+  };
+  if (config.usersessions !== null) {
+    data["usersessions"] = { track_activity: config.usersessions.trackActivity };
+  }
+  return exchange.respond({ kind: "data", status: 200, data });
 }
 
 function plain(status: number): Response {
@@ -85,7 +91,10 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       return plain(400);
     }
     const match = /^\/_allauth\/(browser|app)\/v1\/(.+?)\/?$/.exec(url.pathname);
-    const route = match === null ? undefined : routes[match[2]!];
+    const route =
+      match === null
+        ? undefined
+        : (routes[match[2]!] ?? (deps.config.usersessions === null ? undefined : userSessionRoutes[match[2]!]));
     if (match === null || route === undefined) {
       return plain(404);
     }
@@ -103,7 +112,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       return exchange.respond({ kind: "status", status: 403 });
     }
     try {
-      return await endpoint(exchange);
+      return (await exchange.admit()) ?? (await endpoint(exchange));
     } catch (error) {
       deps.report("request failed", error);
       return plain(500);

@@ -26,8 +26,9 @@ export function needsReauthentication(config: ResolvedConfig, session: SessionSt
   if (!config.account.reauthenticationRequired || session.user === null || !session.user.hasUsablePassword) {
     return false;
   }
-  const last = Math.max(0, ...(session.data.methods ?? []).map((m) => m.at));
-  return now - last > config.account.reauthenticationTimeout * 1000;
+  // allauth's `did_recently_authenticate` reads only the last record's time.
+  const last = (session.data.methods ?? []).at(-1);
+  return last === undefined || now - last.at >= config.account.reauthenticationTimeout * 1000;
 }
 
 async function emailList(step: Step): Promise<Outcome> {

@@ -15,16 +15,24 @@ export type Outcome =
   | { readonly kind: "status"; readonly status: number }
   | { readonly kind: "data"; readonly status: number; readonly data: unknown; readonly meta?: unknown }
   /** 401 for a logged-in user who must reauthenticate first. */
-  | { readonly kind: "reauthenticate" };
+  | { readonly kind: "reauthenticate" }
+  /** allauth's `UnauthorizedResponse`: flows and `is_authenticated: null` (410: a dead app token). */
+  | { readonly kind: "unauthorized"; readonly status: 401 | 410 };
 
+/** allauth's `serialize_user`: an empty or missing `email` or `username` is left out, not null. */
 export function userJson(user: UserRef): Record<string, unknown> {
-  return {
+  const json: Record<string, unknown> = {
     id: user.id,
-    display: user.username ?? user.email ?? user.id,
+    display: user.username || user.email || user.id,
     has_usable_password: user.hasUsablePassword,
-    email: user.email,
-    username: user.username,
   };
+  if (user.email) {
+    json["email"] = user.email;
+  }
+  if (user.username) {
+    json["username"] = user.username;
+  }
+  return json;
 }
 
 export function flowsJson(config: ResolvedConfig, session: SessionState, now: number): Array<Record<string, unknown>> {
@@ -95,6 +103,15 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
             methods: methodsJson(ctx.session),
           },
           meta: meta(ctx, true),
+        },
+      };
+    case "unauthorized":
+      return {
+        status: outcome.status,
+        body: {
+          status: outcome.status,
+          data: { flows: flowsJson(ctx.config, ctx.session, ctx.now) },
+          meta: { is_authenticated: null },
         },
       };
     case "errors":

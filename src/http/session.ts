@@ -6,11 +6,7 @@ import { runMachine } from "../runtime/run-machine.ts";
 import type { Exchange } from "./exchange.ts";
 
 export async function getSession(exchange: Exchange): Promise<Response> {
-  const session = await exchange.loadSession();
-  if (session.gone && exchange.client === "app") {
-    return exchange.respond({ kind: "data", status: 410, data: {}, meta: { is_authenticated: false } }, session);
-  }
-  return exchange.respond({ kind: "session" }, session);
+  return exchange.respond({ kind: "session" });
 }
 
 export async function deleteSession(exchange: Exchange): Promise<Response> {

@@ -10,31 +10,33 @@ import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import type { Outcome } from "./responses.ts";
 
-async function sessionList(step: Step): Promise<Outcome> {
+async function sessionList(step: Step, trackActivity: boolean): Promise<Outcome> {
   const now = await step.run(Clock.currentTimeMillis);
   const rows = await step.run(listUserSessions(step.session.user!.id, now));
   return {
     kind: "data",
     status: 200,
+    // allauth sends `last_seen_at` only when it tracks activity.
     data: rows.map((row) => ({
-      id: Number(row.public_id),
       user_agent: row.user_agent,
       ip: row.ip,
       created_at: Number(row.created_at) / 1000,
-      last_seen_at: Number(row.last_seen_at) / 1000,
       is_current: row.id === step.session.id,
+      id: Number(row.public_id),
+      ...(trackActivity ? { last_seen_at: Number(row.last_seen_at) / 1000 } : {}),
     })),
   };
 }
 
 export async function userSessions(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
+  const trackActivity = config.usersessions?.trackActivity === true;
   const session = await exchange.loadSession();
   if (session.user === null) {
     return exchange.respond({ kind: "session" }, session);
   }
   if (exchange.request.method === "GET") {
-    return exchange.step((step) => sessionList(step));
+    return exchange.step((step) => sessionList(step, trackActivity));
   }
   const input = await readFields<"sessions">(exchange.request, {
     sessions: { required: true, maxLength: 100, type: "integers" },
@@ -52,6 +54,6 @@ export async function userSessions(exchange: Exchange): Promise<Response> {
     if (snapshot.hasTag("failed")) {
       throw new Error("ending sessions failed");
     }
-    return snapshot.value === "done" ? sessionList(step) : { kind: "session" };
+    return snapshot.value === "done" ? sessionList(step, trackActivity) : { kind: "session" };
   });
 }

@@ -49,6 +49,13 @@ export const updateSessionData = (id: string, data: string) =>
     Effect.orDie,
   );
 
+/** `usersessions.trackActivity`: when and from where the session was last used. */
+export const touchSession = (id: string, now: number, ip: string, userAgent: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`UPDATE auth_session SET last_seen_at = ${now}, ip = ${ip}, user_agent = ${userAgent} WHERE id = ${id}`,
+  ).pipe(Effect.asVoid, Effect.orDie);
+
 export const deleteSession = (id: string) =>
   Effect.flatMap(sqlClient, (sql) =>
     Effect.zipRight(

@@ -28,7 +28,11 @@ afterEach(async () => {
 
 async function open(account: AccountConfig = {}): Promise<Harness> {
   spy = spyHasher();
-  h = await harness({ passwordHasher: spy.hasher, account: { loginMethods: ["email"], emailVerification: "none", ...account } });
+  h = await harness({
+    passwordHasher: spy.hasher,
+    usersessions: true,
+    account: { loginMethods: ["email"], emailVerification: "none", ...account },
+  });
   spy.reset();
   return h;
 }

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { goodPassword, harness } from "../support/harness.ts";
 import { fastHasher } from "./support.ts";
 
-const config = { account: { loginMethods: ["email"] as const, emailVerification: "none" as const }, passwordHasher: fastHasher };
+const config = {
+  account: { loginMethods: ["email"] as const, emailVerification: "none" as const },
+  passwordHasher: fastHasher,
+  usersessions: true,
+};
 
 describe("auth/sessions", () => {
   it("lists the user's sessions with integer ids and marks the current one", async () => {
