@@ -161,13 +161,7 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
           yield* setLastLogin(input.userId, now);
           const row = yield* findUserById(input.userId);
           const user = toUserRef(row!);
-          const { login } = input;
-          yield* rotateSession(step, user, {
-            method: login.method,
-            at: now,
-            ...(login.email === undefined ? {} : { email: login.email }),
-            ...(login.username === undefined ? {} : { username: login.username }),
-          });
+          yield* rotateSession(step, user);
           return { user };
         }),
       ),

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
-import { loadSession } from "../runtime/session.ts";
+import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
 import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
@@ -124,6 +124,9 @@ export class Exchange {
     let ids: ReadonlyArray<string> = [];
     try {
       const outcome = await body(step);
+      if (step.sessionUnsaved) {
+        await step.write(saveUnsavedSession(step));
+      }
       if (outcome.kind === "errors" && outcome.errors.some((e) => e.code === "unexpected")) {
         // A defect (database, bug) is not the client's error: roll back and answer 500.
         throw new Error("a flow ended with an unexpected failure");

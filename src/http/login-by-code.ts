@@ -16,7 +16,7 @@ import type { Step } from "../runtime/step.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import { dropPending, loadPending, savePending } from "./pending-flow.ts";
-import { settle } from "./pipeline.ts";
+import { codeRecord, settle } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 
@@ -76,7 +76,7 @@ async function codeStep(step: Step, config: ResolvedConfig, event: LoginByCodeEv
   if (snapshot.hasTag("rejected")) {
     return { kind: "errors", errors: [error ?? { code: "invalid", param: "code" }] };
   }
-  return settle(step, config, snapshot);
+  return settle(step, config, snapshot, event.type === "CONFIRM" ? codeRecord(snapshot.context) : null);
 }
 
 function enabled(exchange: Exchange): boolean {

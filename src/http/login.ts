@@ -41,6 +41,8 @@ export async function postLogin(exchange: Exchange): Promise<Response> {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
       event: { type: "SUBMIT", email, username, password: new Secret(input.value.password!) },
     });
-    return settle(step, config, snapshot);
+    // The password step is done once the login knows its user, even if the login then stalls.
+    const sent = email === null ? { username: username!.trim() } : { email: email.trim().toLowerCase() };
+    return settle(step, config, snapshot, snapshot.context.login === null ? null : { method: "password", ...sent });
   });
 }

@@ -15,7 +15,7 @@ import type { Step } from "../runtime/step.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import { dropPending, loadPending, savePending } from "./pending-flow.ts";
-import { settle } from "./pipeline.ts";
+import { resetRecord, settle } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 import { userJson } from "./responses.ts";
@@ -64,7 +64,7 @@ async function resetStep(step: Step, config: ResolvedConfig, event: PasswordRese
   if (snapshot.value === "requested") {
     return { kind: "status", status: 200 };
   }
-  return settle(step, config, snapshot);
+  return settle(step, config, snapshot, resetRecord(config, snapshot.context));
 }
 
 export async function postPasswordRequest(exchange: Exchange): Promise<Response> {

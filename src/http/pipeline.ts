@@ -11,13 +11,20 @@ import { flowSettings } from "../config.ts";
 import { emailVerificationActors } from "../actors/email-verification.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
+import type { AuthenticationDraft } from "../runtime/session.ts";
+import { recordAuthentication } from "../runtime/session.ts";
+import type { UserRef } from "../../machines/signals.ts";
 import { parkLoginCode } from "./login-by-code.ts";
 import { dropPending, savePending } from "./pending-flow.ts";
 import type { Outcome } from "./responses.ts";
 
 interface Rested {
   hasTag(tag: string): boolean;
-  readonly context: { readonly error: FlowError | null; readonly login: PendingLogin | null; readonly verificationId: string | null };
+  readonly context: {
+    readonly error: FlowError | null;
+    readonly login: PendingLogin | null;
+    readonly verificationId: string | null;
+  };
 }
 
 export const emailVerificationFlowKind = "email-verification";
@@ -46,14 +53,42 @@ export async function parkLogin(
   await savePending(step, config, pending, flow.persisted);
 }
 
+/** A confirmed login code: the code's address (the login's, or else the primary one). */
+export function codeRecord(context: { readonly login: PendingLogin | null; readonly user: UserRef | null }): AuthenticationDraft {
+  const email = context.login?.email ?? context.user?.email ?? null;
+  return { method: "code", ...(email === null ? {} : { email }) };
+}
+
+/** A reset that logs in (`loginOnPasswordReset`): code mode names the address, link mode does not. */
+export function resetRecord(config: ResolvedConfig, context: { readonly login: PendingLogin | null }): AuthenticationDraft | null {
+  const login = context.login;
+  if (login?.method !== "password_reset") {
+    return null;
+  }
+  const email = config.account.passwordResetByCodeEnabled ? (login.email ?? null) : null;
+  return { method: "password_reset", ...(email === null ? {} : { email }) };
+}
+
 /** Drops whatever login the session had parked. */
 export async function clearPending(step: Step): Promise<void> {
   await dropPending(step, null);
 }
 
-export async function settle(step: Step, config: ResolvedConfig, rested: Rested): Promise<Outcome> {
+/**
+ * Turns a rested flow into an outcome. `record` is what the step that just completed records in
+ * the session (allauth's `record_authentication`, ALLAUTH-ERRORS §26), before any login or park.
+ */
+export async function settle(
+  step: Step,
+  config: ResolvedConfig,
+  rested: Rested,
+  record: AuthenticationDraft | null = null,
+): Promise<Outcome> {
   if (rested.hasTag("failed")) {
     throw new Error(`flow failed: ${rested.context.error?.code ?? "unexpected"}`);
+  }
+  if (record !== null) {
+    await step.run(recordAuthentication(step, record));
   }
   if (rested.hasTag("conflict")) {
     return { kind: "status", status: 409 };

@@ -59,16 +59,41 @@ const createRow = (step: Step, user: UserRef | null, data: SessionData) =>
       expires_at: now + sessionAgeInSeconds * 1000,
     });
     step.session = { id, publicId, newToken: token, user, data, createdAt: now, gone: false };
+    step.sessionUnsaved = false;
   });
 
-/** Logs `user` in: the old session row (and its flows) goes, a new token is issued. */
-export const rotateSession = (step: Step, user: UserRef, record: AuthenticationRecord) =>
+/**
+ * Logs `user` in: the old session row (and its flows) goes, a new token is issued. The
+ * authentication records made so far in this session are kept, as Django's `login()` keeps the
+ * session's data unless it held another user.
+ */
+export const rotateSession = (step: Step, user: UserRef) =>
   Effect.gen(function* () {
-    if (step.session.id !== null) {
-      yield* deleteSession(step.session.id);
+    const previous = step.session;
+    if (previous.id !== null) {
+      yield* deleteSession(previous.id);
     }
-    yield* createRow(step, user, { methods: [record] });
+    const kept = previous.user === null || previous.user.id === user.id ? (previous.data.methods ?? []) : [];
+    yield* createRow(step, user, { methods: kept });
   });
+
+/** What a completed authentication step records; the time is stamped when it is recorded. */
+export type AuthenticationDraft = Omit<AuthenticationRecord, "at">;
+
+/**
+ * allauth's `record_authentication`: appends a record to the session as soon as a step is done,
+ * even when the login then stalls. Saved with the session's next write, or when the step ends.
+ */
+export const recordAuthentication = (step: Step, draft: AuthenticationDraft) =>
+  Effect.map(Clock.currentTimeMillis, (at) => {
+    const methods = [...(step.session.data.methods ?? []), { ...draft, at }];
+    step.session = { ...step.session, data: { ...step.session.data, methods } };
+    step.sessionUnsaved = true;
+  });
+
+/** Writes what `recordAuthentication` left in memory (a no-op when nothing is pending). */
+export const saveUnsavedSession = (step: Step) =>
+  step.sessionUnsaved ? saveSessionData(step, step.session.data) : Effect.void;
 
 /** Ends the session: its row and flows are deleted; the step continues anonymous. */
 export const endSession = (step: Step) =>
@@ -78,6 +103,7 @@ export const endSession = (step: Step) =>
       yield* deleteSession(step.session.id);
     }
     step.session = { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+    step.sessionUnsaved = false;
   });
 
 /** Saves `data` into the session, creating an anonymous row when there is none. */
@@ -89,4 +115,5 @@ export const saveSessionData = (step: Step, data: SessionData) =>
     }
     yield* updateSessionData(step.session.id, JSON.stringify(data));
     step.session = { ...step.session, data };
+    step.sessionUnsaved = false;
   });

@@ -103,6 +103,8 @@ export class Step {
   /** Passed to every actor this step creates. */
   inspect: Inspect | undefined = undefined;
   readonly signals: Array<EmittedSignal> = [];
+  /** The session's data changed in memory (an authentication record) and is not written yet. */
+  sessionUnsaved = false;
   #transaction: Transaction | null = null;
   #opening: Promise<void> | null = null;
   #finished = false;
