@@ -3,14 +3,24 @@
  * `error_messages` keys) and the input field it concerns. Infrastructure failures are defects.
  */
 import { Data } from "effect";
-import type { AuthErrorCode } from "../machines/errors.ts";
+import type { AuthErrorCode, ErrorDetails, FlowError } from "../machines/errors.ts";
 
 export class AuthFailure extends Data.TaggedError("AuthFailure")<{
   readonly code: AuthErrorCode;
   readonly param?: string;
+  readonly details?: ErrorDetails;
 }> {}
 
 /** Fails with an `AuthFailure`. */
-export function fail(code: AuthErrorCode, param?: string): AuthFailure {
-  return new AuthFailure(param === undefined ? { code } : { code, param });
+export function fail(code: AuthErrorCode, param?: string, details?: ErrorDetails): AuthFailure {
+  return new AuthFailure({
+    code,
+    ...(param === undefined ? {} : { param }),
+    ...(details === undefined ? {} : { details }),
+  });
+}
+
+/** Fails with a flow error as data (keeps its details). */
+export function failWith(error: FlowError): AuthFailure {
+  return fail(error.code, error.param, error.details);
 }

@@ -107,7 +107,7 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
         }),
       );
       if (found === null) {
-        throw { code: "invalid", param: "key" };
+        throw { code: "invalid_or_expired_key", param: "key" };
       }
       return step.write(
         Effect.gen(function* () {
@@ -115,7 +115,7 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
           // Single use: only one of two concurrent confirmations flips `used_at`.
           const row = yield* pendingAddress(found);
           if (row === null || !(yield* consumeVerification(found.id, now))) {
-            return yield* fail("invalid", "key");
+            return yield* fail("invalid_or_expired_key", "key");
           }
           return yield* verifyAddress(step, row, config);
         }),

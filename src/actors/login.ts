@@ -70,7 +70,7 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       const buckets = loginFailureBuckets(step.request.ip, failureKey(input));
       const attempt = await takeLoginAttempt(step, config, buckets);
       if (attempt === null) {
-        throw { code: "too_many_login_attempts", param: "password" };
+        throw { code: "too_many_login_attempts" };
       }
       const candidate = await step.run(findCandidate(input, account));
       const ok = await step.verifyPassword(candidate?.user.password ?? null, input.password.reveal());

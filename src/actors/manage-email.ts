@@ -95,7 +95,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             return yield* fail("cannot_remove_primary_email", "email");
           }
           if (mine.length === 1 && account.loginMethods.length === 1 && account.loginMethods[0] === "email") {
-            return yield* fail("cannot_remove_last_email", "email");
+            return yield* fail("cannot_remove_primary_email", "email");
           }
           yield* deleteEmailAddress(row.id);
           const rest = mine.filter((r) => r.id !== row.id);

@@ -75,7 +75,7 @@ const liveReset = (verification: VerificationRow | null, now: number) =>
     return { verification, user };
   });
 
-/** The live reset a link key names, or `token_invalid`. Reads only. */
+/** The live reset a link key names, or `invalid_password_reset`. Reads only. */
 export const findResetKey = (key: string) =>
   Effect.gen(function* () {
     const tokens = yield* Tokens;
@@ -85,7 +85,7 @@ export const findResetKey = (key: string) =>
         ? null
         : yield* liveReset(yield* findVerificationByDigest(resetPurposes.link, tokens.digest(resetPurposes.link, key)), now);
     if (found === null) {
-      return yield* fail("token_invalid", "key");
+      return yield* fail("invalid_password_reset", "key");
     }
     const address =
       found.verification.email_address_id === null ? null : yield* findEmailAddressById(found.verification.email_address_id);
@@ -169,7 +169,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
           const address =
             verification.email_address_id === null ? null : yield* findEmailAddressById(verification.email_address_id);
           if (found === null || address === null || address.email !== verification.email) {
-            return yield* fail("token_invalid", "code");
+            return yield* fail("invalid_password_reset", "code");
           }
           if (Number(address.verified) === 1) {
             return { user: toUserRef(found.user), emailAddress: toEmailAddressRef(address), verifiedNow: false };
@@ -187,7 +187,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
       const verification = await step.run(findVerificationById(input.verificationId));
       const owner = verification === null ? null : await step.run(findUserById(verification.user_id));
       if (owner === null) {
-        throw { code: "token_invalid", param: "key" };
+        throw { code: "invalid_password_reset", param: "key" };
       }
       const weak = checkPassword(
         input.password.reveal(),
@@ -203,7 +203,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
       const verification = await step.run(findVerificationById(input.verificationId));
       const owner = verification === null ? null : await step.run(findUserById(verification.user_id));
       if (verification === null || owner === null) {
-        throw { code: "token_invalid", param: "key" };
+        throw { code: "invalid_password_reset", param: "key" };
       }
       const hash = input.passwordHash.reveal();
       return step.write(
@@ -217,7 +217,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
           // A link key is re-checked inside the transaction: the account may have changed since.
           const stale = verification.purpose === resetPurposes.link && (yield* liveReset(verification, now)) === null;
           if (stale || !(yield* consumeVerification(verification.id, now))) {
-            return yield* fail("token_invalid", "key");
+            return yield* fail("invalid_password_reset", "key");
           }
           yield* setPassword(owner.id, hash);
           yield* revokeVerifications(owner.id, resetPurposes.link, now);

@@ -12,7 +12,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { checkPassword } from "../domain/password.ts";
 import { cleanUsername } from "../domain/username.ts";
-import { fail } from "../errors.ts";
+import { fail, failWith } from "../errors.ts";
 import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
@@ -55,7 +55,7 @@ export function signupActors(step: Step, config: ResolvedConfig) {
               blacklist: account.usernameBlacklist,
             });
             if (typeof cleaned !== "string") {
-              return yield* fail(cleaned.code, cleaned.param);
+              return yield* failWith(cleaned);
             }
             if ((yield* findUserByUsername(cleaned)) !== null) {
               return yield* fail("username_taken", "username");
@@ -67,7 +67,7 @@ export function signupActors(step: Step, config: ResolvedConfig) {
           const policy = { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength };
           const weak = checkPassword(input.password.reveal(), policy, { username, email });
           if (weak !== null) {
-            return yield* fail(weak.code, weak.param);
+            return yield* failWith(weak);
           }
           const emailTaken = email === null ? false : yield* isEmailInUse(email);
           return { email, username, emailTaken };

@@ -36,7 +36,7 @@ export function checkPassword(
 ): FlowError | null {
   const length = [...password].length;
   if (length > policy.maxLength) {
-    return { code: "password_too_long", param: "password" };
+    return { code: "max_length", param: "password", details: { limit: policy.maxLength, length } };
   }
   const normalized = password.normalize("NFKC");
   if ([...normalized].length < policy.minLength) {
@@ -49,11 +49,14 @@ export function checkPassword(
   if (/^\d+$/.test(normalized)) {
     return { code: "password_entirely_numeric", param: "password" };
   }
-  const related = [context.username, context.email, context.email?.split("@")[0]]
-    .filter((v): v is string => typeof v === "string" && v.length > 0)
-    .map((v) => v.toLowerCase());
-  if (related.includes(folded)) {
-    return { code: "password_too_similar", param: "password" };
+  const related: ReadonlyArray<readonly [string, string | null | undefined]> = [
+    ["username", context.username],
+    ["email address", context.email],
+    ["email address", context.email?.split("@")[0]],
+  ];
+  const similar = related.find(([, v]) => typeof v === "string" && v.length > 0 && v.toLowerCase() === folded);
+  if (similar !== undefined) {
+    return { code: "password_too_similar", param: "password", details: { attribute: similar[0] } };
   }
   return null;
 }

@@ -12,14 +12,18 @@ export interface UsernamePolicy {
 
 /** The username as stored, or the failure. */
 export function cleanUsername(value: string, policy: UsernamePolicy): string | FlowError {
-  if (value.length > policy.maxLength) {
-    return { code: "max_length", param: "username" };
+  const length = [...value].length;
+  if (length > policy.maxLength) {
+    return { code: "max_length", param: "username", details: { limit: policy.maxLength, length } };
   }
-  if (value.length < policy.minLength || !/^[A-Za-z0-9@.+_-]+$/.test(value)) {
-    return { code: "invalid_username", param: "username" };
+  if (length < policy.minLength) {
+    return { code: "min_length", param: "username", details: { limit: policy.minLength, length } };
+  }
+  if (!/^[A-Za-z0-9@.+_-]+$/.test(value)) {
+    return { code: "invalid", param: "username" };
   }
   if (policy.blacklist.includes(value.toLowerCase())) {
-    return { code: "invalid_username", param: "username" };
+    return { code: "username_blacklisted", param: "username" };
   }
   return value;
 }

@@ -68,7 +68,13 @@ export async function getEmailVerification(exchange: Exchange): Promise<Response
     }),
   );
   if (info === null) {
-    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "key" }] }, session);
+    return exchange.respond(
+      {
+        kind: "errors",
+        errors: [{ code: key.trim() === "" ? "required" : byCode ? "incorrect_code" : "invalid_or_expired_key", param: "key" }],
+      },
+      session,
+    );
   }
   return exchange.respond(
     {

@@ -149,7 +149,10 @@ export class Exchange {
   async #response(outcome: Outcome, session: SessionState, before: SessionState): Promise<Response> {
     const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
     const { status, body } = render(outcome, { config: this.deps.config, client: this.client, session, now });
-    const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store" });
+    const headers = new Headers({ "cache-control": "no-store" });
+    if (body !== null) {
+      headers.set("content-type", "application/json");
+    }
     if (this.client === "browser") {
       const secure = this.deps.config.secureCookies ?? new URL(this.request.url).protocol === "https:";
       const flags = `Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
@@ -165,6 +168,6 @@ export class Exchange {
         headers.append("set-cookie", `${csrfCookie}=${token}; ${flags}; Max-Age=31449600`);
       }
     }
-    return new Response(JSON.stringify(body), { status, headers });
+    return new Response(body === null ? null : JSON.stringify(body), { status, headers });
   }
 }

@@ -1,36 +1,51 @@
 /**
- * Request bodies: JSON objects of at most 64 KiB, read with a cap before parsing; every field
- * typed, unknown fields refused, `__proto__` and friends impossible (parsed into a null-prototype
- * copy). Errors come back as `{ param, code }` lists; nothing is written before input is valid.
+ * Request bodies, read as allauth's headless inputs (Django forms over `json.loads`) read them:
+ * - an empty body (or JSON `null`) is `{}`; a body that is not UTF-8 JSON, not an object, or
+ *   larger than 64 KiB gets Django's bare 400 (`invalid_json` / `body_too_large` in the table);
+ * - only the fields of the spec are read, in the spec's order (the input's field order, which is
+ *   the order of the errors); any other key is ignored and never reaches a flow;
+ * - Django's empty values (`null`, `""`, `[]`, `{}`) count as missing; text fields are stripped
+ *   as `CharField` strips them (passwords are only stripped to decide whether they are empty);
+ * - a field that is read but has the wrong JSON type is `invalid` (IV-01), and an over-long one
+ *   gets Django's `max_length` with the limit and the length.
+ * Parsing is into a null-prototype copy, so `__proto__` and friends cannot pollute anything.
  */
+import type { FlowError } from "../../machines/errors.ts";
+
 export const maxBodyBytes = 64 * 1024;
 
-export interface InputError {
-  readonly code: string;
-  readonly param?: string;
-}
+export type InputError = FlowError;
 
 export interface Field {
   readonly required: boolean;
   readonly maxLength: number;
   /**
-   * Strings by default; `boolean` fields arrive as `"true"` / `"false"`, `integers` (an array of
-   * at most `maxLength` safe integers) as its JSON text.
+   * Strings by default (`password` keeps its surrounding spaces); `boolean` fields arrive as
+   * `"true"` (false counts as missing, as Django's required BooleanField has it); `integers` (a
+   * list of at most `maxLength` ids, as numbers, or the Python text of a value that names no id)
+   * as its JSON text.
    */
-  readonly type?: "string" | "boolean" | "integers";
+  readonly type?: "string" | "password" | "boolean" | "integers";
 }
 
 export type FieldSpec = Readonly<Record<string, Field>>;
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: ReadonlyArray<InputError> };
+export type Parsed<T> =
+  | {
+      readonly ok: true;
+      readonly value: T;
+      /** The spec's fields the body carried as keys at all, empty or not (allauth's `key in data`). */
+      readonly keys: ReadonlySet<string>;
+    }
+  | { readonly ok: false; readonly errors: ReadonlyArray<InputError> };
 
-async function readCapped(request: Request): Promise<string | null> {
+async function readCapped(request: Request): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBodyBytes) {
     return null;
   }
   if (request.body === null) {
-    return "";
+    return new Uint8Array();
   }
   const reader = request.body.getReader();
   const chunks: Array<Uint8Array> = [];
@@ -47,60 +62,129 @@ async function readCapped(request: Request): Promise<string | null> {
     }
     chunks.push(value);
   }
-  return new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
-/** Reads the body as one JSON object of string fields matching `spec`. */
+/** The body as a JSON object, or the error code of Django's bare 400. */
+async function readObject(request: Request): Promise<Record<string, unknown> | "invalid_json" | "body_too_large"> {
+  const bytes = await readCapped(request);
+  if (bytes === null) {
+    return "body_too_large";
+  }
+  if (bytes.byteLength === 0) {
+    return {};
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return "invalid_json";
+  }
+  if (body === null) {
+    return {};
+  }
+  if (typeof body !== "object" || Array.isArray(body)) {
+    return "invalid_json";
+  }
+  return body as Record<string, unknown>;
+}
+
+function isEmpty(raw: unknown): boolean {
+  return (
+    raw === undefined ||
+    raw === null ||
+    raw === "" ||
+    (Array.isArray(raw) && raw.length === 0) ||
+    (typeof raw === "object" && raw !== null && !Array.isArray(raw) && Object.keys(raw).length === 0)
+  );
+}
+
+/** Python's `str()` of a JSON value, as Django shows it in `invalid_pk_value`. */
+function pythonText(raw: unknown): string {
+  if (typeof raw === "string") {
+    return raw;
+  }
+  if (typeof raw === "boolean") {
+    return raw ? "True" : "False";
+  }
+  return raw === null ? "None" : JSON.stringify(raw);
+}
+
+type Read = { readonly value: string } | { readonly error: FlowError } | null;
+
+function readField(name: string, field: Field, raw: unknown): Read {
+  switch (field.type) {
+    case "integers": {
+      // Django's ModelMultipleChoiceField: a list, each pk usable in a query (else
+      // `invalid_pk_value`); what names no row is the endpoint's `invalid_choice`, so values that
+      // can never be an id (null, booleans, fractions) pass on as their Python text.
+      if (!Array.isArray(raw) || raw.length > field.maxLength) {
+        return { error: { code: "invalid_list", param: name } };
+      }
+      const items: Array<number | string> = [];
+      for (const item of raw) {
+        if (typeof item === "string" && /^\s*[+-]?\d+\s*$/.test(item) && Number.isSafeInteger(Number(item))) {
+          items.push(Number(item));
+        } else if (typeof item === "number" && Number.isSafeInteger(item)) {
+          items.push(item);
+        } else if (item === null || typeof item === "boolean" || typeof item === "number") {
+          items.push(pythonText(item));
+        } else {
+          return { error: { code: "invalid_pk_value", param: name, details: { value: pythonText(item) } } };
+        }
+      }
+      return { value: JSON.stringify(items) };
+    }
+    case "boolean":
+      if (raw === false) {
+        return null;
+      }
+      return raw === true ? { value: "true" } : { error: { code: "invalid", param: name } };
+    default: {
+      if (typeof raw !== "string") {
+        return { error: { code: "invalid", param: name } };
+      }
+      const value = field.type === "password" ? raw : raw.trim();
+      if (raw.trim() === "") {
+        return null;
+      }
+      const length = [...value].length;
+      if (length > field.maxLength) {
+        return { error: { code: "max_length", param: name, details: { limit: field.maxLength, length } } };
+      }
+      return { value };
+    }
+  }
+}
+
+/** Reads the fields of `spec` (in its order) from the body; other keys are ignored. */
 export async function readFields<K extends string>(
   request: Request,
   spec: FieldSpec,
 ): Promise<Parsed<Readonly<Record<K, string | null>>>> {
-  const text = await readCapped(request);
-  if (text === null) {
-    return { ok: false, errors: [{ code: "body_too_large" }] };
-  }
-  let body: unknown;
-  try {
-    body = text.trim() === "" ? {} : JSON.parse(text);
-  } catch {
-    return { ok: false, errors: [{ code: "invalid_json" }] };
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return { ok: false, errors: [{ code: "invalid_json" }] };
+  const body = await readObject(request);
+  if (typeof body === "string") {
+    return { ok: false, errors: [{ code: body }] };
   }
   const errors: Array<InputError> = [];
   const value: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
-  for (const key of Object.keys(body)) {
-    if (!Object.hasOwn(spec, key)) {
-      errors.push({ code: "unknown_field", param: key });
-    }
-  }
+  const keys = new Set<string>();
   for (const [name, field] of Object.entries(spec)) {
-    const raw = Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined;
-    if (raw === undefined || raw === null || raw === "") {
+    const raw = Object.hasOwn(body, name) ? body[name] : undefined;
+    if (Object.hasOwn(body, name)) {
+      keys.add(name);
+    }
+    const read = isEmpty(raw) ? null : readField(name, field, raw);
+    if (read === null) {
       if (field.required) {
         errors.push({ code: "required", param: name });
       }
       value[name] = null;
-    } else if (field.type === "integers") {
-      if (Array.isArray(raw) && raw.length <= field.maxLength && raw.every((n) => Number.isSafeInteger(n))) {
-        value[name] = JSON.stringify(raw);
-      } else {
-        errors.push({ code: "invalid", param: name });
-      }
-    } else if (field.type === "boolean") {
-      if (typeof raw === "boolean") {
-        value[name] = String(raw);
-      } else {
-        errors.push({ code: "invalid", param: name });
-      }
-    } else if (typeof raw !== "string") {
-      errors.push({ code: "invalid", param: name });
-    } else if ([...raw].length > field.maxLength) {
-      errors.push({ code: name.endsWith("password") ? "password_too_long" : "max_length", param: name });
+    } else if ("error" in read) {
+      errors.push(read.error);
     } else {
-      value[name] = raw;
+      value[name] = read.value;
     }
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: value as Record<K, string | null> };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: value as Record<K, string | null>, keys };
 }

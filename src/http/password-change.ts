@@ -22,8 +22,8 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
   const setting = !session.user.hasUsablePassword;
   const input = await readFields<"current_password" | "new_password">(exchange.request, {
     // Required of a user who has a password, so its absence is refused before the rate limit.
-    current_password: { required: !setting, maxLength: config.account.passwordMaxLength },
-    new_password: { required: true, maxLength: config.account.passwordMaxLength },
+    current_password: { required: !setting, maxLength: config.account.passwordMaxLength, type: "password" },
+    new_password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!input.ok) {
     return exchange.respond({ kind: "errors", errors: input.errors }, session);

@@ -96,7 +96,7 @@ export async function getPasswordReset(exchange: Exchange): Promise<Response> {
       const found = await step.run(findResetKey(key));
       return { kind: "data", status: 200, data: { user: userJson(found.user) } };
     } catch {
-      return { kind: "errors", errors: [{ code: "token_invalid", param: "key" }] };
+      return { kind: "errors", errors: [{ code: "invalid_password_reset", param: "key" }] };
     }
   });
 }
@@ -105,7 +105,7 @@ export async function postPasswordReset(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
   const fields = await readFields<"key" | "password">(exchange.request, {
     key: { required: true, maxLength: 256 },
-    password: { required: true, maxLength: config.account.passwordMaxLength },
+    password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });

@@ -20,7 +20,7 @@ export async function postReauthenticate(exchange: Exchange): Promise<Response> 
     return exchange.respond({ kind: "session" }, session);
   }
   const input = await readFields<"password">(exchange.request, {
-    password: { required: true, maxLength: config.account.passwordMaxLength },
+    password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!input.ok) {
     return exchange.respond({ kind: "errors", errors: input.errors }, session);

@@ -5,8 +5,8 @@
 import type { UserRef } from "../../machines/signals.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { SessionState } from "../runtime/step.ts";
+import { errorFor, statusFor } from "./error-table.ts";
 import type { InputError } from "./input.ts";
-import { messageFor } from "./messages.ts";
 
 /** What an endpoint decided; rendered once the step knows the final session. */
 export type Outcome =
@@ -72,7 +72,7 @@ function meta(ctx: RenderContext, isAuthenticated: boolean): Record<string, unkn
   return m;
 }
 
-/** The status and JSON body of an outcome. */
+/** The status and JSON body of an outcome; `body` null is an empty, non-JSON body. */
 export function render(outcome: Outcome, ctx: RenderContext): { status: number; body: unknown } {
   switch (outcome.kind) {
     case "session": {
@@ -114,18 +114,19 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
           meta: { is_authenticated: null },
         },
       };
-    case "errors":
+    case "errors": {
+      // A status-only code (409, 429, …) answers with its bare status; Django's unreadable
+      // body answers an empty 400.
+      const bare = outcome.errors.map((e) => statusFor(e.code)).find((status) => status !== undefined);
+      if (bare !== undefined) {
+        const empty = outcome.errors.some((e) => e.code === "invalid_json" || e.code === "body_too_large");
+        return { status: bare, body: empty ? null : { status: bare } };
+      }
       return {
         status: 400,
-        body: {
-          status: 400,
-          errors: outcome.errors.map((e) => ({
-            message: messageFor(e.code, e.param, ctx.config),
-            code: e.code === "body_too_large" || e.code === "invalid_json" ? "invalid" : e.code,
-            ...(e.param === undefined ? {} : { param: e.param }),
-          })),
-        },
+        body: { status: 400, errors: outcome.errors.map((e) => errorFor(e, ctx.config)) },
       };
+    }
     case "status":
       return { status: outcome.status, body: { status: outcome.status } };
     case "data":

@@ -5,6 +5,7 @@ import { signupActors } from "../actors/signup.ts";
 import { flowSettings } from "../config.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Exchange } from "./exchange.ts";
+import type { Field } from "./input.ts";
 import { readFields } from "./input.ts";
 import { settle } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
@@ -15,8 +16,8 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
   if (!(await config.adapter.isOpenForSignup(exchange.request))) {
     return exchange.respond({ kind: "status", status: 403 });
   }
-  const spec: Record<string, { required: boolean; maxLength: number }> = {
-    password: { required: true, maxLength: account.passwordMaxLength },
+  const spec: Record<string, Field> = {
+    password: { required: true, maxLength: account.passwordMaxLength, type: "password" },
   };
   if (account.signupEmail !== "absent") {
     spec["email"] = { required: account.signupEmail === "required", maxLength: account.emailMaxLength };

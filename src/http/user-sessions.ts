@@ -29,7 +29,7 @@ async function sessionList(step: Step, trackActivity: boolean): Promise<Outcome>
 }
 
 export async function userSessions(exchange: Exchange): Promise<Response> {
-  const { config } = exchange.deps;
+  const { config, runtime } = exchange.deps;
   const trackActivity = config.usersessions?.trackActivity === true;
   const session = await exchange.loadSession();
   if (session.user === null) {
@@ -44,7 +44,20 @@ export async function userSessions(exchange: Exchange): Promise<Response> {
   if (!input.ok) {
     return exchange.respond({ kind: "errors", errors: input.errors }, session);
   }
-  const sessionIds = JSON.parse(input.value.sessions!) as Array<number>;
+  const items = JSON.parse(input.value.sessions!) as Array<number | string>;
+  // Django's `invalid_choice`: the first value that names none of the user's sessions.
+  const now = await runtime.runPromise(Clock.currentTimeMillis);
+  const mine = new Set(
+    (await runtime.runPromise(listUserSessions(session.user.id, now))).map((row) => Number(row.public_id)),
+  );
+  const foreign = items.find((item) => typeof item !== "number" || !mine.has(item));
+  if (foreign !== undefined) {
+    return exchange.respond(
+      { kind: "errors", errors: [{ code: "invalid_choice", param: "sessions", details: { value: String(foreign) } }] },
+      session,
+    );
+  }
+  const sessionIds = items as Array<number>;
   return exchange.step(async (step) => {
     const machine = userSessionsMachine.provide({ actors: userSessionsActors(step) });
     const { snapshot } = await runMachine(step, machine, {

@@ -38,11 +38,17 @@ async function buckets(): Promise<Array<string>> {
   return (await h.query<{ bucket: string }>("SELECT bucket FROM auth_rate_limit ORDER BY at, bucket")).map((r) => r.bucket);
 }
 
-type Expected = ReadonlyArray<{ readonly param?: string; readonly code: string }>;
+/** The errors of a 400, or `"bare"`: Django's empty, non-JSON 400 for an unreadable body. */
+type Expected = ReadonlyArray<{ readonly param?: string; readonly code: string }> | "bare";
 
 /** Asserts a 400 with exactly these errors (any order), each with a message and nothing else. */
 function expectErrors(res: ClientResponse, expected: Expected): void {
   expect(res.status).toBe(400);
+  if (expected === "bare") {
+    expect(res.body).toBeNull();
+    expect(res.headers.get("content-type")).toBeNull();
+    return;
+  }
   expect(res.body.status).toBe(400);
   expect(Object.keys(res.body).sort()).toEqual(["errors", "status"]);
   const errors = res.body.errors as Array<{ param?: string; code: string; message: string }>;
@@ -87,7 +93,7 @@ async function expectRefused(
 }
 
 const bigPadding = "p".repeat(1024 * 1024);
-const invalidJson = [{ code: "invalid" }] as const;
+const invalidJson = "bare";
 
 /** Structural bad bodies, shared by the three endpoints. */
 const malformedBodies: ReadonlyArray<readonly [string, string]> = [
@@ -100,8 +106,8 @@ const malformedBodies: ReadonlyArray<readonly [string, string]> = [
   ["top-level array", '[{"email": "a@x.com", "password": "correct horse battery staple 42"}]'],
   ["top-level string", '"a@x.com"'],
   ["top-level number", "42"],
-  ["top-level null", "null"],
   ["top-level true", "true"],
+  ["whitespace only", "  \n "],
 ];
 
 describe("POST auth/signup", () => {
@@ -124,7 +130,9 @@ describe("POST auth/signup", () => {
     it.each([
       ["empty object", {}, [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
       ["empty body", "", [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
-      ["whitespace body", "  \n ", [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
+      ["JSON null", "null", [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
+      ["blank strings (stripped)", { email: "  ", password: " " }, [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
+      ["empty list and object", { email: [], password: {} }, [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
       ["no password", { email: "a@example.com" }, [{ param: "password", code: "required" }]],
       ["no email", { password: goodPassword }, [{ param: "email", code: "required" }]],
       ["empty strings", { email: "", password: "" }, [{ param: "email", code: "required" }, { param: "password", code: "required" }]],
@@ -135,33 +143,41 @@ describe("POST auth/signup", () => {
     });
   });
 
-  describe("unknown fields are refused, never assigned (mass assignment)", () => {
+  describe("unknown fields are ignored, never assigned (mass assignment, IV-02)", () => {
     it.each([
       ["emailVerified", true],
       ["id", "attacker-chosen-id"],
-      ["is_active", true],
+      ["is_active", false],
       ["verified", true],
       ["is_staff", true],
       ["is_superuser", true],
       ["userId", "someone-else"],
       ["passwordHash", "spy$known"],
       ["username", "admin"],
-      ["password2", goodPassword],
+      ["password2", "something else entirely"],
     ])("%s", async (field, value) => {
       await open({ emailVerification: "mandatory" });
-      await expectRefused(() => post({ ...valid, [field]: value }), [{ param: field, code: "unknown_field" }]);
-      expect(await h.count("auth_email_address")).toBe(0);
+      const res = await post({ ...valid, [field]: value });
+      expect(res.status).toBe(401);
+      expect(spy.hashes).toBe(1);
+      const users = await h.query<{ id: string; username: string | null; is_active: number; password: string }>(
+        "SELECT id, username, is_active, password FROM auth_user",
+      );
+      expect(users).toHaveLength(1);
+      expect(users[0]!.id).not.toBe("attacker-chosen-id");
+      expect(users[0]!.username).toBeNull();
+      expect(Number(users[0]!.is_active)).toBe(1);
+      expect(users[0]!.password).toBe(`spy$${goodPassword}`);
+      const rows = await h.query<{ user_id: string; verified: number }>("SELECT user_id, verified FROM auth_email_address");
+      expect(rows.map((r) => ({ ...r, verified: Number(r.verified) }))).toEqual([{ user_id: users[0]!.id, verified: 0 }]);
+      expect(h.signals.map((s) => s.type)).toEqual(["user_signed_up", "email_confirmation_sent"]);
     });
 
-    it("several unknown fields are all reported, with the missing ones", async () => {
+    it("unknown fields next to missing ones: only the missing ones are reported", async () => {
       await open({ emailVerification: "mandatory" });
       await expectRefused(
         () => post({ email: "a@example.com", emailVerified: true, is_active: false }),
-        [
-          { param: "emailVerified", code: "unknown_field" },
-          { param: "is_active", code: "unknown_field" },
-          { param: "password", code: "required" },
-        ],
+        [{ param: "password", code: "required" }],
       );
     });
   });
@@ -175,6 +191,7 @@ describe("POST auth/signup", () => {
       ["email", false, "invalid"],
       ["email", 0, "invalid"],
       ["email", null, "required"],
+      ["email", [], "required"],
       ["password", 123456789012345, "invalid"],
       ["password", [goodPassword], "invalid"],
       ["password", { $ne: null }, "invalid"],
@@ -189,14 +206,29 @@ describe("POST auth/signup", () => {
   describe("malformed bodies", () => {
     it.each(malformedBodies)("%s", async (_name, body) => {
       await open({ emailVerification: "mandatory" });
-      const res = await expectRefused(() => post(body), invalidJson);
-      expect(res.body.errors[0].message).toBe("The request body is not valid JSON.");
+      await expectRefused(() => post(body), invalidJson);
+    });
+
+    it("a body that is not UTF-8", async () => {
+      await open({ emailVerification: "mandatory" });
+      const bytes = new Uint8Array([...new TextEncoder().encode('{"email": "a@example.com", "password": "'), 0xff, 0xfe, 0x22, 0x7d]);
+      await expectRefused(async () => {
+        const response = await h.auth.handler(
+          new Request("http://127.0.0.1/_allauth/app/v1/auth/signup", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: bytes,
+          }),
+          { ip: "10.2.0.2" },
+        );
+        const text = await response.text();
+        return { status: response.status, body: text === "" ? null : JSON.parse(text), headers: response.headers };
+      }, invalidJson);
     });
 
     it("a 1 MiB body is refused unread", async () => {
       await open({ emailVerification: "mandatory" });
-      const res = await expectRefused(() => post({ ...valid, padding: bigPadding }), invalidJson);
-      expect(res.body.errors[0].message).toBe("The request body is too large.");
+      await expectRefused(() => post({ ...valid, padding: bigPadding }), invalidJson);
     });
 
     it("a body declaring a huge Content-Length is refused", async () => {
@@ -211,39 +243,46 @@ describe("POST auth/signup", () => {
           }),
           { ip: "10.2.0.1" },
         );
-        return { status: response.status, body: await response.json(), headers: response.headers };
+        const text = await response.text();
+        return { status: response.status, body: text === "" ? null : JSON.parse(text), headers: response.headers };
       }, invalidJson);
-      expect(res.body.errors[0].message).toBe("The request body is too large.");
+      expect(res.status).toBe(400);
     });
 
     it("the browser client gets the same answers", async () => {
       await open({ emailVerification: "mandatory" });
       await expectRefused(() => post("[1,2]", h.browser()), invalidJson);
-      await expectRefused(() => post({ ...valid, id: "x" }, h.browser()), [{ param: "id", code: "unknown_field" }]);
+      await expectRefused(() => post({ email: 5, id: "x" }, h.browser()), [
+        { param: "email", code: "invalid" },
+        { param: "password", code: "required" },
+      ]);
     });
   });
 
   describe("prototype pollution", () => {
-    it("__proto__ is an unknown field and pollutes nothing", async () => {
+    it("__proto__ is ignored and pollutes nothing", async () => {
       await open({ emailVerification: "mandatory" });
       const body = `{"__proto__": {"isAdmin": true, "emailVerified": true, "polluted": 1}, "email": "a@example.com", "password": "${goodPassword}"}`;
-      await expectRefused(() => post(body), [{ param: "__proto__", code: "unknown_field" }]);
+      const res = await post(body);
+      expect(res.status).toBe(401);
+      const rows = await h.query<{ verified: number }>("SELECT verified FROM auth_email_address");
+      expect(rows.map((r) => Number(r.verified))).toEqual([0]);
       expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
       expect(({} as Record<string, unknown>)["isAdmin"]).toBeUndefined();
       expect(Object.prototype).not.toHaveProperty("emailVerified");
     });
 
-    it("constructor.prototype is an unknown field and pollutes nothing", async () => {
+    it("constructor.prototype is ignored and pollutes nothing", async () => {
       await open({ emailVerification: "mandatory" });
       const body = `{"constructor": {"prototype": {"polluted": 1}}, "email": "a@example.com", "password": "${goodPassword}"}`;
-      await expectRefused(() => post(body), [{ param: "constructor", code: "unknown_field" }]);
+      const res = await post(body);
+      expect(res.status).toBe(401);
       expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
     });
 
-    it("__proto__ as the only key, or null, is refused", async () => {
+    it("__proto__ as the only key counts as an empty input", async () => {
       await open({ emailVerification: "mandatory" });
       await expectRefused(() => post('{"__proto__": null}'), [
-        { param: "__proto__", code: "unknown_field" },
         { param: "email", code: "required" },
         { param: "password", code: "required" },
       ]);
@@ -293,7 +332,7 @@ describe("POST auth/signup", () => {
       expect(await h.count("auth_email_address")).toBe(0);
     });
 
-    it("a 255-character address is refused at the edge (max_length), before the rate limit", async () => {
+    it("a 255-character address is refused at the edge (max_length)", async () => {
       await open({ emailVerification: "mandatory" });
       const email = `${"a".repeat(64)}@${longDomain}d`;
       expect(email).toHaveLength(255);
@@ -313,15 +352,14 @@ describe("POST auth/signup", () => {
   describe("passwords are refused before the hasher", () => {
     it("a 1 MiB password", async () => {
       await open({ emailVerification: "mandatory" });
-      const res = await expectRefused(() => post({ email: "a@example.com", password: "x".repeat(1024 * 1024) }), invalidJson);
-      expect(res.body.errors[0].message).toBe("The request body is too large.");
+      await expectRefused(() => post({ email: "a@example.com", password: "x".repeat(1024 * 1024) }), invalidJson);
     });
 
     it("1025 characters (just over the maximum)", async () => {
       await open({ emailVerification: "mandatory" });
       await expectRefused(
         () => post({ email: "a@example.com", password: `${"correct horse ".repeat(73)}abc` }),
-        [{ param: "password", code: "password_too_long" }],
+        [{ param: "password", code: "max_length" }],
       );
     });
 
@@ -329,7 +367,7 @@ describe("POST auth/signup", () => {
       await open({ emailVerification: "mandatory" });
       await expectRefused(
         () => post({ email: "a@example.com", password: "🔑".repeat(1025) }),
-        [{ param: "password", code: "password_too_long" }],
+        [{ param: "password", code: "max_length" }],
       );
     });
 
@@ -360,6 +398,9 @@ describe("POST auth/login", () => {
   const url = "auth/login";
   const email = "member@example.com";
   const post = (body: unknown, client: Client = h.app()) => client.request("POST", url, body);
+  /** The `login` rate limit is taken before the body is read (allauth's decorator): its hit is allowed. */
+  const refused = (send: () => Promise<ClientResponse>, expected: Expected) =>
+    expectRefused(send, expected, { allowBuckets: /^login:ip:/ });
 
   /** A harness with one verified-less member (emailVerification none), everything recorded cleared. */
   async function openWithMember(): Promise<void> {
@@ -391,11 +432,11 @@ describe("POST auth/login", () => {
       ["null email", { email: null, password: goodPassword }, [{ param: "email", code: "required" }]],
     ] as const)("%s", async (_name, body, expected) => {
       await openWithMember();
-      await expectRefused(() => post(body), expected);
+      await refused(() => post(body), expected);
     });
   });
 
-  describe("unknown fields", () => {
+  describe("unknown fields are ignored", () => {
     it.each([
       ["username", "member"],
       ["id", "some-user-id"],
@@ -404,9 +445,12 @@ describe("POST auth/login", () => {
       ["session_token", "attacker-token"],
     ])("%s", async (field, value) => {
       await openWithMember();
-      await expectRefused(() => post({ email, password: goodPassword, [field]: value }), [
-        { param: field, code: "unknown_field" },
-      ]);
+      const res = await post({ email, password: goodPassword, [field]: value });
+      expect(res.status).toBe(200);
+      expect(res.body.data.user.email).toBe(email);
+      expect(res.body.meta.session_token).not.toBe("attacker-token");
+      expect(spy.verifies).toBe(1);
+      expect(h.signals.map((s) => s.type)).toEqual(["user_logged_in"]);
     });
   });
 
@@ -424,31 +468,29 @@ describe("POST auth/login", () => {
       ["password", null, "required"],
     ])("%s: %j", async (field, value, code) => {
       await openWithMember();
-      await expectRefused(() => post({ email, password: goodPassword, [field]: value }), [{ param: field, code }]);
+      await refused(() => post({ email, password: goodPassword, [field]: value }), [{ param: field, code }]);
     });
   });
 
   describe("malformed bodies", () => {
     it.each(malformedBodies)("%s", async (_name, body) => {
       await openWithMember();
-      await expectRefused(() => post(body), invalidJson);
+      await refused(() => post(body), invalidJson);
     });
 
     it("a 1 MiB body", async () => {
       await openWithMember();
-      await expectRefused(() => post({ email, password: goodPassword, padding: bigPadding }), invalidJson);
+      await refused(() => post({ email, password: goodPassword, padding: bigPadding }), invalidJson);
     });
 
-    it("__proto__ and constructor keys", async () => {
+    it("__proto__ and constructor keys are ignored and pollute nothing", async () => {
       await openWithMember();
-      await expectRefused(
-        () => post(`{"__proto__": {"polluted": 1}, "email": "${email}", "password": "${goodPassword}"}`),
-        [{ param: "__proto__", code: "unknown_field" }],
+      await refused(
+        () => post(`{"__proto__": {"polluted": 1}, "email": "${email}", "password": ""}`),
+        [{ param: "password", code: "required" }],
       );
-      await expectRefused(
-        () => post(`{"constructor": {"prototype": {"polluted": 1}}, "email": "${email}", "password": "${goodPassword}"}`),
-        [{ param: "constructor", code: "unknown_field" }],
-      );
+      const res = await post(`{"constructor": {"prototype": {"polluted": 1}}, "email": "${email}", "password": "${goodPassword}"}`);
+      expect(res.status).toBe(200);
       expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
     });
   });
@@ -456,19 +498,18 @@ describe("POST auth/login", () => {
   describe("passwords are refused before the hasher", () => {
     it("a 1 MiB password", async () => {
       await openWithMember();
-      const res = await expectRefused(() => post({ email, password: "x".repeat(1024 * 1024) }), invalidJson);
-      expect(res.body.errors[0].message).toBe("The request body is too large.");
+      await refused(() => post({ email, password: "x".repeat(1024 * 1024) }), invalidJson);
     });
 
     it("1025 characters", async () => {
       await openWithMember();
-      await expectRefused(() => post({ email, password: "y".repeat(1025) }), [
-        { param: "password", code: "password_too_long" },
+      await refused(() => post({ email, password: "y".repeat(1025) }), [
+        { param: "password", code: "max_length" },
       ]);
     });
   });
 
-  describe("invalid and look-alike addresses never match an account", () => {
+  describe("invalid and look-alike addresses are Django's invalid email, before any lookup", () => {
     it.each([
       ["fullwidth at", "member\uff20example.com"],
       ["CRLF", "member@example.com\r\nBcc: e@evil.test"],
@@ -479,22 +520,11 @@ describe("POST auth/login", () => {
       ["RTL override", "member\u202e@example.com"],
       ["NUL", `${email}\u0000`],
       ["dotless i variant", "member@example.com".replace("e", "\u0131")],
-    ])("%s: answers like an unknown account, no session, no mail, no signal", async (_name, typed) => {
+    ])("%s: 400 invalid email, no password check, no session, no mail, no signal", async (_name, typed) => {
       await openWithMember();
-      const unknown = await post({ email: "nobody-here@example.com", password: goodPassword });
-      spy.reset();
-      const before = await counts();
-      const res = await post({ email: typed, password: goodPassword });
-      expect(res.status).toBe(unknown.status);
-      expect(res.body).toEqual(unknown.body);
-      expectErrors(res, [{ param: "password", code: "email_password_mismatch" }]);
-      // The unknown account still costs one (dummy) verification, never a hash.
-      expect(spy.verifies).toBe(1);
-      expect(spy.hashes).toBe(0);
-      const after = await counts();
-      expect({ ...after, auth_rate_limit: 0 }).toEqual({ ...before, auth_rate_limit: 0 });
-      expect(h.mails).toEqual([]);
-      expect(h.signals).toEqual([]);
+      const res = await refused(() => post({ email: typed, password: goodPassword }), [{ param: "email", code: "invalid" }]);
+      expect(res.body.errors[0].message).toBe("Enter a valid email address.");
+      expect(spy.verifies).toBe(0);
     });
   });
 });
@@ -533,6 +563,10 @@ describe("POST auth/email/verify", () => {
       ["empty body", ""],
       ["empty string", { key: "" }],
       ["null", { key: null }],
+      ["JSON null body", "null"],
+      ["blank (stripped)", { key: " \t" }],
+      ["empty array", { key: [] }],
+      ["empty object", { key: {} }],
     ] as const)("%s → required", async (_name, body) => {
       await openWithPendingKey();
       await expectRefused(() => post(body), [{ param: "key", code: "required" }]);
@@ -542,22 +576,18 @@ describe("POST auth/email/verify", () => {
 
   describe("wrong types and look-alike keys", () => {
     it.each([
-      ["number 0", () => 0],
-      ["false", () => false],
-      ["true", () => true],
-      ["empty array", () => []],
-      ["empty object", () => ({})],
-      ["array holding the key", () => [key]],
-      ["operator object", () => ({ $ne: null })],
-      ["blank", () => " "],
-      ["the key upper-cased", () => key.toUpperCase()],
-      ["the key with a NUL", () => `${key}\u0000`],
-      ["the key with spaces around", () => ` ${key} `],
-      ["the key truncated", () => key.slice(0, -1)],
-      ["the key percent-encoded twice", () => encodeURIComponent(encodeURIComponent(`${key}=`))],
-    ])("%s → invalid", async (_name, value) => {
+      ["number 0", () => 0, "invalid"],
+      ["false", () => false, "invalid"],
+      ["true", () => true, "invalid"],
+      ["array holding the key", () => [key], "invalid"],
+      ["operator object", () => ({ $ne: null }), "invalid"],
+      ["the key upper-cased", () => key.toUpperCase(), "invalid_or_expired_key"],
+      ["the key with a NUL", () => `${key}\u0000`, "invalid_or_expired_key"],
+      ["the key truncated", () => key.slice(0, -1), "invalid_or_expired_key"],
+      ["the key percent-encoded twice", () => encodeURIComponent(encodeURIComponent(`${key}=`)), "invalid_or_expired_key"],
+    ])("%s → %s", async (_name, value, code) => {
       await openWithPendingKey();
-      await expectRefused(() => post({ key: value() }), [{ param: "key", code: "invalid" }]);
+      await expectRefused(() => post({ key: value() }), [{ param: "key", code }]);
       await expectStillPending();
     });
 
@@ -568,16 +598,29 @@ describe("POST auth/email/verify", () => {
     });
   });
 
-  describe("unknown fields, even next to the right key, consume nothing", () => {
+  it("the key with spaces around is stripped, as Django's CharField strips it, and verifies", async () => {
+    await openWithPendingKey();
+    const res = await post({ key: ` ${key}\n` });
+    expect(res.status).toBe(401);
+    expect(h.takeSignals()).toEqual(["email_confirmed"]);
+  });
+
+  describe("unknown fields next to the right key are ignored: the key alone decides", () => {
     it.each([
       ["email", "attacker@evil.test"],
-      ["verified", true],
+      ["verified", false],
       ["email_address_id", "some-id"],
       ["user", "someone"],
     ])("%s", async (field, value) => {
       await openWithPendingKey();
-      await expectRefused(() => post({ key, [field]: value }), [{ param: field, code: "unknown_field" }]);
-      await expectStillPending();
+      const res = await post({ key, [field]: value });
+      expect(res.status).toBe(401);
+      expect(h.takeSignals()).toEqual(["email_confirmed"]);
+      const rows = await h.query<{ email: string; verified: number }>("SELECT email, verified FROM auth_email_address");
+      expect(rows.map((r) => ({ email: r.email, verified: Number(r.verified) }))).toEqual([
+        { email: "pending@example.com", verified: 1 },
+      ]);
+      expect(h.mails).toEqual([]);
     });
   });
 
@@ -600,10 +643,10 @@ describe("POST auth/email/verify", () => {
       await expectStillPending();
     });
 
-    it("__proto__ next to the right key", async () => {
+    it("__proto__ next to a wrong key is ignored and pollutes nothing", async () => {
       await openWithPendingKey();
-      await expectRefused(() => post(`{"__proto__": {"verified": true}, "key": "${key}"}`), [
-        { param: "__proto__", code: "unknown_field" },
+      await expectRefused(() => post(`{"__proto__": {"verified": true}, "key": ["${key}"]}`), [
+        { param: "key", code: "invalid" },
       ]);
       expect(({} as Record<string, unknown>)["verified"]).toBeUndefined();
       await expectStillPending();

@@ -87,7 +87,7 @@ describe("link mode, confirmed in the signup's own session", () => {
 
     // The key is single use.
     const again = await verify(h.browser(), key);
-    expectErrors(again, [{ param: "key", code: "invalid" }]);
+    expectErrors(again, [{ param: "key", code: "invalid_or_expired_key" }]);
     expect(take(h).names).toEqual([]);
   });
 
@@ -162,7 +162,7 @@ describe("link mode, bad keys", () => {
 
     const res = await verify(browser, "not-a-real-key");
 
-    expectErrors(res, [{ param: "key", code: "invalid" }]);
+    expectErrors(res, [{ param: "key", code: "invalid_or_expired_key" }]);
     expect(res.body.errors[0].message).toBe("Invalid or expired key.");
     expect(take(h).names).toEqual([]);
     expectPendingVerification(await browser.request("GET", "auth/session"));
@@ -176,7 +176,7 @@ describe("link mode, bad keys", () => {
 
     const res = await verify(h.app(), keyFromMail(mail));
 
-    expectErrors(res, [{ param: "key", code: "invalid" }]);
+    expectErrors(res, [{ param: "key", code: "invalid_or_expired_key" }]);
     expect(take(h).names).toEqual([]);
     expect((await emailRows(h))[0]!.verified).toBe(0);
   });
@@ -220,7 +220,7 @@ describe("code mode (emailVerificationByCodeEnabled)", () => {
 
     const withoutCode = await app.request("GET", "auth/email/verify");
     expect(withoutCode.status).toBe(400);
-    expect(withoutCode.body.errors[0]).toMatchObject({ code: "invalid", param: "key" });
+    expect(withoutCode.body.errors[0]).toMatchObject({ code: "required", param: "key" });
     const info = await app.request("GET", "auth/email/verify", undefined, { "x-email-verification-key": theCode });
     expect(info.body).toEqual({
       status: 200,

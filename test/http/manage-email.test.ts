@@ -119,7 +119,9 @@ describe("account/email", () => {
     await signedUp(h, client);
     const response = await client.request("DELETE", "account/email", { email: "ann@example.com" });
     expect(response.status).toBe(400);
-    expect(response.body.errors[0]).toMatchObject({ code: "cannot_remove_last_email" });
+    expect(response.body.errors).toEqual([
+      { param: "email", code: "cannot_remove_primary_email", message: "You cannot remove your primary email address." },
+    ]);
     expect((await emailRows(h)).length).toBe(1);
     await h.close();
   });

@@ -118,7 +118,7 @@ describe("password reset by link", () => {
     expect(h.takeSignals()).toEqual(["password_reset"]);
     const again = await h.app().request("POST", "auth/password/reset", { key, password: newPassword });
     expect(again.status).toBe(400);
-    expect(again.body.errors[0]).toMatchObject({ code: "token_invalid", param: "key" });
+    expect(again.body.errors[0]).toMatchObject({ code: "invalid_password_reset", param: "key" });
     expect(h.takeSignals()).toEqual([]);
     await h.close();
   });

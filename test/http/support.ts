@@ -202,7 +202,8 @@ export async function raw(
     }),
     { ip: init.ip ?? "10.9.9.9" },
   );
-  return { status: response.status, body: await response.json(), headers: response.headers };
+  const text = await response.text();
+  return { status: response.status, body: text === "" ? null : JSON.parse(text), headers: response.headers };
 }
 
 /** The names of the cookies a response sets (deleted ones included). */

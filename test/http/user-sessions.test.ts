@@ -60,7 +60,14 @@ describe("auth/sessions", () => {
     await bob.request("POST", "auth/signup", { email: "bob@example.com", password: goodPassword });
     const bobs = (await bob.request("GET", "auth/sessions")).body.data as Array<{ id: number }>;
     const response = await ann.request("DELETE", "auth/sessions", { sessions: bobs.map((s) => s.id) });
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      {
+        param: "sessions",
+        code: "invalid_choice",
+        message: `Select a valid choice. ${bobs[0]!.id} is not one of the available choices.`,
+      },
+    ]);
     expect((await bob.request("GET", "auth/session")).status).toBe(200);
     await h.close();
   });

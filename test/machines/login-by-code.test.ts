@@ -321,11 +321,11 @@ describe("confirming a requested login code", () => {
   });
 
   s.it("with an expired code (an error other than incorrect_code), aborts at once without counting an attempt", async () => {
-    const flow = await requested({}, fakes({ confirmLoginCode: fail("token_invalid", "code") }));
+    const flow = await requested({}, fakes({ confirmLoginCode: fail("invalid_password_reset", "code") }));
     const snapshot = await flow.send(confirm(CODE));
     expect(snapshot.value).toBe("aborted");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "code" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "code" });
     expect(snapshot.context.attempts).toBe(0);
     expect(snapshot.context.secret).toBeNull();
     expect(flow.signalTypes()).toEqual([]);

@@ -300,7 +300,7 @@ describe("manage email: RESEND", () => {
 describe("manage email: errors the actors reject with", () => {
   const cases = [
     { event: add, actor: "addEmail" as const, code: "max_email_addresses" as const },
-    { event: remove, actor: "removeEmail" as const, code: "cannot_remove_last_email" as const },
+    { event: remove, actor: "removeEmail" as const, code: "cannot_remove_primary_email" as const },
     { event: markPrimary, actor: "markPrimary" as const, code: "invalid" as const },
     { event: resend, actor: "resendVerification" as const, code: "rate_limited" as const },
   ];

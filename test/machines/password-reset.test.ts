@@ -444,12 +444,12 @@ describe("password reset by link", () => {
   s.it("with a bad or expired key, ends rejected without any signal and never resets", async () => {
     const { flow, snapshot } = await linkReset(
       { sessionUser: bob, loginOnPasswordReset: true },
-      fakes({ checkResetKey: fail("token_invalid", "key") }),
+      fakes({ checkResetKey: fail("invalid_password_reset", "key") }),
     );
     expect(snapshot.value).toBe("rejected");
     expect(snapshot.status).toBe("done");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "key" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "key" });
     expect(snapshot.context.secret).toBeNull();
     expect(snapshot.context.password).toBeNull();
     expect(flow.signalTypes()).toEqual([]);
@@ -476,10 +476,10 @@ describe("password reset by link", () => {
   });
 
   s.it("when hashing fails for another reason than the password, ends rejected with that error and no signal", async () => {
-    const { flow, snapshot } = await linkReset({ sessionUser: bob }, fakes({ hashNewPassword: fail("token_invalid", "key") }));
+    const { flow, snapshot } = await linkReset({ sessionUser: bob }, fakes({ hashNewPassword: fail("invalid_password_reset", "key") }));
     expect(snapshot.value).toBe("rejected");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "key" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "key" });
     expect(snapshot.context.password).toBeNull();
     expect(snapshot.context.sessionUser).toEqual(bob);
     expect(flow.calls("hashNewPassword")).toHaveLength(1);
@@ -489,10 +489,10 @@ describe("password reset by link", () => {
   });
 
   s.it("when resetPassword fails, ends rejected with its error, no signal and no hash left behind", async () => {
-    const { flow, snapshot } = await linkReset({ loginOnPasswordReset: true }, fakes({ resetPassword: fail("token_invalid", "key") }));
+    const { flow, snapshot } = await linkReset({ loginOnPasswordReset: true }, fakes({ resetPassword: fail("invalid_password_reset", "key") }));
     expect(snapshot.value).toBe("rejected");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "key" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "key" });
     expect(flow.signalTypes()).toEqual([]);
     expect(flow.calls("resetPassword")).toHaveLength(1);
     expect(flow.calls("resetPassword")[0]?.passwordHash.reveal()).toBe(hashOf(PASSWORD));
@@ -755,12 +755,12 @@ describe("password reset by code", () => {
     expect(resumed.signalTypes()).toEqual([]);
   });
 
-  s.it("with an expired or stale code (token_invalid), aborts at once without counting an attempt", async () => {
-    const flow = await codeFlow({}, fakes({ confirmResetCode: fail("token_invalid", "code") }));
+  s.it("with an expired or stale code (invalid_password_reset), aborts at once without counting an attempt", async () => {
+    const flow = await codeFlow({}, fakes({ confirmResetCode: fail("invalid_password_reset", "code") }));
     const snapshot = await flow.send(confirm(CODE));
     expect(snapshot.value).toBe("aborted");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "code" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "code" });
     expect(snapshot.context.attempts).toBe(0);
     expect(snapshot.context.secret).toBeNull();
     expect(flow.signalTypes()).toEqual([]);
@@ -813,12 +813,12 @@ describe("password reset by code", () => {
   });
 
   s.it("when the reset is refused for another reason than the password, ends rejected after email_confirmed", async () => {
-    const flow = await codeFlow({}, fakes({ resetPassword: fail("token_invalid", "key") }));
+    const flow = await codeFlow({}, fakes({ resetPassword: fail("invalid_password_reset", "key") }));
     await flow.send(confirm(CODE));
     const snapshot = await flow.send(reset(CODE));
     expect(snapshot.value).toBe("rejected");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "key" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "key" });
     expect(snapshot.context.password).toBeNull();
     expect(snapshot.context.passwordHash).toBeNull();
     expect(flow.calls("resetPassword")).toHaveLength(1);
@@ -827,13 +827,13 @@ describe("password reset by code", () => {
   });
 
   s.it("when hashing fails for another reason than the password (an expired verification), ends rejected, not awaitingPassword", async () => {
-    const flow = await codeFlow({}, fakes({ hashNewPassword: fail("token_invalid", "code") }));
+    const flow = await codeFlow({}, fakes({ hashNewPassword: fail("invalid_password_reset", "code") }));
     await flow.send(confirm(CODE));
     const snapshot = await flow.send(reset(CODE));
     expect(snapshot.value).toBe("rejected");
     expect(snapshot.status).toBe("done");
     expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "token_invalid", param: "code" });
+    expect(snapshot.context.error).toEqual({ code: "invalid_password_reset", param: "code" });
     expect(snapshot.context.password).toBeNull();
     expect(flow.calls("hashNewPassword")).toHaveLength(1);
     expect(flow.calls("resetPassword")).toEqual([]);

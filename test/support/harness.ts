@@ -85,7 +85,9 @@ function makeClient(auth: Auth, kind: "browser" | "app", ip: string): Client {
           cookies.set(name, value);
         }
       }
-      const json = (await response.json()) as any;
+      const text = await response.text();
+      // Django's bare 400 for an unreadable body is empty and not JSON: `body` is then null.
+      const json = (text === "" ? null : JSON.parse(text)) as any;
       if (kind === "app" && typeof json?.meta?.session_token === "string") {
         client.token = json.meta.session_token;
       }
