@@ -54,13 +54,15 @@ export function notificationMail(
   config: ResolvedConfig,
   to: string,
   what: "password_changed" | "password_set" | "password_reset" | "email_changed" | "email_removed",
+  /** `email_removed`: the address that was removed (the mail goes to the primary one). */
+  removed: string = to,
 ): Mail {
   const lines: Record<typeof what, readonly [string, string]> = {
     password_changed: ["Password Changed", "Your password has been changed."],
     password_set: ["Password Set", "A password has been set for your account."],
     password_reset: ["Password Reset", "Your password has been reset."],
     email_changed: ["Email Changed", "The email address of your account has been changed from this address."],
-    email_removed: ["Email Removed", `The email address ${to} has been removed from your account.`],
+    email_removed: ["Email Removed", `The email address ${removed} has been removed from your account.`],
   };
   const [subject, body] = lines[what];
   return {

@@ -104,10 +104,13 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             const next = rest.find(isPrimary) ?? rest.find(isVerified) ?? rest[0];
             yield* setUserEmail(input.userId, next?.email ?? "");
           }
-          if (account.emailNotifications) {
-            step.mail(notificationMail(config, row.email, "email_removed"));
+          const after = (yield* findUserById(input.userId))!;
+          // allauth mails the account's primary address (not the removed one), if it still has one.
+          const recipient = rest.find(isPrimary)?.email ?? after.email;
+          if (account.emailNotifications && recipient !== "") {
+            step.mail(notificationMail(config, recipient, "email_removed", row.email));
           }
-          return { user: toUserRef((yield* findUserById(input.userId))!), emailAddress: toEmailAddressRef(row) };
+          return { user: toUserRef(after), emailAddress: toEmailAddressRef(row) };
         }),
       ),
     ),

@@ -43,6 +43,31 @@ describe("POST account/password/change", () => {
     await h.close();
   });
 
+  it("the user's other app session then answers 410 on any endpoint and its token logs nobody in", async () => {
+    const h = await harness(base);
+    const browser = h.browser();
+    await loggedIn(h, browser);
+    const other = h.app();
+    await other.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
+    const token = other.token;
+    h.takeSignals();
+    await browser.request("POST", "account/password/change", { current_password: goodPassword, new_password: newPassword });
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+    for (const [method, path, body] of [
+      ["GET", "account/email", undefined],
+      ["GET", "config", undefined],
+      ["POST", "auth/login", { email: "ann@example.com", password: newPassword }],
+      ["POST", "account/password/change", { current_password: newPassword, new_password: "yet another passphrase 5" }],
+    ] as const) {
+      other.token = token;
+      const res = await other.request(method, path, body);
+      expect([path, res.status, res.body.meta]).toEqual([path, 410, { is_authenticated: null }]);
+    }
+    expect(h.takeSignals()).toEqual([]);
+    expect(await h.count("auth_session")).toBe(1);
+    await h.close();
+  });
+
   it("with logoutOnPasswordChange emits user_logged_out (user still set) then password_changed, and answers 401", async () => {
     const h = await harness({ account: { ...base.account, logoutOnPasswordChange: true } });
     const browser = h.browser();
