@@ -59,7 +59,8 @@ export interface FlowInput {
 export interface SignupForm {
   readonly email: string | null;
   readonly username: string | null;
-  readonly password: Secret;
+  /** Null when the signup asks for no password: the account gets an unusable one. */
+  readonly password: Secret | null;
 }
 export interface ValidateSignupOutput {
   /** Cleaned values (email canonical, username as stored). */
@@ -71,7 +72,7 @@ export interface ValidateSignupOutput {
 export interface CreateUserInput {
   readonly email: string | null;
   readonly username: string | null;
-  readonly password: Secret;
+  readonly password: Secret | null;
 }
 export interface CreateUserOutput {
   readonly user: UserRef;
@@ -79,8 +80,8 @@ export interface CreateUserOutput {
 }
 export interface SendAccountExistsMailInput {
   readonly email: string;
-  /** Hashed and thrown away so that the fake flow costs what a real signup costs. */
-  readonly password: Secret;
+  /** Hashed and thrown away so that the fake flow costs what a real signup costs (none: no hash). */
+  readonly password: Secret | null;
 }
 export interface LoginForm {
   readonly email: string | null;

@@ -26,7 +26,10 @@ import type { AuthSignal } from "./signals.ts";
 
 export interface SignupContext extends LoginPipelineContext {
   readonly form: { readonly email: string | null; readonly username: string | null } | null;
-  /** The password between `SUBMIT` and the actor that hashes it; cleared before any rest. */
+  /**
+   * The password between `SUBMIT` and the actor that hashes it; cleared before any rest. Null
+   * also when the signup has no password (`signupFields` without `password1`).
+   */
   readonly password: Secret | null;
 }
 
@@ -97,7 +100,7 @@ export const signupMachine = setup({
         input: ({ context }) => ({
           email: context.form!.email,
           username: context.form!.username,
-          password: context.password!,
+          password: context.password,
         }),
         onDone: [
           {
@@ -124,7 +127,7 @@ export const signupMachine = setup({
     mailingAccountExists: {
       invoke: {
         src: "sendAccountExistsMail",
-        input: ({ context }) => ({ email: context.form!.email!, password: context.password! }),
+        input: ({ context }) => ({ email: context.form!.email!, password: context.password }),
         onDone: { target: "verificationPending", actions: "forgetPassword" },
         onError: {
           target: "failed",
@@ -138,7 +141,7 @@ export const signupMachine = setup({
         input: ({ context }) => ({
           email: context.form!.email,
           username: context.form!.username,
-          password: context.password!,
+          password: context.password,
         }),
         onDone: {
           target: "checkingActive",

@@ -139,6 +139,8 @@ export interface ResolvedConfig {
     readonly loginMethods: ReadonlyArray<LoginMethod>;
     readonly signupEmail: "required" | "optional" | "absent";
     readonly signupUsername: "required" | "optional" | "absent";
+    /** `password1` in `signupFields`: without it a signup sets no (usable) password. */
+    readonly signupPassword: "required" | "optional" | "absent";
     readonly emailVerification: EmailVerificationMode;
     readonly emailVerificationByCodeEnabled: boolean;
     readonly emailVerificationByCodeMaxAttempts: number;
@@ -296,6 +298,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       loginMethods,
       signupEmail,
       signupUsername,
+      signupPassword: fieldMode(signupFields, "password1"),
       emailVerification,
       emailVerificationByCodeEnabled: account.emailVerificationByCodeEnabled ?? false,
       emailVerificationByCodeMaxAttempts: account.emailVerificationByCodeMaxAttempts ?? 3,

@@ -15,6 +15,7 @@ import { cleanUsername } from "../domain/username.ts";
 import { fail, failWith } from "../errors.ts";
 import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
+import { unusablePasswordPrefix } from "../services/password-hasher.ts";
 import { Tokens } from "../services/tokens.ts";
 import { lockKey } from "../storage/locks.ts";
 import {
@@ -64,10 +65,12 @@ export function signupActors(step: Step, config: ResolvedConfig) {
           } else if (account.signupUsername === "required") {
             return yield* fail("required", "username");
           }
-          const policy = { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength };
-          const weak = checkPassword(input.password.reveal(), policy, { username, email });
-          if (weak !== null) {
-            return yield* failWith(weak);
+          if (input.password !== null) {
+            const policy = { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength };
+            const weak = checkPassword(input.password.reveal(), policy, { username, email });
+            if (weak !== null) {
+              return yield* failWith(weak);
+            }
           }
           const emailTaken = email === null ? false : yield* isEmailInUse(email);
           return { email, username, emailTaken };
@@ -75,10 +78,12 @@ export function signupActors(step: Step, config: ResolvedConfig) {
       ),
     ),
     createUser: fromPromise<CreateUserOutput, CreateUserInput>(async ({ input }) => {
-      const password = await step.hash(input.password.reveal());
+      const hashed = input.password === null ? null : await step.hash(input.password.reveal());
       return step.write(
         Effect.gen(function* () {
           const tokens = yield* Tokens;
+          // No password asked for: an unusable one, as Django's `set_unusable_password`.
+          const password = hashed ?? `${unusablePasswordPrefix}${tokens.key()}`;
           const now = yield* Clock.currentTimeMillis;
           // Checked again inside the transaction: a concurrent signup may have won the race.
           if (input.email !== null) {
@@ -110,7 +115,7 @@ export function signupActors(step: Step, config: ResolvedConfig) {
     sendAccountExistsMail: fromPromise<void, SendAccountExistsMailInput>(async ({ input }) => {
       // Costs one hash, as a real signup does, then mails the owner instead of creating anyone.
       // (After a lost race inside createUser the hash was already paid, and the transaction is open.)
-      if (!step.inTransaction) {
+      if (!step.inTransaction && input.password !== null) {
         await step.hash(input.password.reveal());
       }
       step.mail(accountAlreadyExistsMail(config, input.email));

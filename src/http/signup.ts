@@ -16,9 +16,10 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
   if (!(await config.adapter.isOpenForSignup(exchange.request))) {
     return exchange.respond({ kind: "status", status: 403 });
   }
-  const spec: Record<string, Field> = {
-    password: { required: true, maxLength: account.passwordMaxLength, type: "password" },
-  };
+  const spec: Record<string, Field> = {};
+  if (account.signupPassword !== "absent") {
+    spec["password"] = { required: account.signupPassword === "required", maxLength: account.passwordMaxLength, type: "password" };
+  }
   if (account.signupEmail !== "absent") {
     spec["email"] = { required: account.signupEmail === "required", maxLength: account.emailMaxLength };
   }
@@ -40,7 +41,8 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
         type: "SUBMIT",
         email: input.value.email ?? null,
         username: input.value.username ?? null,
-        password: new Secret(input.value.password!),
+        // No password field, or an optional one left empty: the account gets no usable password.
+        password: input.value.password ? new Secret(input.value.password) : null,
       },
     });
     return settle(step, config, snapshot);

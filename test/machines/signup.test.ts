@@ -50,12 +50,12 @@ const taken = (form: { email: string | null; username: string | null }): Validat
   emailTaken: true,
 });
 
-function submit(overrides: { email?: string | null; username?: string | null; password?: string } = {}) {
+function submit(overrides: { email?: string | null; username?: string | null; password?: string | null } = {}) {
   return {
     type: "SUBMIT" as const,
     email: overrides.email === undefined ? "Alice@Example.COM" : overrides.email,
     username: overrides.username === undefined ? "alice" : overrides.username,
-    password: new Secret(overrides.password ?? PASSWORD),
+    password: overrides.password === null ? null : new Secret(overrides.password ?? PASSWORD),
   };
 }
 
@@ -95,17 +95,25 @@ describe("signup with a fresh email", () => {
     expectNoSecretsPersisted(flow, PASSWORD);
   });
 
+  s.it("without a password (passwordless signup) hands null to validateSignup and createUser", async () => {
+    const { flow, snapshot } = await signup(settings({ emailVerification: "none" }), fakes(), null, submit({ password: null }));
+    expect(snapshot.value).toBe("loggedIn");
+    expect(flow.calls("validateSignup")[0]?.password).toBeNull();
+    expect(flow.calls("createUser")[0]?.password).toBeNull();
+    expect(flow.timeline.filter((t) => t.startsWith("signal:"))).toEqual(["signal:user_signed_up", "signal:user_logged_in"]);
+  });
+
   s.it("hands the raw form to validateSignup and the cleaned values and the password to createUser", async () => {
     const { flow } = await signup(settings({ emailVerification: "none" }), fakes());
     const [validated] = flow.calls("validateSignup");
     expect(validated?.email).toBe("Alice@Example.COM");
     expect(validated?.username).toBe("alice");
     expect(validated?.password).toBeInstanceOf(Secret);
-    expect(validated?.password.reveal()).toBe(PASSWORD);
+    expect(validated?.password?.reveal()).toBe(PASSWORD);
     const [creating] = flow.calls("createUser");
     expect(creating?.email).toBe("alice@example.com");
     expect(creating?.username).toBe("alice");
-    expect(creating?.password.reveal()).toBe(PASSWORD);
+    expect(creating?.password?.reveal()).toBe(PASSWORD);
   });
 
   s.it("starts the session with a signup login carrying the new user's id, address, email and username", async () => {
@@ -397,7 +405,7 @@ describe("signup with a taken email", () => {
     expect(flow.calls("startSession")).toEqual([]);
     const [mail] = flow.calls("sendAccountExistsMail");
     expect(mail?.email).toBe("alice@example.com");
-    expect(mail?.password.reveal()).toBe(PASSWORD);
+    expect(mail?.password?.reveal()).toBe(PASSWORD);
     expect(snapshot.context.user).toBeNull();
     expect(snapshot.context.login).toBeNull();
     expect(snapshot.context.error).toBeNull();
@@ -473,7 +481,7 @@ describe("signup losing a race for its email (createUser fails with email_taken)
     expect(flow.timeline).toEqual(["actor:validateSignup", "actor:createUser", "actor:sendAccountExistsMail"]);
     const [mail] = flow.calls("sendAccountExistsMail");
     expect(mail?.email).toBe("alice@example.com");
-    expect(mail?.password.reveal()).toBe(PASSWORD);
+    expect(mail?.password?.reveal()).toBe(PASSWORD);
     expect(flow.calls("sendVerificationEmail")).toEqual([]);
     expect(flow.calls("startSession")).toEqual([]);
     expect(snapshot.context.user).toBeNull();
