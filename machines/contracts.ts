@@ -168,6 +168,23 @@ export interface MarkPrimaryOutput {
   readonly fromEmailAddress: EmailAddressRef | null;
   readonly toEmailAddress: EmailAddressRef;
 }
+/** Changing the address of a signup waiting for its code (allauth's `change_to`). */
+export interface ChangePendingEmailInput {
+  readonly userId: string;
+  /** The new address, as typed. */
+  readonly email: string;
+  /** The address the code went to so far. */
+  readonly current: string;
+}
+export interface ChangePendingEmailOutput {
+  /** The new unverified address (null when the new address is taken and that is hidden). */
+  readonly emailAddress: EmailAddressRef | null;
+  readonly confirmation: ConfirmationRef | null;
+  /** The verification holding the new code (null when hidden). */
+  readonly verificationId: string | null;
+  /** `email_confirmation_sent`'s flag: the user never logged in. */
+  readonly signup: boolean;
+}
 export interface ResendVerificationOutput {
   readonly sent: boolean;
   readonly confirmation: ConfirmationRef | null;

@@ -7,6 +7,8 @@
  *    confirmed (email-verification flow);
  *  - remove: `email_removed` after the row is gone;
  *  - mark primary: `email_changed` (from the old primary; from = to when re-selected);
+ *  - change (no session user: a signup waiting for its code, `CHANGE`): the new address gets a
+ *    new code, `email_confirmation_sent` — nothing when the new address is taken and hidden;
  *  - with `reauthenticationRequired`, add/remove/mark primary stop at `reauthenticating` unless
  *    the session authenticated recently; the edge replays the action after reauthentication.
  */
@@ -14,6 +16,8 @@ import { assign, emit, enqueueActions, setup } from "xstate";
 import type {
   AddEmailOutput,
   FlowInput,
+  ChangePendingEmailInput,
+  ChangePendingEmailOutput,
   ManageEmailTarget,
   MarkPrimaryOutput,
   RemoveEmailOutput,
@@ -34,6 +38,8 @@ export interface ManageEmailContext {
   readonly needsReauthentication: boolean;
   readonly email: string | null;
   readonly verificationId: string | null;
+  /** `CHANGE`: the signup's user and the address it changes from. */
+  readonly change: { readonly userId: string; readonly current: string } | null;
   readonly error: FlowError | null;
 }
 
@@ -41,7 +47,9 @@ export type ManageEmailEvent =
   | { readonly type: "ADD"; readonly email: string }
   | { readonly type: "REMOVE"; readonly email: string }
   | { readonly type: "MARK_PRIMARY"; readonly email: string }
-  | { readonly type: "RESEND"; readonly email: string };
+  | { readonly type: "RESEND"; readonly email: string }
+  /** A signup waiting for its code changes its address; `userId` is the signup's user. */
+  | { readonly type: "CHANGE"; readonly email: string; readonly userId: string; readonly current: string };
 
 export const manageEmailMachine = setup({
   types: {
@@ -55,6 +63,7 @@ export const manageEmailMachine = setup({
     removeEmail: notProvided<ManageEmailTarget, RemoveEmailOutput>("removeEmail"),
     markPrimary: notProvided<ManageEmailTarget, MarkPrimaryOutput>("markPrimary"),
     resendVerification: notProvided<ManageEmailTarget, ResendVerificationOutput>("resendVerification"),
+    changePendingEmail: notProvided<ChangePendingEmailInput, ChangePendingEmailOutput>("changePendingEmail"),
   },
   guards: {
     isAnonymous: ({ context }) => context.sessionUser === null,
@@ -72,6 +81,7 @@ export const manageEmailMachine = setup({
     needsReauthentication: input.needsReauthentication,
     email: null,
     verificationId: null,
+    change: null,
     error: null,
   }),
   initial: "idle",
@@ -97,6 +107,32 @@ export const manageEmailMachine = setup({
           { guard: "isAnonymous", target: "unauthenticated" },
           { target: "resending", actions: "storeEmail" },
         ],
+        CHANGE: {
+          target: "changing",
+          actions: assign({
+            email: ({ event }) => event.email,
+            change: ({ event }) => ({ userId: event.userId, current: event.current }),
+          }),
+        },
+      },
+    },
+    changing: {
+      invoke: {
+        src: "changePendingEmail",
+        input: ({ context }) => ({ userId: context.change!.userId, email: context.email!, current: context.change!.current }),
+        onDone: {
+          target: "done",
+          actions: [
+            assign({ verificationId: ({ event }) => event.output.verificationId }),
+            enqueueActions(({ event, enqueue }) => {
+              const { confirmation, signup } = event.output;
+              if (confirmation !== null) {
+                enqueue.emit({ type: "email_confirmation_sent", confirmation, signup });
+              }
+            }),
+          ],
+        },
+        onError: { target: "rejected", actions: "storeError" },
       },
     },
     adding: {

@@ -2,10 +2,12 @@
  * Actors of the `manage-email` machine (allauth `flows/manage_email` and its adapter checks:
  * `can_delete_email`, `can_mark_as_primary`, `ACCOUNT_MAX_EMAIL_ADDRESSES`).
  */
-import { Effect } from "effect";
+import { Clock, Effect } from "effect";
 import { fromPromise } from "xstate";
 import type {
   AddEmailOutput,
+  ChangePendingEmailInput,
+  ChangePendingEmailOutput,
   ManageEmailTarget,
   MarkPrimaryOutput,
   RemoveEmailOutput,
@@ -14,7 +16,7 @@ import type {
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { fail } from "../errors.ts";
-import { notificationMail } from "../mails.ts";
+import { accountAlreadyExistsMail, notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
 import { lockKey } from "../storage/locks.ts";
@@ -31,7 +33,8 @@ import {
   toUserRef,
   updateEmailAddress,
 } from "../storage/users.ts";
-import { queueVerification } from "./login-pipeline.ts";
+import { revokeVerifications } from "../storage/verifications.ts";
+import { queueVerification, verificationPurposes } from "./login-pipeline.ts";
 
 const isVerified = (row: EmailAddressRow): boolean => Number(row.verified) === 1;
 const isPrimary = (row: EmailAddressRow): boolean => Number(row.is_primary) === 1;
@@ -45,6 +48,13 @@ const ownAddress = (target: ManageEmailTarget, maxLength: number) =>
     return row === null ? yield* fail("invalid", "email") : row;
   });
 
+/** The canonical form of a typed address, or a failure on `email`. */
+const typedAddress = (typed: string, maxLength: number) =>
+  Effect.suspend(() => {
+    const email = cleanEmail(typed, maxLength);
+    return email === null ? Effect.fail(fail("invalid", "email")) : Effect.succeed(email);
+  });
+
 export function manageEmailActors(step: Step, config: ResolvedConfig) {
   const account = config.account;
   const byCode = account.emailVerificationByCodeEnabled;
@@ -53,10 +63,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
       step.write(
         Effect.gen(function* () {
           const tokens = yield* Tokens;
-          const email = cleanEmail(input.email, account.emailMaxLength);
-          if (email === null) {
-            return yield* fail("invalid", "email");
-          }
+          const email = yield* typedAddress(input.email, account.emailMaxLength);
           yield* lockKey(`user:${input.userId}`);
           const mine = yield* listEmailAddresses(input.userId);
           if (mine.some((row) => row.email === email)) {
@@ -91,10 +98,10 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
         Effect.gen(function* () {
           const row = yield* ownAddress(input, account.emailMaxLength);
           const mine = yield* listEmailAddresses(input.userId);
-          if (isPrimary(row) && mine.length > 1) {
-            return yield* fail("cannot_remove_primary_email", "email");
-          }
-          if (mine.length === 1 && account.loginMethods.length === 1 && account.loginMethods[0] === "email") {
+          // allauth's `can_delete_email`: not the primary while others exist, and not the last
+          // address (primary or not) when email is the only login method — one code for all three.
+          const emailOnly = account.loginMethods.length === 1 && account.loginMethods[0] === "email";
+          if ((isPrimary(row) && mine.length > 1) || (mine.length === 1 && emailOnly)) {
             return yield* fail("cannot_remove_primary_email", "email");
           }
           yield* deleteEmailAddress(row.id);
@@ -137,6 +144,44 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             fromEmailAddress: from === null ? null : toEmailAddressRef(from.id === row.id ? to : from),
             toEmailAddress: toEmailAddressRef(to),
           };
+        }),
+      ),
+    ),
+    changePendingEmail: fromPromise<ChangePendingEmailOutput, ChangePendingEmailInput>(({ input }) =>
+      step.write(
+        Effect.gen(function* () {
+          const tokens = yield* Tokens;
+          const email = yield* typedAddress(input.email, account.emailMaxLength);
+          if (input.email.trim() === input.current) {
+            return yield* fail("same_as_current", "email");
+          }
+          yield* lockKey(`user:${input.userId}`);
+          yield* lockKey(`email:${email}`);
+          const user = (yield* findUserById(input.userId))!;
+          const signup = user.last_login === null;
+          // allauth's `email_already_exists` (signup's rule): any account holding it, this one too.
+          const taken = account.uniqueEmail && (yield* findEmailAddresses(email)).length > 0;
+          if (taken && account.preventEnumeration !== "strict") {
+            if (account.preventEnumeration === false || account.emailVerification !== "mandatory") {
+              return yield* fail("email_taken", "email");
+            }
+            // Hidden: the old code dies, the new address's owner is told, nothing is stored.
+            const now = yield* Clock.currentTimeMillis;
+            yield* revokeVerifications(input.userId, verificationPurposes.code, now);
+            step.mail(accountAlreadyExistsMail(config, email));
+            return { emailAddress: null, confirmation: null, verificationId: null, signup };
+          }
+          // allauth's `add_new_email`: the unverified address is replaced by a new, non-primary one.
+          const mine = yield* listEmailAddresses(input.userId);
+          const replaced = mine.filter((r) => !isVerified(r)).at(-1);
+          if (replaced !== undefined) {
+            yield* deleteEmailAddress(replaced.id);
+          }
+          const row: EmailAddressRow = { id: tokens.id(), user_id: input.userId, email, verified: 0, is_primary: 0 };
+          yield* insertEmailAddress(row);
+          yield* setUserEmail(input.userId, email);
+          const sent = yield* queueVerification(step, config, { userId: input.userId, email, row });
+          return { emailAddress: toEmailAddressRef(row), confirmation: sent.confirmation, verificationId: sent.verificationId, signup };
         }),
       ),
     ),

@@ -2,11 +2,14 @@
  * `GET|POST|PUT|PATCH|DELETE account/email`. One `manage-email` step per request. With
  * `reauthenticationRequired`, an add/remove/mark-primary older than the reauthentication window
  * answers 401 (flow `reauthenticate`) and is kept in the session, to be replayed by
- * `POST auth/reauthenticate`.
+ * `POST auth/reauthenticate`. In code mode the address an add waits to verify is listed
+ * (unsaved), can be removed (the add is abandoned) and not made primary; and a signup waiting for
+ * its code may change its address (anonymous POST, `emailVerificationSupportsChange` times).
  */
 import { Clock } from "effect";
 import { manageEmailMachine } from "../../machines/manage-email.ts";
 import type { ManageEmailEvent } from "../../machines/manage-email.ts";
+import { verificationPurposes } from "../actors/login-pipeline.ts";
 import { manageEmailActors } from "../actors/manage-email.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
@@ -14,9 +17,11 @@ import { cleanEmail } from "../domain/email.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { SessionState, Step } from "../runtime/step.ts";
-import { listEmailAddresses, toEmailAddressRef } from "../storage/users.ts";
+import { findUserById, findUserEmailAddress, listEmailAddresses, toEmailAddressRef } from "../storage/users.ts";
+import { findOpenVerifications, revokeVerifications } from "../storage/verifications.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
+import { dropPending, loadPending, pendingOf } from "./pending-flow.ts";
 import { parkLogin } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
@@ -31,17 +36,65 @@ export function needsReauthentication(config: ResolvedConfig, session: SessionSt
   return last === undefined || now - last.at >= config.account.reauthenticationTimeout * 1000;
 }
 
-async function emailList(step: Step): Promise<Outcome> {
-  const rows = await step.run(listEmailAddresses(step.session.user!.id));
-  const data = rows.map(toEmailAddressRef).map((a) => ({ email: a.email, primary: a.primary, verified: a.verified }));
+/**
+ * Code mode: the address this session's add waits to verify (allauth's pending
+ * `EmailVerificationProcess` of the logged-in user), or null.
+ */
+async function pendingAddress(step: Step, config: ResolvedConfig): Promise<{ readonly email: string } | null> {
+  const user = step.session.user;
+  if (!config.account.emailVerificationByCodeEnabled || user === null) {
+    return null;
+  }
+  const now = await step.run(Clock.currentTimeMillis);
+  const pending = pendingOf(step.session, now);
+  if (pending === null || pending.flow !== "verify_email" || pending.login !== null) {
+    return null;
+  }
+  const open = await step.run(findOpenVerifications(user.id, verificationPurposes.code, now));
+  const waiting = open.find((row) => row.email_address_id === null);
+  return waiting === undefined ? null : { email: waiting.email };
+}
+
+/** The addresses of `userId` as allauth lists them; a logged-in session's pending one last. */
+async function emailList(step: Step, config: ResolvedConfig, userId = step.session.user!.id): Promise<Outcome> {
+  const rows = await step.run(listEmailAddresses(userId));
+  const data = rows.map(toEmailAddressRef).map((a) => ({ email: a.email, verified: a.verified, primary: a.primary }));
+  const pending = await pendingAddress(step, config);
+  if (pending !== null) {
+    data.push({ email: pending.email, verified: false, primary: false });
+  }
   return { kind: "data", status: 200, data };
+}
+
+/** REMOVE, MARK_PRIMARY or RESEND of the pending code-mode address, or null for a stored one. */
+async function onPendingAddress(step: Step, config: ResolvedConfig, event: StoredAddressEvent): Promise<Outcome | null> {
+  const pending = await pendingAddress(step, config);
+  if (pending === null || pending.email.toLowerCase() !== event.email.trim().toLowerCase()) {
+    return null;
+  }
+  switch (event.type) {
+    case "REMOVE": {
+      // The add is abandoned: no signal, and no reauthentication asked (allauth).
+      const now = await step.run(Clock.currentTimeMillis);
+      await step.write(revokeVerifications(step.session.user!.id, verificationPurposes.code, now));
+      await dropPending(step, await loadPending(step, "verify_email"));
+      return emailList(step, config);
+    }
+    case "MARK_PRIMARY":
+      return { kind: "errors", errors: [{ code: "unverified_primary_email", param: "email" }] };
+    case "RESEND":
+      // No resend allowed (allauth's default `SUPPORTS_RESEND`): nothing is sent, 403.
+      return config.account.emailVerificationMaxResends === 0 ? { kind: "status", status: 403 } : null;
+    default:
+      return null;
+  }
 }
 
 /** Runs one manage-email event inside `step` and turns its rest into an outcome. */
 export async function manageEmailStep(
   step: Step,
   config: ResolvedConfig,
-  event: ManageEmailEvent,
+  event: StoredAddressEvent,
   options: { readonly reauthenticated: boolean },
 ): Promise<Outcome> {
   const now = await step.run(Clock.currentTimeMillis);
@@ -73,10 +126,62 @@ export async function manageEmailStep(
     // Code mode: the code is confirmed through `auth/email/verify`, as a pending flow.
     await parkLogin(step, config, null, snapshot.context.verificationId);
   }
-  return event.type === "RESEND" ? { kind: "status", status: 200 } : emailList(step);
+  return event.type === "RESEND" ? { kind: "status", status: 200 } : emailList(step, config);
 }
 
-const eventTypes: Readonly<Record<string, ManageEmailEvent["type"]>> = {
+/**
+ * Anonymous POST: a signup waiting for its code changes its address (allauth's `ChangeEmailInput`
+ * and `change_to`). 409 without such a signup, once `emailVerificationSupportsChange` is used up,
+ * or when the user has logged in before.
+ */
+async function changeDuringSignup(exchange: Exchange, session: SessionState): Promise<Response> {
+  const { config, runtime } = exchange.deps;
+  const now = await runtime.runPromise(Clock.currentTimeMillis);
+  const pending = pendingOf(session, now);
+  const login = pending?.flow === "verify_email" ? pending.login : null;
+  const changes = pending?.changes ?? 0;
+  const user = login === null ? null : await runtime.runPromise(findUserById(login.userId));
+  if (
+    !config.account.emailVerificationByCodeEnabled ||
+    login === null ||
+    pending?.flowId == null ||
+    changes >= config.account.emailVerificationMaxChanges ||
+    user === null ||
+    user.last_login !== null
+  ) {
+    return exchange.respond({ kind: "status", status: 409 }, session);
+  }
+  if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: login.userId }))) {
+    return exchange.respond({ kind: "status", status: 429 }, session);
+  }
+  const input = await readFields<"email">(exchange.request, {
+    email: { required: true, maxLength: config.account.emailMaxLength },
+  });
+  if (!input.ok) {
+    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+  }
+  return exchange.step(async (step) => {
+    const machine = manageEmailMachine.provide({ actors: manageEmailActors(step, config) });
+    const { snapshot } = await runMachine(step, machine, {
+      input: { settings: flowSettings(config), sessionUser: null, needsReauthentication: false },
+      event: { type: "CHANGE", email: input.value.email!, userId: login.userId, current: login.email ?? user.email },
+    });
+    if (snapshot.hasTag("rejected")) {
+      return { kind: "errors", errors: [snapshot.context.error ?? { code: "unexpected" }] };
+    }
+    const email = cleanEmail(input.value.email!, config.account.emailMaxLength)!;
+    const row = await step.run(findUserEmailAddress(login.userId, email));
+    // Hidden (the new address is taken): the login keeps its address, with no live code.
+    const moved = snapshot.context.verificationId === null || row === null ? login : { ...login, emailAddressId: row.id, email };
+    await dropPending(step, await loadPending(step, "verify_email"));
+    await parkLogin(step, config, moved, snapshot.context.verificationId, changes + 1);
+    return emailList(step, config, login.userId);
+  });
+}
+
+type StoredAddressEvent = Exclude<ManageEmailEvent, { readonly type: "CHANGE" }>;
+
+const eventTypes: Readonly<Record<string, StoredAddressEvent["type"]>> = {
   POST: "ADD",
   PUT: "RESEND",
   PATCH: "MARK_PRIMARY",
@@ -86,12 +191,12 @@ const eventTypes: Readonly<Record<string, ManageEmailEvent["type"]>> = {
 export async function manageEmail(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
   const session = await exchange.loadSession();
-  if (session.user === null) {
-    return exchange.respond({ kind: "session" }, session);
-  }
   const method = exchange.request.method;
+  if (session.user === null) {
+    return method === "POST" ? changeDuringSignup(exchange, session) : exchange.respond({ kind: "session" }, session);
+  }
   if (method === "GET") {
-    return exchange.step((step) => emailList(step));
+    return exchange.step((step) => emailList(step, config));
   }
   const type = eventTypes[method]!;
   const input = await readFields<"email" | "primary">(exchange.request, {
@@ -112,7 +217,9 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
   if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: session.user.id }))) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
-  return exchange.step((step) =>
-    manageEmailStep(step, config, { type, email: input.value.email! }, { reauthenticated: false }),
+  const event = { type, email: input.value.email! };
+  return exchange.step(
+    async (step) =>
+      (await onPendingAddress(step, config, event)) ?? manageEmailStep(step, config, event, { reauthenticated: false }),
   );
 }

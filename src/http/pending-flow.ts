@@ -25,7 +25,12 @@ export function pendingOf(session: SessionState, now: number): PendingStage | nu
 export async function savePending(
   step: Step,
   config: ResolvedConfig,
-  pending: { readonly flow: PendingStage["flow"]; readonly login: PendingLogin | null; readonly kind: string },
+  pending: {
+    readonly flow: PendingStage["flow"];
+    readonly login: PendingLogin | null;
+    readonly kind: string;
+    readonly changes?: number;
+  },
   persisted: unknown | null,
   existing: FlowRow | null = null,
 ): Promise<void> {
@@ -33,7 +38,10 @@ export async function savePending(
   const expiresAt = existing?.expires_at ?? now + config.account.loginTimeout * 1000;
   const flowId = persisted === null ? null : (existing?.id ?? (await step.run(Effect.map(Tokens, (t) => t.id()))));
   await step.write(
-    saveSessionData(step, { ...step.session.data, pending: { flow: pending.flow, login: pending.login, flowId, expiresAt } }),
+    saveSessionData(step, {
+      ...step.session.data,
+      pending: { flow: pending.flow, login: pending.login, flowId, expiresAt, ...(pending.changes ? { changes: pending.changes } : {}) },
+    }),
   );
   if (flowId !== null) {
     await step.write(

@@ -38,6 +38,8 @@ export interface PendingStage {
   /** Code mode: the persisted email-verification flow. */
   readonly flowId: string | null;
   readonly expiresAt: number;
+  /** Code mode: how often the signup changed its address while waiting for the code. */
+  readonly changes?: number;
 }
 
 /** An action stopped for reauthentication, replayed once it succeeds (no secrets in it). */

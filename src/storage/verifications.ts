@@ -78,3 +78,12 @@ export const revokeVerifications = (userId: string, purpose: string, now: number
 
 /** A verification read under its lock, for a check-then-update inside a step's transaction. */
 export const lockedVerification = (id: string) => Effect.zipRight(lockVerification(id), findVerificationById(id));
+
+/** A user's open verifications of `purpose`, newest first. */
+export const findOpenVerifications = (userId: string, purpose: string, now: number) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) =>
+      sql<VerificationRow>`SELECT * FROM auth_verification WHERE user_id = ${userId} AND purpose = ${purpose}
+        AND used_at IS NULL AND expires_at > ${now} ORDER BY created_at DESC`,
+  ).pipe(Effect.orDie);

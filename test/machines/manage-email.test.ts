@@ -63,6 +63,7 @@ describe("manage email: before any action", () => {
       needsReauthentication: false,
       email: null,
       verificationId: null,
+      change: null,
       error: null,
     });
     expect(actorCalls(flow)).toBe(0);
@@ -376,6 +377,39 @@ describe("manage email: reauthentication required", () => {
     const persisted = JSON.parse(flow.persisted()) as { value: string; context: { email: string | null } };
     expect(persisted.value).toBe("reauthenticating");
     expect(persisted.context.email).toBe("new@example.com");
+  });
+});
+
+describe("manage email: a signup changes its pending address (CHANGE)", () => {
+  const change: ManageEmailEvent = { type: "CHANGE", email: "new@example.com", userId: "u1", current: "alice@example.com" };
+  const moved = { emailAddress: added, confirmation: confirmation(added), verificationId: "v2", signup: true };
+
+  s.it("hands the signup's user and both addresses to changePendingEmail, then emits email_confirmation_sent", async () => {
+    const flow = await flowFor(fakes({ changePendingEmail: () => moved }), { sessionUser: null });
+    const snapshot = await flow.send(change);
+    expect(snapshot.value).toBe("done");
+    expect(tagsOf(snapshot)).toEqual(["done"]);
+    expect(flow.calls("changePendingEmail")).toEqual([{ userId: "u1", email: "new@example.com", current: "alice@example.com" }]);
+    expect(snapshot.context.verificationId).toBe("v2");
+    expect(flow.signalTypes()).toEqual(["email_confirmation_sent"]);
+    expect(flow.signals[0]).toMatchObject({ type: "email_confirmation_sent", signup: true });
+  });
+
+  s.it("emits nothing when the new address is taken and hidden", async () => {
+    const hidden = { emailAddress: null, confirmation: null, verificationId: null, signup: true };
+    const flow = await flowFor(fakes({ changePendingEmail: () => hidden }), { sessionUser: null });
+    const snapshot = await flow.send(change);
+    expect(snapshot.value).toBe("done");
+    expect(snapshot.context.verificationId).toBeNull();
+    expect(flow.signalTypes()).toEqual([]);
+  });
+
+  s.it("ends rejected with the actor's error (same_as_current) and emits nothing", async () => {
+    const flow = await flowFor(fakes({ changePendingEmail: fail("same_as_current", "email") }), { sessionUser: null });
+    const snapshot = await flow.send(change);
+    expect(snapshot.value).toBe("rejected");
+    expect(snapshot.context.error).toEqual({ code: "same_as_current", param: "email" });
+    expect(flow.signalTypes()).toEqual([]);
   });
 });
 

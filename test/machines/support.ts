@@ -54,6 +54,8 @@ import type {
   StartSessionInput,
   StartSessionOutput,
   ValidateSignupOutput,
+  ChangePendingEmailInput,
+  ChangePendingEmailOutput,
 } from "../../machines/contracts.ts";
 import type { FlowError } from "../../machines/errors.ts";
 import type { AuthSignal, ConfirmationRef, EmailAddressRef, UserRef } from "../../machines/signals.ts";
@@ -146,6 +148,7 @@ export interface ActorContracts {
   removeEmail: [ManageEmailTarget, RemoveEmailOutput];
   markPrimary: [ManageEmailTarget, MarkPrimaryOutput];
   resendVerification: [ManageEmailTarget, ResendVerificationOutput];
+  changePendingEmail: [ChangePendingEmailInput, ChangePendingEmailOutput];
   reauthenticate: [ReauthenticateInput, void];
   requestPasswordReset: [RequestPasswordResetInput, RequestPasswordResetOutput];
   checkResetKey: [CheckResetKeyInput, CheckResetKeyOutput];
