@@ -45,7 +45,7 @@ const ownAddress = (target: ManageEmailTarget, maxLength: number) =>
     yield* lockKey(`user:${target.userId}`);
     const email = cleanEmail(target.email, maxLength);
     const row = email === null ? null : yield* findUserEmailAddress(target.userId, email);
-    return row === null ? yield* fail("invalid", "email") : row;
+    return row === null ? yield* fail("unknown_email_address", "email") : row;
   });
 
 /** The canonical form of a typed address, or a failure on `email`. */

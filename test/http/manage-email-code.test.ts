@@ -228,6 +228,28 @@ describe("DELETE account/email: cannot_remove_primary_email", () => {
   });
 });
 
+describe("an address that is not the user's", () => {
+  it("answers unknown_email with the headless adapter's text on DELETE, PUT and PATCH", async () => {
+    const h = await open({ loginMethods: ["email"], emailVerification: "none" });
+    const client = h.app();
+    await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    await h.app().request("POST", "auth/signup", { email: "bob@example.com", password: goodPassword });
+    take(h);
+    for (const [method, body] of [
+      ["DELETE", { email: "bob@example.com" }],
+      ["PUT", { email: "nobody@example.com" }],
+      ["PATCH", { email: "bob@example.com", primary: true }],
+    ] as const) {
+      const res = await client.request(method, "account/email", body);
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ param: "email", code: "unknown_email", message: "Unknown email address." }]);
+    }
+    expect(take(h).names).toEqual([]);
+    expect((await emailRows(h)).length).toBe(2);
+    await h.close();
+  });
+});
+
 describe("PATCH account/email: unverified_primary_email", () => {
   it("refuses an unverified target while a verified address exists, allows it when none is verified", async () => {
     const h = await open({ loginMethods: ["email"], emailVerification: "none" });
