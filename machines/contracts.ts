@@ -139,9 +139,10 @@ export interface ConfirmEmailKeyInput {
 
 export interface ChangePasswordInput {
   readonly userId: string;
-  /** Null only when setting a first password (the user has no usable one). */
+  /** As sent (null when absent): required of a user with a usable password. */
   readonly currentPassword: Secret | null;
-  readonly newPassword: Secret;
+  /** As sent (null when absent, which the actor refuses as `required`). */
+  readonly newPassword: Secret | null;
 }
 export interface ChangePasswordOutput {
   readonly user: UserRef;

@@ -69,6 +69,19 @@ export interface FlowError {
   readonly code: AuthErrorCode;
   readonly param?: string;
   readonly details?: ErrorDetails;
+  /** Further errors of the same input, in allauth's order (a form reports them all at once). */
+  readonly also?: ReadonlyArray<FlowError>;
+}
+
+/** One error and the ones it carries, in order. */
+export function flatErrors(error: FlowError): ReadonlyArray<FlowError> {
+  return [error, ...(error.also ?? []).flatMap(flatErrors)];
+}
+
+/** The first of `errors` carrying the rest, or null when there are none. */
+export function joinErrors(errors: ReadonlyArray<FlowError>): FlowError | null {
+  const [first, ...rest] = errors;
+  return first === undefined ? null : rest.length === 0 ? first : { ...first, also: rest };
 }
 
 /** True when `value` is shaped as a `FlowError` (actors reject with these). */
@@ -89,5 +102,6 @@ export function toFlowError(error: unknown): FlowError {
     code: error.code,
     ...(error.param ? { param: error.param } : {}),
     ...(error.details === undefined ? {} : { details: error.details }),
+    ...(error.also === undefined ? {} : { also: error.also.map(toFlowError) }),
   };
 }

@@ -52,16 +52,15 @@ export const loginMachine = setup({
   states: {
     idle: {
       on: {
-        SUBMIT: [
-          { guard: "isAuthenticated", target: "conflict" },
-          {
-            target: "authenticating",
-            actions: assign({
-              form: ({ event }) => ({ email: event.email, username: event.username }),
-              password: ({ event }) => event.password,
-            }),
-          },
-        ],
+        // As allauth's LoginInput: the credentials are checked (and failures counted) first;
+        // only valid ones meet the 409 of an already logged-in session.
+        SUBMIT: {
+          target: "authenticating",
+          actions: assign({
+            form: ({ event }) => ({ email: event.email, username: event.username }),
+            password: ({ event }) => event.password,
+          }),
+        },
       },
     },
     authenticating: {
@@ -72,7 +71,9 @@ export const loginMachine = setup({
           username: context.form!.username,
           password: context.password!,
         }),
-        onDone: {
+        onDone: [
+          { guard: "isAuthenticated", target: "conflict", actions: "forgetPassword" },
+          {
           target: "checkingActive",
           actions: [
             assign({
@@ -93,7 +94,8 @@ export const loginMachine = setup({
             }),
             "forgetPassword",
           ],
-        },
+          },
+        ],
         onError: {
           target: "rejected",
           actions: [assign({ error: ({ event }) => toFlowError(event.error) }), "forgetPassword"],

@@ -28,7 +28,7 @@ export interface PasswordFlowContext {
 export type PasswordFlowEvent = {
   readonly type: "SUBMIT";
   readonly currentPassword: Secret | null;
-  readonly newPassword: Secret;
+  readonly newPassword: Secret | null;
 };
 
 /** Builds the machine for `password_changed` (`id: "password-change"`) or `password_set`. */
@@ -88,8 +88,8 @@ export function passwordFlowMachine(kind: "password-change" | "password-set") {
           src: "savePassword",
           input: ({ context }) => ({
             userId: context.sessionUser!.id,
-            currentPassword: kind === "password-change" ? context.currentPassword : null,
-            newPassword: context.newPassword!,
+            currentPassword: context.currentPassword,
+            newPassword: context.newPassword,
           }),
           onDone: [
             {

@@ -9,6 +9,7 @@ export class AuthFailure extends Data.TaggedError("AuthFailure")<{
   readonly code: AuthErrorCode;
   readonly param?: string;
   readonly details?: ErrorDetails;
+  readonly also?: ReadonlyArray<FlowError>;
 }> {}
 
 /** Fails with an `AuthFailure`. */
@@ -20,7 +21,7 @@ export function fail(code: AuthErrorCode, param?: string, details?: ErrorDetails
   });
 }
 
-/** Fails with a flow error as data (keeps its details). */
+/** Fails with a flow error as data (keeps its details and the errors it carries). */
 export function failWith(error: FlowError): AuthFailure {
-  return fail(error.code, error.param, error.details);
+  return new AuthFailure(error);
 }

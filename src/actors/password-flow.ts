@@ -7,7 +7,9 @@ import { Effect } from "effect";
 import { fromPromise } from "xstate";
 import type { ChangePasswordInput, ChangePasswordOutput } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
-import { checkPassword } from "../domain/password.ts";
+import { joinErrors } from "../../machines/errors.ts";
+import type { FlowError } from "../../machines/errors.ts";
+import { passwordErrors } from "../domain/password.ts";
 import { notificationMail } from "../mails.ts";
 import { endSession } from "../runtime/session.ts";
 import { checkAccountPassword } from "./login-failures.ts";
@@ -22,24 +24,30 @@ export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "pa
       if (row === null) {
         throw { code: "unexpected" };
       }
-      if (kind === "password_changed") {
-        if (input.currentPassword === null) {
-          throw { code: "required", param: "current_password" };
+      // allauth's ChangePasswordInput: both fields are cleaned, and every error reported.
+      const errors: Array<FlowError> = [];
+      if (input.currentPassword === null) {
+        if (kind === "password_changed") {
+          errors.push({ code: "required", param: "current_password" });
         }
+      } else if (kind === "password_set") {
+        // No usable password: whatever is typed as the current one cannot match it.
+        errors.push({ code: "enter_current_password", param: "current_password" });
+      } else {
         const checked = await checkAccountPassword(step, config, row, input.currentPassword.reveal());
         if (checked !== "ok") {
-          throw checked === "throttled"
-            ? { code: "too_many_login_attempts", param: "current_password" }
-            : { code: "incorrect_password", param: "current_password" };
+          errors.push({ code: checked === "throttled" ? "too_many_login_attempts" : "enter_current_password", param: "current_password" });
         }
       }
-      const weak = checkPassword(
-        input.newPassword.reveal(),
-        { minLength: config.account.passwordMinLength, maxLength: config.account.passwordMaxLength },
-        { username: row.username, email: row.email },
-      );
-      if (weak !== null) {
-        throw { ...weak, param: "new_password" };
+      if (input.newPassword === null) {
+        errors.push({ code: "required", param: "new_password" });
+      } else {
+        const policy = { minLength: config.account.passwordMinLength, maxLength: config.account.passwordMaxLength };
+        errors.push(...passwordErrors(input.newPassword.reveal(), policy, { username: row.username, email: row.email }, "new_password"));
+      }
+      const refused = joinErrors(errors);
+      if (refused !== null || input.newPassword === null) {
+        throw refused;
       }
       const hash = await step.hash(input.newPassword.reveal());
       return step.write(

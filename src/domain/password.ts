@@ -3,6 +3,7 @@
  * minimum (15 by default) and maximum, not entirely numeric, not a commonly used password, not
  * the user's username or email local part. No composition rules; compared after NFKC.
  */
+import { joinErrors } from "../../machines/errors.ts";
 import type { FlowError } from "../../machines/errors.ts";
 
 /** A small blocklist of the most common passwords of 15+ characters and their stems. */
@@ -28,27 +29,24 @@ export interface PasswordPolicy {
   readonly maxLength: number;
 }
 
-/** The first policy failure of `password`, or null. */
-export function checkPassword(
+/**
+ * Every policy failure of `password`, in the order of Django's default validators (similarity,
+ * minimum length, common, numeric), each its own error as Django's `validate_password` reports
+ * them. Over the maximum length nothing else is checked.
+ */
+export function passwordErrors(
   password: string,
   policy: PasswordPolicy,
   context: { readonly username?: string | null; readonly email?: string | null } = {},
-): FlowError | null {
+  param = "password",
+): ReadonlyArray<FlowError> {
   const length = [...password].length;
   if (length > policy.maxLength) {
-    return { code: "max_length", param: "password", details: { limit: policy.maxLength, length } };
+    return [{ code: "max_length", param, details: { limit: policy.maxLength, length } }];
   }
+  const errors: Array<FlowError> = [];
   const normalized = password.normalize("NFKC");
-  if ([...normalized].length < policy.minLength) {
-    return { code: "password_too_short", param: "password" };
-  }
   const folded = normalized.toLowerCase();
-  if (common.has(folded) || common.has(folded.replace(/\s+/g, ""))) {
-    return { code: "password_too_common", param: "password" };
-  }
-  if (/^\d+$/.test(normalized)) {
-    return { code: "password_entirely_numeric", param: "password" };
-  }
   const related: ReadonlyArray<readonly [string, string | null | undefined]> = [
     ["username", context.username],
     ["email address", context.email],
@@ -56,7 +54,25 @@ export function checkPassword(
   ];
   const similar = related.find(([, v]) => typeof v === "string" && v.length > 0 && v.toLowerCase() === folded);
   if (similar !== undefined) {
-    return { code: "password_too_similar", param: "password", details: { attribute: similar[0] } };
+    errors.push({ code: "password_too_similar", param, details: { attribute: similar[0] } });
   }
-  return null;
+  if ([...normalized].length < policy.minLength) {
+    errors.push({ code: "password_too_short", param, details: { limit: policy.minLength } });
+  }
+  if (common.has(folded) || common.has(folded.replace(/\s+/g, ""))) {
+    errors.push({ code: "password_too_common", param });
+  }
+  if (/^\d+$/.test(normalized)) {
+    errors.push({ code: "password_entirely_numeric", param });
+  }
+  return errors;
+}
+
+/** The policy failures of `password` as one error carrying the others, or null. */
+export function checkPassword(
+  password: string,
+  policy: PasswordPolicy,
+  context: { readonly username?: string | null; readonly email?: string | null } = {},
+): FlowError | null {
+  return joinErrors(passwordErrors(password, policy, context));
 }

@@ -26,6 +26,8 @@ export interface Field {
    * as its JSON text.
    */
   readonly type?: "string" | "password" | "boolean" | "integers";
+  /** The field's own validator (Django's `EmailField`…): true when the text is acceptable. */
+  readonly valid?: (value: string) => boolean;
 }
 
 export type FieldSpec = Readonly<Record<string, Field>>;
@@ -151,6 +153,9 @@ function readField(name: string, field: Field, raw: unknown): Read {
       const length = [...value].length;
       if (length > field.maxLength) {
         return { error: { code: "max_length", param: name, details: { limit: field.maxLength, length } } };
+      }
+      if (field.valid !== undefined && !field.valid(value)) {
+        return { error: { code: "invalid", param: name } };
       }
       return { value };
     }

@@ -28,6 +28,7 @@ export async function postLogin(exchange: Exchange): Promise<Response> {
     spec[method] = {
       required: account.loginMethods.length === 1,
       maxLength: method === "email" ? account.emailMaxLength : account.usernameMaxLength,
+      ...(method === "email" ? { valid: (v: string) => cleanEmail(v, account.emailMaxLength) !== null } : {}),
     };
   }
   spec["password"] = { required: true, maxLength: account.passwordMaxLength, type: "password" };
@@ -36,9 +37,6 @@ export async function postLogin(exchange: Exchange): Promise<Response> {
     return exchange.respond({ kind: "errors", errors: input.errors });
   }
   const email = input.value.email ?? null;
-  if (email !== null && cleanEmail(email, account.emailMaxLength) === null) {
-    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] });
-  }
   const given = methods.filter((m) => input.keys.has(m));
   if (given.length !== 1) {
     return exchange.respond({ kind: "errors", errors: [{ code: "invalid_login" }] });

@@ -1,6 +1,8 @@
 /**
- * `POST account/password/change`: runs `password-set` for a user without a usable password
- * (no `current_password`), `password-change` otherwise.
+ * `POST account/password/change`: runs `password-set` for a user without a usable password,
+ * `password-change` otherwise. As allauth's view: 401 for nobody, then the `change_password`
+ * rate limit, then the body; the flow's actor reports every field error at once
+ * (`current_password` required or `enter_current_password`, then `new_password`).
  */
 import { passwordChangeMachine } from "../../machines/password-change.ts";
 import { passwordSetMachine } from "../../machines/password-set.ts";
@@ -20,18 +22,18 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
     return exchange.respond({ kind: "session" }, session);
   }
   const setting = !session.user.hasUsablePassword;
+  if (!(await consume(runtime, config, "changePassword", { ip: exchange.info.ip, user: session.user.id }))) {
+    return exchange.respond({ kind: "status", status: 429 }, session);
+  }
   const input = await readFields<"current_password" | "new_password">(exchange.request, {
-    // Required of a user who has a password, so its absence is refused before the rate limit.
-    current_password: { required: !setting, maxLength: config.account.passwordMaxLength, type: "password" },
-    new_password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
+    current_password: { required: false, maxLength: config.account.passwordMaxLength, type: "password" },
+    new_password: { required: false, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!input.ok) {
     return exchange.respond({ kind: "errors", errors: input.errors }, session);
   }
-  if (!(await consume(runtime, config, "changePassword", { ip: exchange.info.ip, user: session.user.id }))) {
-    return exchange.respond({ kind: "status", status: 429 }, session);
-  }
   const current = input.value.current_password;
+  const next = input.value.new_password;
   return exchange.step(async (step) => {
     const common = {
       input: {
@@ -42,7 +44,7 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
       event: {
         type: "SUBMIT" as const,
         currentPassword: current === null ? null : new Secret(current),
-        newPassword: new Secret(input.value.new_password!),
+        newPassword: next === null ? null : new Secret(next),
       },
     };
     const { snapshot } = setting

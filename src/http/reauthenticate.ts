@@ -19,14 +19,15 @@ export async function postReauthenticate(exchange: Exchange): Promise<Response> 
   if (session.user === null) {
     return exchange.respond({ kind: "session" }, session);
   }
+  // allauth's order: 401 for nobody, then the `reauthenticate` limit, then the body.
+  if (!(await consume(runtime, config, "reauthenticate", { ip: exchange.info.ip, user: session.user.id }))) {
+    return exchange.respond({ kind: "status", status: 429 }, session);
+  }
   const input = await readFields<"password">(exchange.request, {
     password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!input.ok) {
     return exchange.respond({ kind: "errors", errors: input.errors }, session);
-  }
-  if (!(await consume(runtime, config, "reauthenticate", { ip: exchange.info.ip, user: session.user.id }))) {
-    return exchange.respond({ kind: "status", status: 429 }, session);
   }
   return exchange.step(async (step) => {
     const machine = reauthenticateMachine.provide({ actors: reauthenticateActors(step, config) });

@@ -5,6 +5,7 @@
 import type { UserRef } from "../../machines/signals.ts";
 import type { ResolvedConfig } from "../config.ts";
 import type { SessionState } from "../runtime/step.ts";
+import { flatErrors } from "../../machines/errors.ts";
 import { errorFor, statusFor } from "./error-table.ts";
 import type { InputError } from "./input.ts";
 
@@ -124,7 +125,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
       }
       return {
         status: 400,
-        body: { status: 400, errors: outcome.errors.map((e) => errorFor(e, ctx.config)) },
+        body: { status: 400, errors: outcome.errors.flatMap(flatErrors).map((e) => errorFor(e, ctx.config)) },
       };
     }
     case "status":

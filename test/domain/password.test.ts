@@ -4,13 +4,13 @@
  * (SECURITY.md CR-01, CR-02, CR-03, CR-05, CR-07).
  */
 import { describe, expect, it } from "vitest";
-import { checkPassword } from "../../src/domain/password.ts";
+import { checkPassword, passwordErrors } from "../../src/domain/password.ts";
 
 const policy = { minLength: 15, maxLength: 1024 };
 
 describe("checkPassword: length", () => {
   it("refuses 14 code points and accepts 15", () => {
-    expect(checkPassword("xkcd-horse-bat", policy)).toEqual({ code: "password_too_short", param: "password" });
+    expect(checkPassword("xkcd-horse-bat", policy)).toEqual({ code: "password_too_short", param: "password", details: { limit: 15 } });
     expect(checkPassword("xkcd-horse-bats", policy)).toBeNull();
   });
 
@@ -22,6 +22,7 @@ describe("checkPassword: length", () => {
     expect(checkPassword([...emoji15].slice(0, 14).join(""), policy)).toEqual({
       code: "password_too_short",
       param: "password",
+      details: { limit: 15 },
     });
   });
 
@@ -65,12 +66,29 @@ describe("checkPassword: no composition rules", () => {
 });
 
 describe("checkPassword: blocklist and context", () => {
-  it.each(["password123456789", "123456789012345", "PasswordPassword", "Password Password", "iloveyou iloveyou"])(
+  it.each(["password123456789", "PasswordPassword", "Password Password", "iloveyou iloveyou"])(
     "refuses the common %j",
     (password) => {
       expect(checkPassword(password, policy)).toEqual({ code: "password_too_common", param: "password" });
     },
   );
+
+  it("reports every failing rule, each its own error, as Django's validate_password does", () => {
+    expect(passwordErrors("123456789012345", policy)).toEqual([
+      { code: "password_too_common", param: "password" },
+      { code: "password_entirely_numeric", param: "password" },
+    ]);
+    expect(passwordErrors("1234", policy, { username: "1234" }, "new_password")).toEqual([
+      { code: "password_too_similar", param: "new_password", details: { attribute: "username" } },
+      { code: "password_too_short", param: "new_password", details: { limit: 15 } },
+      { code: "password_entirely_numeric", param: "new_password" },
+    ]);
+    expect(checkPassword("123456789012345", policy)).toEqual({
+      code: "password_too_common",
+      param: "password",
+      also: [{ code: "password_entirely_numeric", param: "password" }],
+    });
+  });
 
   it("compares whole values: a password that merely contains a common one is accepted", () => {
     expect(checkPassword("password123456789 but longer", policy)).toBeNull();

@@ -85,7 +85,7 @@ describe("POST account/password/change", () => {
     await h.close();
   });
 
-  it("refuses a wrong current password with incorrect_password and changes nothing", async () => {
+  it("refuses a wrong current password with enter_current_password and changes nothing", async () => {
     const h = await harness(base);
     const browser = h.browser();
     await loggedIn(h, browser);
@@ -96,7 +96,7 @@ describe("POST account/password/change", () => {
     });
     expect(response.status).toBe(400);
     expect(response.body.errors).toEqual([
-      { code: "incorrect_password", param: "current_password", message: expect.any(String) },
+      { code: "enter_current_password", param: "current_password", message: "Please type your current password." },
     ]);
     expect(h.takeSignals()).toEqual([]);
     const [after] = await h.query<{ password: string }>("SELECT password FROM auth_user");

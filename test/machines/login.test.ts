@@ -317,13 +317,30 @@ describe("password login refused or broken", () => {
     expect(snapshot.context.password).toBeNull();
   });
 
-  s.it("while somebody is logged in, ends in conflict without authenticating", async () => {
-    const { flow, snapshot } = await login(settings(), fakes(), byEmail(), user({ id: "u7" }));
+  s.it("while somebody is logged in, checks the credentials first (allauth's input), then ends in conflict", async () => {
+    const { flow, snapshot } = await login(
+      settings(),
+      fakes({ authenticatePassword: () => authenticated() }),
+      byEmail(),
+      user({ id: "u7" }),
+    );
     expect(snapshot.value).toBe("conflict");
     expect(tagsOf(snapshot)).toEqual(["conflict"]);
-    expect(flow.calls("authenticatePassword")).toEqual([]);
+    expect(flow.calls("authenticatePassword")).toHaveLength(1);
     expect(flow.signalTypes()).toEqual([]);
     expect(snapshot.context.password).toBeNull();
+    expect(snapshot.context.login).toBeNull();
+  });
+
+  s.it("while somebody is logged in, wrong credentials are still the 400 mismatch", async () => {
+    const { snapshot } = await login(
+      settings(),
+      fakes({ authenticatePassword: fail("email_password_mismatch", "password") }),
+      byEmail("wrong-password-xyz"),
+      user({ id: "u7" }),
+    );
+    expect(snapshot.value).toBe("rejected");
+    expect(snapshot.context.error).toEqual({ code: "email_password_mismatch", param: "password" });
   });
 
   s.it("when the verification mail fails, ends failed without any signal", async () => {

@@ -20,7 +20,13 @@ const settings = {
 
 async function run(
   machine: typeof passwordChangeMachine,
-  options: { sessionUser: UserRef | null; logout?: boolean; fail?: { code: string; param?: string }; endFails?: boolean },
+  options: {
+    sessionUser: UserRef | null;
+    logout?: boolean;
+    fail?: { code: string; param?: string };
+    endFails?: boolean;
+    current?: Secret | null;
+  },
 ) {
   const saved: Array<ChangePasswordInput> = [];
   const ended: Array<string> = [];
@@ -47,7 +53,8 @@ async function run(
   const seen: Array<AuthSignal> = [];
   actor.on("*", (signal) => void seen.push(signal));
   actor.start();
-  actor.send({ type: "SUBMIT", currentPassword: new Secret("old password here!"), newPassword: new Secret("new password here!!") });
+  const currentPassword = options.current === undefined ? new Secret("old password here!") : options.current;
+  actor.send({ type: "SUBMIT", currentPassword, newPassword: new Secret("new password here!!") });
   const snapshot = await waitFor(actor, (s) => s.status === "done");
   return { snapshot, saved, ended, seen, persisted: JSON.stringify(actor.getPersistedSnapshot()) };
 }
@@ -112,10 +119,21 @@ describe("password-set machine", () => {
   const passwordless = { ...user, hasUsablePassword: false };
 
   it("emits password_set for a user without a usable password, without a current password", async () => {
-    const { snapshot, saved, seen } = await run(passwordSetMachine, { sessionUser: passwordless });
+    const { snapshot, saved, seen } = await run(passwordSetMachine, { sessionUser: passwordless, current: null });
     expect(snapshot.value).toBe("done");
     expect(seen.map((s) => s.type)).toEqual(["password_set"]);
     expect(saved[0]!.currentPassword).toBeNull();
+  });
+
+  it("hands a typed current password to the actor, which refuses it (allauth's enter_current_password)", async () => {
+    const { snapshot, saved, seen } = await run(passwordSetMachine, {
+      sessionUser: passwordless,
+      fail: { code: "enter_current_password", param: "current_password" },
+    });
+    expect(snapshot.value).toBe("rejected");
+    expect(snapshot.context.error).toEqual({ code: "enter_current_password", param: "current_password" });
+    expect(saved[0]!.currentPassword?.reveal()).toBe("old password here!");
+    expect(seen).toEqual([]);
   });
 
   it("emits user_logged_out then password_set with logoutOnPasswordChange", async () => {
