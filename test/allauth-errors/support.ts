@@ -3,7 +3,10 @@
  * case, run for the app and the browser client. The expected texts are written out here from
  * ALLAUTH-ERRORS.md (not imported from the library's error table), so a drift in the table fails.
  */
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
+import type { AuthConfig } from "../../src/config.ts";
+import { fastHasher } from "../http/support.ts";
+import { goodPassword, harness } from "../support/harness.ts";
 import type { Client, ClientResponse, Harness } from "../support/harness.ts";
 
 export const clients = ["app", "browser"] as const;
@@ -11,6 +14,48 @@ export type ClientKind = (typeof clients)[number];
 
 export function client(h: Harness, kind: ClientKind): Client {
   return kind === "app" ? h.app() : h.browser();
+}
+
+/** A harness with the fast hasher, email login and no verification unless `account` says so. */
+export function openHarness(account: NonNullable<AuthConfig["account"]> = {}, config: Partial<AuthConfig> = {}): Promise<Harness> {
+  return harness({ passwordHasher: fastHasher, account: { loginMethods: ["email"], emailVerification: "none", ...account }, ...config });
+}
+
+/**
+ * The `open` of a test file: each call opens a harness (`openHarness`) that is closed after the
+ * test, and hands it to `set` (the file's `h`).
+ */
+export function perTest(
+  set: (h: Harness) => void,
+): (account?: NonNullable<AuthConfig["account"]>, config?: Partial<AuthConfig>) => Promise<Harness> {
+  let current: Harness | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return async (account = {}, config = {}) => {
+    current = await openHarness(account, config);
+    set(current);
+    return current;
+  };
+}
+
+/**
+ * Signs up `fields` (Ann by default) in a new client of `kind`; the signup must answer
+ * `status`. Everything recorded is cleared, so a case starts from silence.
+ */
+export async function signedUp(
+  h: Harness,
+  kind: ClientKind,
+  fields: Record<string, string> = {},
+  status: ReadonlyArray<number> = [200],
+): Promise<Client> {
+  const c = client(h, kind);
+  const res = await c.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword, ...fields });
+  expect(status).toContain(res.status);
+  h.takeSignals();
+  h.takeMails();
+  return c;
 }
 
 /** One item of allauth's `errors` array; `param` left out means the key must be absent. */
