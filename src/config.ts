@@ -1,9 +1,11 @@
 /**
  * `createAuth` options: allauth's setting names camelCased, with allauth's defaults, and the
- * resolved form every other module reads. Bad options throw a `TypeError` with a code at
- * construction time.
+ * resolved form every other module reads. Options are checked whole before anything is opened
+ * (`config-schema.ts` for shapes, `startupChecks` for allauth's start-up checks); a mistake
+ * throws one `ConfigError` naming its path.
  */
 import type { EmailVerificationMode, FlowSettings, LoginMethod } from "../machines/contracts.ts";
+import { ConfigError, validateConfig } from "./config-schema.ts";
 import type { OutboxOptions } from "./runtime/outbox.ts";
 import type { Mail, MailDelivery } from "./services/mailer.ts";
 
@@ -68,13 +70,20 @@ export interface AccountConfig {
   readonly passwordResetByCodeMaxAttempts?: number;
   /** Django's `PASSWORD_RESET_TIMEOUT` in seconds; one hour here (Django: three days). */
   readonly passwordResetTimeout?: number;
+  /** allauth's `ACCOUNT_DEFAULT_HTTP_PROTOCOL`: `"https"` forces https in mailed links. */
+  readonly defaultHttpProtocol?: "http" | "https";
 }
 
-/** allauth's `HEADLESS_FRONTEND_URLS`, camelCased; `{key}` is replaced, percent-encoded. */
+/**
+ * allauth's `HEADLESS_FRONTEND_URLS`, camelCased; `{key}` is replaced, percent-encoded. A path
+ * (`/account/…`) is made absolute on the origin of the request that sends the mail.
+ */
 export interface FrontendUrls {
   readonly accountConfirmEmail?: string;
+  readonly accountResetPassword?: string;
   readonly accountResetPasswordFromKey?: string;
   readonly accountSignup?: string;
+  readonly socialaccountLoginError?: string;
 }
 
 export interface MailerLike {
@@ -107,7 +116,15 @@ export interface AuthConfig {
   readonly frontendUrls?: FrontendUrls;
   readonly account?: AccountConfig;
   readonly adapter?: AdapterConfig;
-  /** How many reverse proxies in front of the app may set `X-Forwarded-For` (0: trust none). */
+  /**
+   * Django's `ALLOWED_HOSTS`: the hosts (no port) requests may name; `".example.com"` also
+   * allows its subdomains, `"*"` any host. Default: `localhost`, `127.0.0.1`, `[::1]`.
+   */
+  readonly allowedHosts?: ReadonlyArray<string>;
+  /**
+   * How many reverse proxies in front of the app may set `X-Forwarded-For`, `X-Forwarded-Host`
+   * and `X-Forwarded-Proto` (0: trust none, use the socket and `Host`).
+   */
   readonly trustedProxyCount?: number;
   /** Mark cookies `Secure` (default: true unless the request is plain http). */
   readonly secureCookies?: boolean;
@@ -119,6 +136,9 @@ export interface AuthConfig {
    */
   readonly usersessions?: boolean | { readonly trackActivity?: boolean };
 }
+
+/** Django's `ALLOWED_HOSTS` with `DEBUG` on: the local machine under any port. */
+export const defaultAllowedHosts: ReadonlyArray<string> = ["localhost", "127.0.0.1", "[::1]"];
 
 /** A parsed rate rule: `amount` hits per `periodInSeconds` per `scope`. */
 export interface RateRule {
@@ -178,8 +198,10 @@ export interface ResolvedConfig {
     readonly passwordResetByCodeTimeout: number;
     readonly passwordResetByCodeMaxAttempts: number;
     readonly passwordResetTimeout: number;
+    readonly defaultHttpProtocol: "http" | "https";
   };
   readonly adapter: Required<AdapterConfig>;
+  readonly allowedHosts: ReadonlyArray<string>;
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
   readonly outbox: OutboxOptions;
@@ -201,12 +223,6 @@ export const defaultRateLimits: Readonly<Record<string, string>> = {
   requestLoginCode: "20/m/ip,3/m/key",
 };
 
-function configError(code: string, message: string): TypeError {
-  const error = new TypeError(message);
-  (error as TypeError & { code: string }).code = code;
-  return error;
-}
-
 const units: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** Parses allauth's rate format: `"10/m/ip,5/300s/key"`. */
@@ -214,7 +230,7 @@ export function parseRateRules(value: string): ReadonlyArray<RateRule> {
   return value.split(",").map((part) => {
     const match = /^\s*(\d+)\/(\d*)([smhd])(?:\/(ip|user|key))?\s*$/.exec(part);
     if (match === null) {
-      throw configError("ERR_INVALID_RATE_LIMIT", `invalid rate limit: ${JSON.stringify(part)}`);
+      throw new ConfigError("", `invalid rate limit ${JSON.stringify(part)}`);
     }
     const multiplier = match[2] === "" ? 1 : Number(match[2]);
     return {
@@ -251,22 +267,67 @@ function resends(value: boolean | number | undefined): number {
   return value === true ? 2 : value === undefined || value === false ? 0 : value;
 }
 
-/** Applies allauth's defaults and checks the options. */
-export function resolveConfig(config: AuthConfig): ResolvedConfig {
-  if (typeof config.secret !== "string" || Buffer.byteLength(config.secret) < 32) {
-    throw configError("ERR_INVALID_SECRET", "secret must be a string of at least 32 bytes");
+/** The frontend URLs that carry a key, and so must have `{key}` in their template. */
+const keyedUrls: ReadonlyArray<keyof FrontendUrls> = ["accountConfirmEmail", "accountResetPasswordFromKey"];
+
+/**
+ * allauth's start-up checks (`account/checks.py`) that apply to what is implemented here, and the
+ * rules between settings that no single value can break. Runs on shape-checked options.
+ */
+function startupChecks(config: AuthConfig, loginMethods: ReadonlyArray<LoginMethod>, emailVerification: EmailVerificationMode): void {
+  const account = config.account ?? {};
+  const fail = (path: string, problem: string): never => {
+    throw new ConfigError(path, problem);
+  };
+  for (const [name, template] of Object.entries(config.frontendUrls ?? {})) {
+    const keyed = keyedUrls.includes(name as keyof FrontendUrls);
+    if (keyed && !template.includes("{key}")) {
+      fail(`frontendUrls.${name}`, `the template needs a {key} placeholder, got ${JSON.stringify(template)}`);
+    }
+    const other = /\{(?!key\})[^}]*\}/.exec(template) ?? (keyed ? null : /\{key\}/.exec(template));
+    if (other !== null) {
+      fail(`frontendUrls.${name}`, `unknown placeholder ${other[0]} (${keyed ? "only {key} is filled in" : "nothing is filled in here"})`);
+    }
   }
+  (account.signupFields ?? []).forEach((field, index) => {
+    if (field === "password" || field === "password*") {
+      fail(`account.signupFields[${index}]`, `"${field}" is not a signup field; use "${field.replace("password", "password1")}"`);
+    }
+  });
+  if (account.emailVerificationByCodeEnabled === true && emailVerification !== "mandatory") {
+    fail("account.emailVerificationByCodeEnabled", 'verification by code needs account.emailVerification "mandatory"');
+  }
+  if (loginMethods.includes("email") && account.uniqueEmail === false) {
+    fail("account.uniqueEmail", "login by email needs unique email addresses (true)");
+  }
+  const fields = account.signupFields;
+  if (fields !== undefined && emailVerification === "mandatory" && !fields.includes("email*")) {
+    fail("account.signupFields", 'mandatory email verification needs "email*" in the signup fields');
+  }
+  if (loginMethods.includes("username") && !(fields ?? ["username*"]).some((f) => f.startsWith("username"))) {
+    fail("account.signupFields", 'login by username needs "username" in the signup fields');
+  }
+  if (account.changeEmail === true && account.maxEmailAddresses != null && account.maxEmailAddresses !== 2) {
+    fail("account.maxEmailAddresses", `account.changeEmail needs null or 2 (the old address and the new), got ${account.maxEmailAddresses}`);
+  }
+  const range = (min: number | undefined, max: number | undefined, minPath: string, maxPath: string) => {
+    if (min !== undefined && max !== undefined && min > max) {
+      fail(minPath, `${min} is above ${maxPath} (${max})`);
+    }
+  };
+  range(account.passwordMinLength ?? 15, account.passwordMaxLength ?? 1024, "account.passwordMinLength", "account.passwordMaxLength");
+  range(account.usernameMinLength ?? 1, account.usernameMaxLength ?? 150, "account.usernameMinLength", "account.usernameMaxLength");
+}
+
+/** Checks the options whole, then applies allauth's defaults. Throws a `ConfigError`. */
+export function resolveConfig(config: AuthConfig): ResolvedConfig {
+  validateConfig(config);
   const account = config.account ?? {};
   const rawVerification = account.emailVerification ?? "optional";
   const emailVerification: EmailVerificationMode =
     rawVerification === true ? "mandatory" : rawVerification === false ? "optional" : rawVerification;
-  if (!["none", "optional", "mandatory"].includes(emailVerification)) {
-    throw configError("ERR_INVALID_OPTION", "account.emailVerification must be none, optional or mandatory");
-  }
   const loginMethods = account.loginMethods ?? ["username"];
-  if (loginMethods.length === 0 || loginMethods.some((m) => m !== "email" && m !== "username")) {
-    throw configError("ERR_INVALID_OPTION", "account.loginMethods must be a non-empty subset of email, username");
-  }
+  startupChecks(config, loginMethods, emailVerification);
   // allauth's default asks for a username; without login by username it is not asked for.
   const signupFields =
     account.signupFields ??
@@ -278,9 +339,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
   if (emailVerification === "mandatory" || loginMethods.includes("email")) {
     signupEmail = "required";
   }
-  if (loginMethods.includes("username") && signupUsername === "absent") {
-    throw configError("ERR_INVALID_OPTION", "login by username needs username in account.signupFields");
-  }
+  const urls = config.frontendUrls ?? {};
   return {
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
@@ -289,10 +348,11 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     defaultFromEmail: config.defaultFromEmail ?? "webmaster@localhost",
     siteName: config.siteName ?? "example.com",
     frontendUrls: {
-      accountConfirmEmail: config.frontendUrls?.accountConfirmEmail ?? "/account/verify-email/{key}",
-      accountResetPasswordFromKey:
-        config.frontendUrls?.accountResetPasswordFromKey ?? "/account/password/reset/key/{key}",
-      accountSignup: config.frontendUrls?.accountSignup ?? "/account/signup",
+      accountConfirmEmail: urls.accountConfirmEmail ?? "/account/verify-email/{key}",
+      accountResetPassword: urls.accountResetPassword ?? "/account/password/reset",
+      accountResetPasswordFromKey: urls.accountResetPasswordFromKey ?? "/account/password/reset/key/{key}",
+      accountSignup: urls.accountSignup ?? "/account/signup",
+      socialaccountLoginError: urls.socialaccountLoginError ?? "/account/provider/callback",
     },
     account: {
       loginMethods,
@@ -326,7 +386,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       emailNotifications: account.emailNotifications ?? false,
       reauthenticationRequired: account.reauthenticationRequired ?? false,
       reauthenticationTimeout: account.reauthenticationTimeout ?? 300,
-      maxEmailAddresses: account.maxEmailAddresses === 0 ? null : (account.maxEmailAddresses ?? null),
+      maxEmailAddresses: account.maxEmailAddresses ?? null,
       loginByCodeEnabled: account.loginByCodeEnabled ?? false,
       loginByCodeRequired: account.loginByCodeRequired ?? false,
       loginByCodeTimeout: account.loginByCodeTimeout ?? 180,
@@ -336,11 +396,13 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       passwordResetByCodeTimeout: account.passwordResetByCodeTimeout ?? 180,
       passwordResetByCodeMaxAttempts: account.passwordResetByCodeMaxAttempts ?? 3,
       passwordResetTimeout: account.passwordResetTimeout ?? 3600,
+      defaultHttpProtocol: account.defaultHttpProtocol ?? "http",
     },
     adapter: {
       isOpenForSignup: config.adapter?.isOpenForSignup ?? (() => true),
       isNewUserActive: config.adapter?.isNewUserActive ?? (() => true),
     },
+    allowedHosts: (config.allowedHosts ?? defaultAllowedHosts).map((host) => host.toLowerCase()),
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
     usersessions:

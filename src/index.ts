@@ -1,6 +1,7 @@
 export { createAuth } from "./auth.ts";
 export type { Auth, CreateAuthOptions } from "./auth.ts";
 export { resolveConfig, parseRateRules } from "./config.ts";
+export { ConfigError } from "./config-schema.ts";
 export type { AuthConfig, AccountConfig, FrontendUrls, ResolvedConfig } from "./config.ts";
 export type { SignalPayload, SignalRequest, Receiver } from "./runtime/signal-bus.ts";
 export type { Mail } from "./services/mailer.ts";

@@ -195,8 +195,11 @@ describe("manage_email (10/m/user)", () => {
   });
 });
 
-describe("changeEmail mode lifts maxEmailAddresses", () => {
-  it("maxEmailAddresses 1: a second address is refused normally, accepted in changeEmail mode", async () => {
+describe("changeEmail mode and maxEmailAddresses", () => {
+  it("maxEmailAddresses 1 refuses a second address; changeEmail needs 2 (allauth's start-up check) and then replaces the pending one", async () => {
+    await expect(harness({ account: { ...emailBase, maxEmailAddresses: 1, changeEmail: true } })).rejects.toThrow(
+      "account.maxEmailAddresses: account.changeEmail needs null or 2 (the old address and the new), got 1",
+    );
     await open({ ...emailBase, maxEmailAddresses: 1 });
     let client = h.app();
     await signedUp(client, { email: "ann@example.com" });
@@ -205,7 +208,7 @@ describe("changeEmail mode lifts maxEmailAddresses", () => {
     expect(refused.body.errors).toEqual([expect.objectContaining({ param: "email", code: "max_email_addresses" })]);
     await h.close();
 
-    await open({ ...emailBase, maxEmailAddresses: 1, changeEmail: true });
+    await open({ ...emailBase, maxEmailAddresses: 2, changeEmail: true });
     client = h.app();
     await signedUp(client, { email: "ann@example.com" });
     await h.query("UPDATE auth_email_address SET verified = 1");

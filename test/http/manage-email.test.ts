@@ -142,14 +142,17 @@ describe("account/email", () => {
   });
 
   it("in code mode stores nothing until the code: email_confirmation_sent, then email_added → email_confirmed", async () => {
-    const h = await harness({ account: { ...base, emailVerificationByCodeEnabled: true } });
+    // Verification by code needs mandatory verification (allauth's start-up check).
+    const h = await harness({ account: { ...base, emailVerification: "mandatory", emailVerificationByCodeEnabled: true } });
     const client = h.app();
-    await signedUp(h, client);
+    expect((await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(401);
+    expect((await client.request("POST", "auth/email/verify", { key: codeFromMail(h.takeMails()[0]!) })).status).toBe(200);
+    h.takeSignals();
     const added = await client.request("POST", "account/email", { email: "second@example.com" });
     expect(added.status).toBe(200);
     // The pending address is listed, unsaved (allauth's `list_email_addresses`).
     expect(list(added.body)).toEqual([
-      ["ann@example.com", true, false],
+      ["ann@example.com", true, true],
       ["second@example.com", false, false],
     ]);
     expect(take(h).names).toEqual(["email_confirmation_sent"]);

@@ -1,0 +1,335 @@
+/**
+ * The shape of `createAuth`'s options as an effect `Schema`: every key known, every value typed
+ * and ranged, unknown keys refused at any depth. `validateConfig` turns the first problem into
+ * one `ConfigError` naming the path, what was expected and what was given; allauth's own
+ * spellings (`login_methods`, `ACCOUNT_LOGIN_METHODS`) and near-miss typos get a suggestion.
+ * Cross-setting rules (allauth's start-up checks) live in `config.ts`.
+ */
+import { Either, ParseResult, Schema } from "effect";
+
+/** A configuration mistake found by `createAuth` before anything is opened. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "ERR_INVALID_CONFIG";
+
+  constructor(
+    /** Where the mistake is, e.g. `account.rateLimits.login` (empty for the options object). */
+    readonly path: string,
+    /** What is wrong, without the path. */
+    readonly problem: string,
+  ) {
+    super(path === "" ? problem : `${path}: ${problem}`);
+  }
+}
+
+/** `schema`, described as `what` when a value of the wrong kind is given. */
+function expecting<S extends Schema.Schema.Any>(schema: S, what: string): S {
+  return schema.annotations({ message: () => ({ message: what, override: true }) }) as S;
+}
+
+/** A struct whose own type failure reads "an object"; its fields still report their own. */
+function object<F extends Schema.Struct.Fields>(fields: F) {
+  return Schema.Struct(fields).annotations({ message: () => "an object" });
+}
+
+const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optional(schema);
+
+const intFrom = (min: number) => Schema.Number.pipe(Schema.filter((n) => Number.isInteger(n) && n >= min));
+const int = (min: number, what: string) => expecting(intFrom(min), what);
+
+/** Whole seconds (or days, counts): a non-negative integer. */
+const count = int(0, "a non-negative integer");
+const positive = int(1, "a positive integer");
+const bool = expecting(Schema.Boolean, "true or false");
+const text = expecting(Schema.String, "a string");
+
+const rateRule = /^\s*\d+\/\d*[smhd](?:\/(?:ip|user|key))?\s*$/;
+/** allauth's rate format: `"10/m/ip"`, `"5/300s/key"`, several joined by commas. */
+export function isRateSpec(value: string): boolean {
+  return value.split(",").every((part) => rateRule.test(part));
+}
+const rate = expecting(
+  Schema.Union(Schema.String.pipe(Schema.filter(isRateSpec)), Schema.Literal(false)),
+  'a rate like "10/m/ip" or "5/300s/key" (amount/[n]s|m|h|d[/ip|user|key], comma-separated), or false',
+);
+
+const fn = Schema.declare((u: unknown): u is (...args: never) => unknown => typeof u === "function");
+const hook = expecting(fn, "a function");
+
+/**
+ * An array, described as `what` when something else is given, of items described as `item`;
+ * `nonEmpty` refuses `[]`.
+ */
+function list<A, I>(item: Schema.Schema<A, I>, itemWhat: string, what: string, nonEmpty = false): Schema.Schema<ReadonlyArray<A>, ReadonlyArray<I>> {
+  const array = Schema.Array(expecting(item, itemWhat)).annotations({ message: () => what });
+  return nonEmpty ? array.pipe(Schema.minItems(1, { message: () => `${what}, not empty` })) : array;
+}
+
+/** An object with these methods (any other members are the caller's business). */
+function withMethods<T>(names: ReadonlyArray<string>, what: string): Schema.Schema<T> {
+  return expecting(
+    Schema.declare(
+      (u: unknown): u is T =>
+        typeof u === "object" && u !== null && names.every((n) => typeof (u as Record<string, unknown>)[n] === "function"),
+    ),
+    what,
+  );
+}
+
+// "password" is let through to be refused with a hint (see `startupChecks`).
+const signupField = /^(?:email|email2|username|password1|password2|password)\*?$/;
+
+const RateLimits = object({
+  signup: optional(rate),
+  login: optional(rate),
+  loginFailed: optional(rate),
+  confirmEmail: optional(rate),
+  changePassword: optional(rate),
+  manageEmail: optional(rate),
+  resetPassword: optional(rate),
+  resetPasswordFromKey: optional(rate),
+  reauthenticate: optional(rate),
+  requestLoginCode: optional(rate),
+});
+
+const resend = expecting(
+  Schema.Union(Schema.Boolean, intFrom(0)),
+  "true, false or a non-negative integer",
+);
+
+const Account = object({
+  loginMethods: optional(list(Schema.Literal("email", "username"), '"email" or "username"', "an array of login methods", true)),
+  signupFields: optional(
+    list(
+      Schema.String.pipe(Schema.filter((f) => signupField.test(f))),
+      '"email", "email2", "username", "password1" or "password2", each optionally with "*" (required)',
+      "an array of signup fields",
+    ),
+  ),
+  emailVerification: optional(
+    expecting(Schema.Union(Schema.Literal("none", "optional", "mandatory"), Schema.Boolean), '"none", "optional", "mandatory" or a boolean'),
+  ),
+  emailVerificationByCodeEnabled: optional(bool),
+  emailVerificationByCodeMaxAttempts: optional(positive),
+  emailVerificationByCodeTimeout: optional(positive),
+  emailVerificationSupportsResend: optional(resend),
+  emailConfirmationExpireDays: optional(positive),
+  emailConfirmationCooldown: optional(count),
+  loginOnEmailConfirmation: optional(bool),
+  preventEnumeration: optional(expecting(Schema.Union(Schema.Boolean, Schema.Literal("strict")), 'true, false or "strict"')),
+  emailUnknownAccounts: optional(bool),
+  changeEmail: optional(bool),
+  uniqueEmail: optional(bool),
+  emailMaxLength: optional(positive),
+  usernameMinLength: optional(positive),
+  usernameMaxLength: optional(positive),
+  usernameBlacklist: optional(list(Schema.String, "a string", "an array of strings")),
+  passwordMinLength: optional(positive),
+  passwordMaxLength: optional(positive),
+  emailSubjectPrefix: optional(text),
+  rateLimits: optional(Schema.Union(RateLimits, Schema.Literal(false))),
+  loginTimeout: optional(positive),
+  logoutOnPasswordChange: optional(bool),
+  loginOnPasswordReset: optional(bool),
+  emailNotifications: optional(bool),
+  reauthenticationRequired: optional(bool),
+  reauthenticationTimeout: optional(positive),
+  maxEmailAddresses: optional(expecting(Schema.Union(intFrom(1), Schema.Null), "a positive integer or null")),
+  loginByCodeEnabled: optional(bool),
+  loginByCodeRequired: optional(
+    expecting(
+      Schema.Union(Schema.Boolean, Schema.Array(Schema.Literal("password", "socialaccount"))),
+      'a boolean or an array of "password" and/or "socialaccount"',
+    ),
+  ),
+  loginByCodeTimeout: optional(positive),
+  loginByCodeMaxAttempts: optional(positive),
+  loginByCodeSupportsResend: optional(resend),
+  passwordResetByCodeEnabled: optional(bool),
+  passwordResetByCodeTimeout: optional(positive),
+  passwordResetByCodeMaxAttempts: optional(positive),
+  passwordResetTimeout: optional(positive),
+  defaultHttpProtocol: optional(expecting(Schema.Literal("http", "https"), '"http" or "https"')),
+});
+
+const url = expecting(
+  Schema.String.pipe(Schema.filter((u) => u.startsWith("/") || /^https?:\/\/[^/\s]+/i.test(u))),
+  'a path starting with "/" or an absolute http(s) URL',
+);
+
+/** allauth's `HEADLESS_FRONTEND_URLS` keys, camelCased. */
+const FrontendUrls = object({
+  accountConfirmEmail: optional(url),
+  accountResetPassword: optional(url),
+  accountResetPasswordFromKey: optional(url),
+  accountSignup: optional(url),
+  socialaccountLoginError: optional(url),
+});
+
+const hostPattern = /^(?:\*|\.?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])$/i;
+
+export const ConfigSchema = object({
+  secret: expecting(
+    Schema.String.pipe(Schema.filter((s) => Buffer.byteLength(s) >= 32)),
+    "a string of at least 32 bytes",
+  ),
+  database: optional(
+    expecting(
+      Schema.String.pipe(Schema.filter((s) => /^sqlite:.+/.test(s) || /^postgres(?:ql)?:\/\/./.test(s))),
+      '"sqlite:<file>", "sqlite::memory:" or a "postgres://…" URL',
+    ),
+  ),
+  mailer: optional(
+    Schema.Union(
+      Schema.String.pipe(Schema.filter((s) => s === "console" || /^smtps?:\/\/./.test(s))),
+      withMethods(["send"], ""),
+    ).annotations({ message: () => ({ message: '"console", an smtp:// URL or an object with send(mail, delivery)', override: true }) }),
+  ),
+  passwordHasher: optional(
+    Schema.Union(Schema.Literal("argon2id"), withMethods(["hash", "verify"], "")).annotations({
+      message: () => ({ message: '"argon2id" or an object with hash(password) and verify(hash, password)', override: true }),
+    }),
+  ),
+  defaultFromEmail: optional(text),
+  siteName: optional(text),
+  frontendUrls: optional(FrontendUrls),
+  account: optional(Account),
+  adapter: optional(object({ isOpenForSignup: optional(hook), isNewUserActive: optional(hook) })),
+  allowedHosts: optional(
+    list(
+      Schema.String.pipe(Schema.filter((h) => hostPattern.test(h))),
+      'a host name without port ("example.com", ".example.com" for it and its subdomains, "[::1]") or "*"',
+      "an array of host names",
+      true,
+    ),
+  ),
+  trustedProxyCount: optional(count),
+  secureCookies: optional(bool),
+  outbox: optional(
+    object({
+      maxAttempts: optional(positive),
+      leaseMs: optional(positive),
+      pollIntervalMs: optional(expecting(Schema.Union(intFrom(1), Schema.Literal(false)), "a positive integer or false")),
+    }),
+  ),
+});
+
+/** The setting names one level down, for suggestions at the top level. */
+const nested: Readonly<Record<string, ReadonlyArray<string>>> = {
+  account: Object.keys(Account.fields),
+  frontendUrls: Object.keys(FrontendUrls.fields),
+};
+
+function camel(name: string): string {
+  return name.toLowerCase().replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** A likely meant name for an unknown key: allauth's spelling camelCased, or a near-miss typo. */
+function suggest(key: string, known: ReadonlyArray<string>, atTop: boolean): string | null {
+  if (/[_A-Z]/.test(key) && key.includes("_")) {
+    const direct = camel(key);
+    if (known.includes(direct)) {
+      return direct;
+    }
+    if (atTop) {
+      // ACCOUNT_LOGIN_METHODS, HEADLESS_FRONTEND_URLS, login_methods at the top level.
+      const stripped = camel(key.replace(/^(ACCOUNT|HEADLESS)_/i, ""));
+      if (known.includes(stripped)) {
+        return stripped;
+      }
+      for (const [parent, names] of Object.entries(nested)) {
+        if (names.includes(stripped)) {
+          return `${parent}.${stripped}`;
+        }
+      }
+    }
+  }
+  const lower = key.toLowerCase();
+  const ranked = known
+    .map((name) => ({ name, d: distance(lower, name.toLowerCase()) }))
+    .filter(({ d }) => d <= Math.max(1, Math.min(3, Math.floor(key.length / 4))))
+    .sort((x, y) => x.d - y.d);
+  if (ranked.length > 0 && (ranked.length === 1 || ranked[0]!.d < ranked[1]!.d)) {
+    return ranked[0]!.name;
+  }
+  return null;
+}
+
+/** `account.rateLimits.login`, `account.loginMethods[0]`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path
+    .map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join("");
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "function") {
+    return "a function";
+  }
+  if (typeof value === "number" || value === undefined) {
+    return String(value);
+  }
+  if (Array.isArray(value)) {
+    return value.length === 0 ? "[]" : "an array";
+  }
+  if (typeof value === "object" && value !== null) {
+    return "an object";
+  }
+  const shown = JSON.stringify(value);
+  return shown.length > 60 ? `${shown.slice(0, 57)}…"` : shown;
+}
+
+function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value = input;
+  for (const part of path) {
+    value = typeof value === "object" && value !== null ? (value as Record<PropertyKey, unknown>)[part] : undefined;
+  }
+  return value;
+}
+
+const decode = Schema.decodeUnknownEither(ConfigSchema, { onExcessProperty: "error", errors: "first" });
+
+/** Checks the options' shape; throws the first mistake as a `ConfigError`. */
+export function validateConfig(input: unknown): void {
+  const result = decode(input);
+  if (Either.isRight(result)) {
+    return;
+  }
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left).filter(
+    (issue) => !/^Expected undefined, actual /.test(issue.message),
+  );
+  const first = issues[0]!;
+  const path = formatPath(first.path);
+  if (first._tag === "Unexpected") {
+    const key = String(first.path[first.path.length - 1]);
+    const known = [...first.message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+    const parent = formatPath(first.path.slice(0, -1));
+    const meant = suggest(key, known, parent === "");
+    const hint =
+      meant === null ? ` (known here: ${known.join(", ")})` : `; did you mean ${parent === "" ? "" : `${parent}.`}${meant}?`;
+    const spelling = key.includes("_") ? " (settings are allauth's names in camelCase)" : "";
+    throw new ConfigError(path, `unknown setting${hint}${spelling}`);
+  }
+  if (first._tag === "Missing") {
+    throw new ConfigError(path, "required, missing");
+  }
+  // Alternatives of a union fail at the same path: "an object or false".
+  const expected = issues
+    .filter((issue) => formatPath(issue.path) === path && issue._tag !== "Unexpected")
+    .map((issue) => issue.message.replace(/^Expected (.*), actual .*$/s, "$1"));
+  throw new ConfigError(path, `expected ${[...new Set(expected)].join(" or ")}, got ${describe(valueAt(input, first.path))}`);
+}
