@@ -1,17 +1,24 @@
 /**
  * The mails of the account flows, as allauth words them. Links are `frontendUrls` templates with
- * `{key}` percent-encoded; a code stands alone on its own line; "account already exists" carries
+ * `{key}` percent-encoded, made absolute on the origin of the request that sends them (allauth's
+ * `build_absolute_uri`); a code stands alone on its own line; "account already exists" carries
  * neither. User-supplied text only ever appears in the plain-text part.
  */
 import type { ResolvedConfig } from "./config.ts";
 import type { Mail } from "./services/mailer.ts";
 
-function link(template: string, key: string): string {
-  return template.replace("{key}", encodeURIComponent(key));
+/**
+ * A `frontendUrls` template filled in: `{key}` percent-encoded, a path (`/…`) prefixed with the
+ * request's `origin`, and `https` forced when `account.defaultHttpProtocol` says so.
+ */
+export function frontendLink(config: ResolvedConfig, template: string, origin: string, key?: string): string {
+  const filled = key === undefined ? template : template.replace("{key}", encodeURIComponent(key));
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(filled) ? filled : `${origin}${filled}`;
+  return config.account.defaultHttpProtocol === "https" ? absolute.replace(/^http:/i, "https:") : absolute;
 }
 
-export function emailConfirmationMail(config: ResolvedConfig, to: string, key: string): Mail {
-  const url = link(config.frontendUrls.accountConfirmEmail, key);
+export function emailConfirmationMail(config: ResolvedConfig, to: string, key: string, origin: string): Mail {
+  const url = frontendLink(config, config.frontendUrls.accountConfirmEmail, origin, key);
   return {
     to,
     subject: `${config.account.emailSubjectPrefix}Please Confirm Your Email Address`,
@@ -75,8 +82,8 @@ export function notificationMail(
   };
 }
 
-export function passwordResetKeyMail(config: ResolvedConfig, to: string, key: string): Mail {
-  const url = link(config.frontendUrls.accountResetPasswordFromKey, key);
+export function passwordResetKeyMail(config: ResolvedConfig, to: string, key: string, origin: string): Mail {
+  const url = frontendLink(config, config.frontendUrls.accountResetPasswordFromKey, origin, key);
   return {
     to,
     subject: `${config.account.emailSubjectPrefix}Password Reset Email`,

@@ -76,7 +76,7 @@ export const queueVerification = (step: Step, config: ResolvedConfig, target: Ve
     step.mail(
       byCode
         ? emailConfirmationCodeMail(config, target.email, secret)
-        : emailConfirmationMail(config, target.email, secret),
+        : emailConfirmationMail(config, target.email, secret, step.request.origin),
     );
     return {
       sent: true,

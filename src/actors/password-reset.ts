@@ -138,7 +138,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
           step.mail(
             byCode
               ? codeMail(config, address.email, secret, "password_reset")
-              : passwordResetKeyMail(config, address.email, secret),
+              : passwordResetKeyMail(config, address.email, secret, step.request.origin),
           );
           return { verificationId: byCode ? id : null };
         }),

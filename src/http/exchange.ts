@@ -13,6 +13,7 @@ import { Step } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
 import { touchSession } from "../storage/sessions.ts";
+import type { RequestOrigin } from "./host.ts";
 import type { Outcome } from "./responses.ts";
 import { render } from "./responses.ts";
 
@@ -59,9 +60,10 @@ export class Exchange {
     readonly request: Request,
     readonly client: "browser" | "app",
     ip: string,
+    readonly origin: RequestOrigin,
   ) {
     this.#cookies = parseCookies(request.headers.get("cookie"));
-    this.info = { request, client, ip, userAgent: request.headers.get("user-agent") ?? "" };
+    this.info = { request, client, ip, userAgent: request.headers.get("user-agent") ?? "", origin: origin.origin };
   }
 
   /** The session token the client sent. */
@@ -154,7 +156,7 @@ export class Exchange {
       headers.set("content-type", "application/json");
     }
     if (this.client === "browser") {
-      const secure = this.deps.config.secureCookies ?? new URL(this.request.url).protocol === "https:";
+      const secure = this.deps.config.secureCookies ?? this.origin.secure;
       const flags = `Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
       if (session.newToken !== null) {
         headers.append("set-cookie", `${sessionCookie}=${session.newToken}; ${flags}; HttpOnly; Max-Age=1209600`);

@@ -1,7 +1,8 @@
 /**
  * `auth.handler`: a Fetch `Request → Response` function serving the allauth headless API under
- * `/_allauth/{browser|app}/v1/`. Unknown paths answer 404, wrong methods 405, a browser request
- * without a valid CSRF token 403, and an unexpected failure 500 with no detail.
+ * `/_allauth/{browser|app}/v1/`. A host outside `allowedHosts` answers 400 before anything else,
+ * unknown paths 404, wrong methods 405, a browser request without a valid CSRF token 403, and an
+ * unexpected failure 500 with no detail.
  */
 import type { Exchange, HandlerDeps } from "./exchange.ts";
 import { Exchange as ExchangeClass } from "./exchange.ts";
@@ -10,6 +11,7 @@ import { postCodeConfirm, postCodeRequest, postCodeResend } from "./login-by-cod
 import { postLogin } from "./login.ts";
 import { manageEmail } from "./manage-email.ts";
 import { postPasswordChange } from "./password-change.ts";
+import { disallowedHost, requestOrigin } from "./host.ts";
 import { getPasswordReset, postPasswordRequest, postPasswordReset } from "./password-reset.ts";
 import { postReauthenticate } from "./reauthenticate.ts";
 import { deleteSession, getSession } from "./session.ts";
@@ -90,6 +92,10 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
     } catch {
       return plain(400);
     }
+    const origin = requestOrigin(request, deps.config);
+    if (origin === null) {
+      return disallowedHost();
+    }
     const match = /^\/_allauth\/(browser|app)\/v1\/(.+?)\/?$/.exec(url.pathname);
     const route =
       match === null
@@ -107,6 +113,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       request,
       match[1] as "browser" | "app",
       clientIp(request, options?.ip, deps.config.trustedProxyCount),
+      origin,
     );
     if (!exchange.csrfOk()) {
       return exchange.respond({ kind: "status", status: 403 });

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { HandlerOptions } from "./handler.ts";
+import { disallowedHost } from "./host.ts";
 
 type FetchHandler = (request: Request, options?: HandlerOptions) => Promise<Response>;
 
@@ -13,7 +14,14 @@ export function toNodeListener(
 ): (req: IncomingMessage, res: ServerResponse, next?: () => void) => Promise<void> {
   return async (req, res) => {
     const host = req.headers.host ?? "localhost";
-    const url = new URL(req.url ?? "/", `http://${host}`);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", `http://${host}`);
+    } catch {
+      // A Host header no URL can hold: refused like a host outside `allowedHosts`.
+      await send(res, disallowedHost());
+      return;
+    }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (Array.isArray(value)) {
@@ -28,17 +36,20 @@ export function toNodeListener(
       headers,
       ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {}),
     } as RequestInit);
-    const response = await handler(request, req.socket.remoteAddress === undefined ? {} : { ip: req.socket.remoteAddress });
-    res.statusCode = response.status;
-    response.headers.forEach((value, name) => {
-      if (name !== "set-cookie") {
-        res.setHeader(name, value);
-      }
-    });
-    const cookies = response.headers.getSetCookie();
-    if (cookies.length > 0) {
-      res.setHeader("set-cookie", cookies);
-    }
-    res.end(Buffer.from(await response.arrayBuffer()));
+    await send(res, await handler(request, req.socket.remoteAddress === undefined ? {} : { ip: req.socket.remoteAddress }));
   };
+}
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  res.statusCode = response.status;
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") {
+      res.setHeader(name, value);
+    }
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) {
+    res.setHeader("set-cookie", cookies);
+  }
+  res.end(Buffer.from(await response.arrayBuffer()));
 }

@@ -28,6 +28,11 @@ export interface RequestInfo {
   readonly client: "browser" | "app";
   readonly ip: string;
   readonly userAgent: string;
+  /**
+   * `scheme://host[:port]` the client addressed (an allowed host; forwarded headers only behind
+   * trusted proxies): relative `frontendUrls` in mails are made absolute on it.
+   */
+  readonly origin: string;
 }
 
 /** A login parked in the session by a stage (allauth's `account_login`). */
