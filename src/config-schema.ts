@@ -6,6 +6,7 @@
  * Cross-setting rules (allauth's start-up checks) live in `config.ts`.
  */
 import { Either, ParseResult, Schema } from "effect";
+import type { AccountConfig, AdapterConfig, AuthConfig, FrontendUrls, RateLimitsConfig } from "./config.ts";
 
 /** A configuration mistake found by `createAuth` before anything is opened. */
 export class ConfigError extends Error {
@@ -119,6 +120,7 @@ const Account = object({
   preventEnumeration: optional(expecting(Schema.Union(Schema.Boolean, Schema.Literal("strict")), 'true, false or "strict"')),
   emailUnknownAccounts: optional(bool),
   changeEmail: optional(bool),
+  emailVerificationSupportsChange: optional(resend),
   uniqueEmail: optional(bool),
   emailMaxLength: optional(positive),
   usernameMinLength: optional(positive),
@@ -205,6 +207,9 @@ export const ConfigSchema = object({
   ),
   trustedProxyCount: optional(count),
   secureCookies: optional(bool),
+  usersessions: optional(
+    Schema.Union(Schema.Boolean, object({ trackActivity: optional(bool) })).annotations({ message: () => "true, false or an object" }),
+  ),
   outbox: optional(
     object({
       maxAttempts: optional(positive),
@@ -213,6 +218,19 @@ export const ConfigSchema = object({
     }),
   ),
 });
+
+/**
+ * Fails to compile when a setting is added to the `AuthConfig` interfaces but not here (where it
+ * would be refused as unknown), or the other way round.
+ */
+type Same<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { missing: Exclude<A, B>; extra: Exclude<B, A> };
+const settingsInSync: [
+  Same<keyof AuthConfig, keyof typeof ConfigSchema.fields>,
+  Same<keyof AccountConfig, keyof typeof Account.fields>,
+  Same<keyof FrontendUrls, keyof typeof FrontendUrls.fields>,
+  Same<keyof RateLimitsConfig, keyof typeof RateLimits.fields>,
+  Same<keyof AdapterConfig, "isOpenForSignup" | "isNewUserActive">,
+] = [true, true, true, true, true];
 
 /** The setting names one level down, for suggestions at the top level. */
 const nested: Readonly<Record<string, ReadonlyArray<string>>> = {

@@ -293,12 +293,14 @@ describe("what a valid config may hold", () => {
         preventEnumeration: "strict",
         changeEmail: true,
         maxEmailAddresses: 2,
+        emailVerificationSupportsChange: true,
         loginByCodeEnabled: true,
         loginByCodeRequired: ["password"],
         rateLimits: { login: "5/m/ip", loginFailed: false, resetPassword: "20/m/ip,5/300s/key" },
         defaultHttpProtocol: "https",
       },
       outbox: { pollIntervalMs: false },
+      usersessions: { trackActivity: true },
     });
     expect(config.frontendUrls.socialaccountLoginError).toBe("/account/provider/callback");
     expect(config.allowedHosts).toEqual([".example.com", "localhost", "[::1]"]);
@@ -306,6 +308,7 @@ describe("what a valid config may hold", () => {
     expect(config.account.rateLimits["loginFailed"]).toBeUndefined();
     expect(config.account.defaultHttpProtocol).toBe("https");
     expect(config.mailer).toBeInstanceOf(Mailer);
+    expect(config.usersessions).toEqual({ trackActivity: true });
   });
 
   it("the defaults: local hosts only, relative frontend URLs", () => {
