@@ -41,6 +41,9 @@ const inputOnlySuites = [
   "test/storage/sqlite-connections.test.ts",
 ];
 
+/** Projects do not inherit the root's test options: each gets these (a loaded machine is slow). */
+const timeouts = { testTimeout: 30_000, hookTimeout: 30_000 };
+
 export default defineConfig(async () => {
   const reachable = await postgresReachable();
   const ci = process.env["CI"] === "true";
@@ -53,15 +56,15 @@ export default defineConfig(async () => {
   return {
     resolve: { alias },
     test: {
-      testTimeout: 30_000,
-      hookTimeout: 30_000,
+      ...timeouts,
       projects: [
-        { resolve: { alias }, test: { name: "sqlite", include: ["test/**/*.test.ts"] } },
+        { resolve: { alias }, test: { ...timeouts, name: "sqlite", include: ["test/**/*.test.ts"] } },
         ...(reachable || ci
           ? [
               {
                 resolve: { alias },
                 test: {
+                  ...timeouts,
                   name: "postgres",
                   include: databaseSuites,
                   exclude: inputOnlySuites,

@@ -53,9 +53,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Polls `read` until the assertion holds (a loaded machine runs Chromium slowly). */
+function eventually<T>(read: () => T | Promise<T>) {
+  return expect.poll(read, { timeout: 20_000, interval: 100 });
+}
+
 /** The one mail that arrives next (delivery runs just after the step commits). */
 async function nextMail(): Promise<Mail> {
-  await expect.poll(() => mails.length, { timeout: 10_000 }).toBe(1);
+  await eventually(() => mails.length).toBe(1);
   return mails.splice(0)[0]!;
 }
 
@@ -77,12 +82,12 @@ describe("mailed links against the demo, in headless Chromium", () => {
   const first = "a first passphrase for the demo";
   const second = "a second, brand new passphrase";
 
-  it("the verification link is absolute on the request's origin and confirms the address", async () => {
+  it("the verification link is absolute on the request's origin and confirms the address", { timeout: 120_000 }, async () => {
     await page.goto(`${demo.origin}/`);
-    await expect.poll(() => page.textContent("#who")).toBe("Not logged in");
+    await eventually(() => page.textContent("#who")).toBe("Not logged in");
     await submit("signup", { email, password: first });
-    await expect.poll(() => page.textContent("#status")).toBe("Check your mail for the confirmation link.");
-    await expect.poll(() => page.textContent("#who")).toBe("Not logged in (pending: verify_email)");
+    await eventually(() => page.textContent("#status")).toBe("Check your mail for the confirmation link.");
+    await eventually(() => page.textContent("#who")).toBe("Not logged in (pending: verify_email)");
 
     const mail = await nextMail();
     expect(mail.to).toBe(email);
@@ -90,11 +95,11 @@ describe("mailed links against the demo, in headless Chromium", () => {
     expect(link).toMatch(new RegExp(`^${demo.origin.replace(/\./g, "\\.")}/account/verify-email/[A-Za-z0-9_%-]+$`));
 
     await page.goto(link);
-    await expect.poll(() => page.textContent("#verify-email")).toBe(email);
+    await eventually(() => page.textContent("#verify-email")).toBe(email);
     expect(await page.textContent("#who")).toBe("Not logged in (pending: verify_email)");
     await page.click("#verify button");
-    await expect.poll(() => page.textContent("#status")).toBe("Email confirmed.");
-    await expect.poll(() => page.textContent("#who")).toBe(`Logged in as ${email}`);
+    await eventually(() => page.textContent("#status")).toBe("Email confirmed.");
+    await eventually(() => page.textContent("#who")).toBe(`Logged in as ${email}`);
     // Verified in the database, not only in the page.
     const rows = await demo.auth.runtime.runPromise(
       Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ verified: number }>`SELECT verified FROM auth_email_address WHERE email = ${email}`),
@@ -102,26 +107,26 @@ describe("mailed links against the demo, in headless Chromium", () => {
     expect(rows.map((r) => Number(r.verified))).toEqual([1]);
   });
 
-  it("the reset link is absolute on the request's origin and sets the new password", async () => {
+  it("the reset link is absolute on the request's origin and sets the new password", { timeout: 120_000 }, async () => {
     await page.goto(`${demo.origin}/`);
     await page.click("#logout");
-    await expect.poll(() => page.textContent("#who")).toBe("Not logged in");
+    await eventually(() => page.textContent("#who")).toBe("Not logged in");
     await submit("request", { email });
-    await expect.poll(() => page.textContent("#status")).toBe("If the address has an account, a reset link is on its way.");
+    await eventually(() => page.textContent("#status")).toBe("If the address has an account, a reset link is on its way.");
 
     const link = onlyLink(await nextMail());
     expect(link).toMatch(new RegExp(`^${demo.origin.replace(/\./g, "\\.")}/account/password/reset/key/[A-Za-z0-9_%-]+$`));
 
     await page.goto(link);
-    await expect.poll(() => page.textContent("#reset-email")).toBe(`for ${email}`);
+    await eventually(() => page.textContent("#reset-email")).toBe(`for ${email}`);
     await submit("reset", { password: second });
-    await expect.poll(() => page.textContent("#status")).toBe("Password changed.");
+    await eventually(() => page.textContent("#status")).toBe("Password changed.");
 
     await page.goto(`${demo.origin}/`);
     await submit("login", { email, password: first });
-    await expect.poll(() => page.textContent("#status")).not.toBe("");
+    await eventually(() => page.textContent("#status")).not.toBe("");
     expect(await page.textContent("#who")).toBe("Not logged in");
     await submit("login", { email, password: second });
-    await expect.poll(() => page.textContent("#who")).toBe(`Logged in as ${email}`);
+    await eventually(() => page.textContent("#who")).toBe(`Logged in as ${email}`);
   });
 });

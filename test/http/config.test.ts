@@ -39,6 +39,7 @@ describe("GET config", () => {
       adapter: { isOpenForSignup: () => false },
       account: {
         loginMethods: ["username", "email"],
+        emailVerification: "mandatory",
         emailVerificationByCodeEnabled: true,
         loginByCodeEnabled: true,
         passwordResetByCodeEnabled: true,
