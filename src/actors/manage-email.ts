@@ -33,7 +33,7 @@ import {
   toUserRef,
   updateEmailAddress,
 } from "../storage/users.ts";
-import { revokeVerifications } from "../storage/verifications.ts";
+import { findOpenVerifications, revokeVerifications } from "../storage/verifications.ts";
 import { queueVerification, verificationPurposes } from "./login-pipeline.ts";
 
 const isVerified = (row: EmailAddressRow): boolean => Number(row.verified) === 1;
@@ -46,6 +46,15 @@ const ownAddress = (target: ManageEmailTarget, maxLength: number) =>
     const email = cleanEmail(target.email, maxLength);
     const row = email === null ? null : yield* findUserEmailAddress(target.userId, email);
     return row === null ? yield* fail("unknown_email_address", "email") : row;
+  });
+
+/** Code mode: the user's open code for an address an add waits for (no row yet), if typed. */
+const pendingAdd = (target: ManageEmailTarget) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis;
+    const open = yield* findOpenVerifications(target.userId, verificationPurposes.code, now);
+    const typed = target.email.trim().toLowerCase();
+    return open.find((row) => row.email_address_id === null && row.email.toLowerCase() === typed) ?? null;
   });
 
 /** The canonical form of a typed address, or a failure on `email`. */
@@ -188,6 +197,11 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
     resendVerification: fromPromise<ResendVerificationOutput, ManageEmailTarget>(({ input }) =>
       step.write(
         Effect.gen(function* () {
+          const pending = byCode ? yield* pendingAdd(input) : null;
+          if (pending !== null) {
+            // Code mode: the address an add waits for gets a new code (its old one dies).
+            return yield* queueVerification(step, config, { userId: input.userId, email: pending.email, row: null });
+          }
           const row = yield* ownAddress(input, account.emailMaxLength);
           if (isVerified(row)) {
             return yield* fail("invalid", "email");

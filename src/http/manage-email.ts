@@ -40,26 +40,33 @@ export function needsReauthentication(config: ResolvedConfig, session: SessionSt
  * Code mode: the address this session's add waits to verify (allauth's pending
  * `EmailVerificationProcess` of the logged-in user), or null.
  */
-async function pendingAddress(step: Step, config: ResolvedConfig): Promise<{ readonly email: string } | null> {
-  const user = step.session.user;
+async function pendingAddress(
+  run: Step["run"],
+  session: SessionState,
+  config: ResolvedConfig,
+): Promise<{ readonly email: string } | null> {
+  const user = session.user;
   if (!config.account.emailVerificationByCodeEnabled || user === null) {
     return null;
   }
-  const now = await step.run(Clock.currentTimeMillis);
-  const pending = pendingOf(step.session, now);
+  const now = await run(Clock.currentTimeMillis);
+  const pending = pendingOf(session, now);
   if (pending === null || pending.flow !== "verify_email" || pending.login !== null) {
     return null;
   }
-  const open = await step.run(findOpenVerifications(user.id, verificationPurposes.code, now));
+  const open = await run(findOpenVerifications(user.id, verificationPurposes.code, now));
   const waiting = open.find((row) => row.email_address_id === null);
   return waiting === undefined ? null : { email: waiting.email };
 }
+
+const sameAddress = (pending: { readonly email: string } | null, typed: string): boolean =>
+  pending !== null && pending.email.toLowerCase() === typed.trim().toLowerCase();
 
 /** The addresses of `userId` as allauth lists them; a logged-in session's pending one last. */
 async function emailList(step: Step, config: ResolvedConfig, userId = step.session.user!.id): Promise<Outcome> {
   const rows = await step.run(listEmailAddresses(userId));
   const data = rows.map(toEmailAddressRef).map((a) => ({ email: a.email, verified: a.verified, primary: a.primary }));
-  const pending = await pendingAddress(step, config);
+  const pending = await pendingAddress((e) => step.run(e), step.session, config);
   if (pending !== null) {
     data.push({ email: pending.email, verified: false, primary: false });
   }
@@ -68,8 +75,7 @@ async function emailList(step: Step, config: ResolvedConfig, userId = step.sessi
 
 /** REMOVE, MARK_PRIMARY or RESEND of the pending code-mode address, or null for a stored one. */
 async function onPendingAddress(step: Step, config: ResolvedConfig, event: StoredAddressEvent): Promise<Outcome | null> {
-  const pending = await pendingAddress(step, config);
-  if (pending === null || pending.email.toLowerCase() !== event.email.trim().toLowerCase()) {
+  if (!sameAddress(await pendingAddress((e) => step.run(e), step.session, config), event.email)) {
     return null;
   }
   switch (event.type) {
@@ -82,9 +88,20 @@ async function onPendingAddress(step: Step, config: ResolvedConfig, event: Store
     }
     case "MARK_PRIMARY":
       return { kind: "errors", errors: [{ code: "unverified_primary_email", param: "email" }] };
-    case "RESEND":
-      // No resend allowed (allauth's default `SUPPORTS_RESEND`): nothing is sent, 403.
-      return config.account.emailVerificationMaxResends === 0 ? { kind: "status", status: 403 } : null;
+    case "RESEND": {
+      // allauth's `can_resend`: once the quota (`emailVerificationSupportsResend`) is used up,
+      // nothing is sent and the answer is 403.
+      const resends = step.session.data.pending?.resends ?? 0;
+      if (resends >= config.account.emailVerificationMaxResends) {
+        return { kind: "status", status: 403 };
+      }
+      const outcome = await manageEmailStep(step, config, event, { reauthenticated: false });
+      const parked = step.session.data.pending;
+      if (parked !== undefined && outcome.kind === "status" && outcome.status === 200) {
+        await step.write(saveSessionData(step, { ...step.session.data, pending: { ...parked, resends: resends + 1 } }));
+      }
+      return outcome;
+    }
     default:
       return null;
   }
@@ -174,7 +191,7 @@ async function changeDuringSignup(exchange: Exchange, session: SessionState): Pr
     // Hidden (the new address is taken): the login keeps its address, with no live code.
     const moved = snapshot.context.verificationId === null || row === null ? login : { ...login, emailAddressId: row.id, email };
     await dropPending(step, await loadPending(step, "verify_email"));
-    await parkLogin(step, config, moved, snapshot.context.verificationId, changes + 1);
+    await parkLogin(step, config, moved, snapshot.context.verificationId, { changes: changes + 1 });
     return emailList(step, config, login.userId);
   });
 }

@@ -30,6 +30,7 @@ export async function savePending(
     readonly login: PendingLogin | null;
     readonly kind: string;
     readonly changes?: number;
+    readonly resends?: number;
   },
   persisted: unknown | null,
   existing: FlowRow | null = null,
@@ -40,7 +41,14 @@ export async function savePending(
   await step.write(
     saveSessionData(step, {
       ...step.session.data,
-      pending: { flow: pending.flow, login: pending.login, flowId, expiresAt, ...(pending.changes ? { changes: pending.changes } : {}) },
+      pending: {
+        flow: pending.flow,
+        login: pending.login,
+        flowId,
+        expiresAt,
+        ...(pending.changes ? { changes: pending.changes } : {}),
+        ...(pending.resends ? { resends: pending.resends } : {}),
+      },
     }),
   );
   if (flowId !== null) {

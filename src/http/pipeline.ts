@@ -35,9 +35,9 @@ export async function parkLogin(
   config: ResolvedConfig,
   login: PendingLogin | null,
   verificationId: string | null,
-  changes = 0,
+  counts: { readonly changes?: number; readonly resends?: number } = {},
 ): Promise<void> {
-  const pending = { flow: "verify_email", login, kind: emailVerificationFlowKind, changes } as const;
+  const pending = { flow: "verify_email", login, kind: emailVerificationFlowKind, ...counts } as const;
   if (!config.account.emailVerificationByCodeEnabled) {
     await savePending(step, config, pending, null);
     return;

@@ -45,6 +45,8 @@ export interface PendingStage {
   readonly expiresAt: number;
   /** Code mode: how often the signup changed its address while waiting for the code. */
   readonly changes?: number;
+  /** Code mode: how often an add's code was re-sent through `PUT account/email`. */
+  readonly resends?: number;
 }
 
 /** An action stopped for reauthentication, replayed once it succeeds (no secrets in it). */

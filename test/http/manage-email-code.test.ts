@@ -105,6 +105,32 @@ describe("account/email in code mode, logged in", () => {
   });
 });
 
+describe("PUT account/email for the pending address with resends allowed", () => {
+  it("sends a new code (the old one dies), then 403 once the quota is used", async () => {
+    const h = await open({ ...code, emailVerificationSupportsResend: 1 });
+    const client = h.app();
+    await verifiedMember(h, client);
+    await client.request("POST", "account/email", { email: "new@example.com" });
+    const firstCode = codeFromMail(h.takeMails()[0]!);
+    take(h);
+    await advance(h, "11 seconds");
+    expectStatus(await client.request("PUT", "account/email", { email: "new@example.com" }), 200);
+    const mails = h.takeMails();
+    expect(mails.map((m) => m.to)).toEqual(["new@example.com"]);
+    expect(codeFromMail(mails[0]!)).not.toBe(firstCode);
+    expect(take(h).names).toEqual(["email_confirmation_sent"]);
+    await advance(h, "11 seconds");
+    expectStatus(await client.request("PUT", "account/email", { email: "new@example.com" }), 403);
+    expect(h.takeMails()).toEqual([]);
+    expect(take(h).names).toEqual([]);
+    expect((await client.request("POST", "auth/email/verify", { key: firstCode })).status).toBe(400);
+    const ok = await client.request("POST", "auth/email/verify", { key: codeFromMail(mails[0]!) });
+    expect(ok.status).toBe(200);
+    expect(take(h).names).toEqual(["email_added", "email_confirmed"]);
+    await h.close();
+  });
+});
+
 describe("changing the address while a signup waits for its code", () => {
   it("is refused with 409 by default (emailVerificationSupportsChange false), writing nothing", async () => {
     const h = await open(code);
