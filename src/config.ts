@@ -159,6 +159,8 @@ export interface ResolvedConfig {
     readonly loginMethods: ReadonlyArray<LoginMethod>;
     readonly signupEmail: "required" | "optional" | "absent";
     readonly signupUsername: "required" | "optional" | "absent";
+    /** `signupFields` as given (or allauth's default): the signup input's fields and their order. */
+    readonly signupFields: ReadonlyArray<string>;
     /** `password1` in `signupFields`: without it a signup sets no (usable) password. */
     readonly signupPassword: "required" | "optional" | "absent";
     readonly emailVerification: EmailVerificationMode;
@@ -358,6 +360,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       loginMethods,
       signupEmail,
       signupUsername,
+      signupFields,
       signupPassword: fieldMode(signupFields, "password1"),
       emailVerification,
       emailVerificationByCodeEnabled: account.emailVerificationByCodeEnabled ?? false,

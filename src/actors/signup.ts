@@ -10,8 +10,10 @@ import type {
 } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
-import { checkPassword } from "../domain/password.ts";
+import { passwordErrors } from "../domain/password.ts";
 import { cleanUsername } from "../domain/username.ts";
+import { joinErrors } from "../../machines/errors.ts";
+import type { FlowError } from "../../machines/errors.ts";
 import { fail, failWith } from "../errors.ts";
 import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
@@ -32,6 +34,67 @@ import { loginPipelineActors } from "./login-pipeline.ts";
 /** Is `email` in use by any account (verified or not)? */
 const isEmailInUse = (email: string) => Effect.map(findEmailAddresses(email), (rows) => rows.length > 0);
 
+/** Is an address taken by someone else refused as `email_taken` (not hidden, not allowed)? */
+export function refusesTakenEmail(account: ResolvedConfig["account"]): boolean {
+  return (
+    account.preventEnumeration === false || (account.preventEnumeration === true && account.emailVerification !== "mandatory")
+  );
+}
+
+/**
+ * allauth's signup input, past the JSON types: every error of each field (required, Django's
+ * email and username validators, `email_taken` where enumeration prevention does not hide it,
+ * `username_taken`, each failing password rule), and the cleaned values.
+ */
+export const cleanSignup = (
+  form: { readonly email: string | null; readonly username: string | null; readonly password: string | null },
+  config: ResolvedConfig,
+) =>
+  Effect.gen(function* () {
+    const account = config.account;
+    const errors: Array<FlowError> = [];
+    let email: string | null = null;
+    let emailTaken = false;
+    if (form.email !== null) {
+      email = cleanEmail(form.email, account.emailMaxLength);
+      if (email === null) {
+        errors.push({ code: "invalid", param: "email" });
+      } else {
+        emailTaken = yield* isEmailInUse(email);
+        if (emailTaken && refusesTakenEmail(account)) {
+          errors.push({ code: "email_taken", param: "email" });
+        }
+      }
+    } else if (account.signupEmail === "required") {
+      errors.push({ code: "required", param: "email" });
+    }
+    let username: string | null = null;
+    if (form.username !== null) {
+      const cleaned = cleanUsername(form.username, {
+        minLength: account.usernameMinLength,
+        maxLength: account.usernameMaxLength,
+        blacklist: account.usernameBlacklist,
+      });
+      if (typeof cleaned !== "string") {
+        errors.push(cleaned);
+      } else if ((yield* findUserByUsername(cleaned)) !== null) {
+        errors.push({ code: "username_taken", param: "username" });
+      } else {
+        username = cleaned;
+      }
+    } else if (account.signupUsername === "required") {
+      errors.push({ code: "required", param: "username" });
+    }
+    if (form.password !== null) {
+      const policy = { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength };
+      // allauth's headless signup never compares (it has no user yet); SECURITY.md CR-07 asks for
+      // the context words at signup too, so a password equal to the username or the address's
+      // local part is still refused here (a deliberate difference, in the README).
+      errors.push(...passwordErrors(form.password, policy, { username: username ?? form.username, email: email ?? form.email }));
+    }
+    return { errors, valid: { email, username, emailTaken } satisfies ValidateSignupOutput };
+  });
+
 export function signupActors(step: Step, config: ResolvedConfig) {
   const account = config.account;
   return {
@@ -39,41 +102,12 @@ export function signupActors(step: Step, config: ResolvedConfig) {
     validateSignup: fromPromise<ValidateSignupOutput, SignupForm>(({ input }) =>
       step.run(
         Effect.gen(function* () {
-          let email: string | null = null;
-          if (input.email !== null) {
-            email = cleanEmail(input.email, account.emailMaxLength);
-            if (email === null) {
-              return yield* fail("invalid", "email");
-            }
-          } else if (account.signupEmail === "required") {
-            return yield* fail("required", "email");
-          }
-          let username: string | null = null;
-          if (input.username !== null) {
-            const cleaned = cleanUsername(input.username, {
-              minLength: account.usernameMinLength,
-              maxLength: account.usernameMaxLength,
-              blacklist: account.usernameBlacklist,
-            });
-            if (typeof cleaned !== "string") {
-              return yield* failWith(cleaned);
-            }
-            if ((yield* findUserByUsername(cleaned)) !== null) {
-              return yield* fail("username_taken", "username");
-            }
-            username = cleaned;
-          } else if (account.signupUsername === "required") {
-            return yield* fail("required", "username");
-          }
-          if (input.password !== null) {
-            const policy = { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength };
-            const weak = checkPassword(input.password.reveal(), policy, { username, email });
-            if (weak !== null) {
-              return yield* failWith(weak);
-            }
-          }
-          const emailTaken = email === null ? false : yield* isEmailInUse(email);
-          return { email, username, emailTaken };
+          const form = yield* cleanSignup(
+            { email: input.email, username: input.username, password: input.password?.reveal() ?? null },
+            config,
+          );
+          const refused = joinErrors(form.errors);
+          return refused === null ? form.valid : yield* failWith(refused);
         }),
       ),
     ),

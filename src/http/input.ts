@@ -162,14 +162,21 @@ function readField(name: string, field: Field, raw: unknown): Read {
   }
 }
 
-/** Reads the fields of `spec` (in its order) from the body; other keys are ignored. */
-export async function readFields<K extends string>(
+/**
+ * Every field of `spec` (in its order) as read, with the errors of those that failed (their
+ * value is then null): for an input that goes on to clean the good fields too. A body that is
+ * not one JSON object is `{ bad }`.
+ */
+export async function readEach<K extends string>(
   request: Request,
   spec: FieldSpec,
-): Promise<Parsed<Readonly<Record<K, string | null>>>> {
+): Promise<
+  | { readonly bad: InputError }
+  | { readonly value: Readonly<Record<K, string | null>>; readonly keys: ReadonlySet<string>; readonly errors: ReadonlyArray<InputError> }
+> {
   const body = await readObject(request);
   if (typeof body === "string") {
-    return { ok: false, errors: [{ code: body }] };
+    return { bad: { code: body } };
   }
   const errors: Array<InputError> = [];
   const value: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
@@ -180,16 +187,24 @@ export async function readFields<K extends string>(
       keys.add(name);
     }
     const read = isEmpty(raw) ? null : readField(name, field, raw);
-    if (read === null) {
-      if (field.required) {
-        errors.push({ code: "required", param: name });
-      }
-      value[name] = null;
-    } else if ("error" in read) {
+    value[name] = read !== null && "value" in read ? read.value : null;
+    if (read === null && field.required) {
+      errors.push({ code: "required", param: name });
+    } else if (read !== null && "error" in read) {
       errors.push(read.error);
-    } else {
-      value[name] = read.value;
     }
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: value as Record<K, string | null>, keys };
+  return { value: value as Record<K, string | null>, keys, errors };
+}
+
+/** Reads the fields of `spec` (in its order) from the body; other keys are ignored. */
+export async function readFields<K extends string>(
+  request: Request,
+  spec: FieldSpec,
+): Promise<Parsed<Readonly<Record<K, string | null>>>> {
+  const read = await readEach<K>(request, spec);
+  if ("bad" in read) {
+    return { ok: false, errors: [read.bad] };
+  }
+  return read.errors.length > 0 ? { ok: false, errors: read.errors } : { ok: true, value: read.value, keys: read.keys };
 }
