@@ -216,23 +216,21 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
     return exchange.step((step) => emailList(step, config));
   }
   const type = eventTypes[method]!;
+  // allauth's ManageEmailView: the manage_email limit before the body, then the input (Django's
+  // email validation and `primary` in field order).
+  if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: session.user.id }))) {
+    return exchange.respond({ kind: "status", status: 429 }, session);
+  }
   const input = await readFields<"email" | "primary">(exchange.request, {
-    email: { required: true, maxLength: config.account.emailMaxLength },
+    email: {
+      required: true,
+      maxLength: config.account.emailMaxLength,
+      valid: (v) => cleanEmail(v, config.account.emailMaxLength) !== null,
+    },
     ...(type === "MARK_PRIMARY" ? { primary: { required: true, maxLength: 5, type: "boolean" as const } } : {}),
   });
   if (!input.ok) {
     return exchange.respond({ kind: "errors", errors: input.errors }, session);
-  }
-  if (type === "MARK_PRIMARY" && input.value.primary !== "true") {
-    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "primary" }] }, session);
-  }
-  // Not one valid address (a list, a look-alike "@", CR/LF): refused like a bad field, before
-  // the rate limit is hit — no stored address can match it, so no step could accept it.
-  if (cleanEmail(input.value.email!, config.account.emailMaxLength) === null) {
-    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] }, session);
-  }
-  if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: session.user.id }))) {
-    return exchange.respond({ kind: "status", status: 429 }, session);
   }
   const event = { type, email: input.value.email! };
   return exchange.step(
