@@ -129,9 +129,9 @@ export interface ConfirmEmailOutput {
   /** True when the address row was created by this confirmation (code-mode add). */
   readonly added: boolean;
 }
+/** The code was right (`checkCode`): the verification it matched is now used up. */
 export interface ConfirmEmailCodeInput {
   readonly verificationId: string;
-  readonly code: Secret;
 }
 export interface ConfirmEmailKeyInput {
   readonly key: Secret;
@@ -223,7 +223,6 @@ export interface CheckResetKeyOutput {
 }
 export interface ConfirmResetCodeInput {
   readonly verificationId: string;
-  readonly code: Secret;
 }
 export interface ConfirmResetCodeOutput {
   readonly user: UserRef;
@@ -232,7 +231,8 @@ export interface ConfirmResetCodeOutput {
   readonly verifiedNow: boolean;
 }
 export interface HashNewPasswordInput {
-  readonly verificationId: string;
+  /** The key's or code's verification (whose user the password must not resemble); null: none. */
+  readonly verificationId: string | null;
   readonly password: Secret;
 }
 export interface HashNewPasswordOutput {
@@ -262,7 +262,6 @@ export interface RequestLoginCodeInput {
 }
 export interface ConfirmLoginCodeInput {
   readonly verificationId: string;
-  readonly code: Secret;
 }
 export interface ConfirmLoginCodeOutput {
   readonly user: UserRef;
@@ -270,7 +269,31 @@ export interface ConfirmLoginCodeOutput {
   /** True when the code verified the address just now (`email_confirmed`). */
   readonly verifiedNow: boolean;
 }
-export interface ResendLoginCodeInput {
-  /** The code being replaced: the new one goes to the same address, the old one dies. */
-  readonly verificationId: string;
+
+// ---- the code-verification process (machines/code-verification.ts) ----
+
+export interface CheckCodeInput {
+  /** Null when the request sent none: counted as a wrong code, answered `required`. */
+  readonly code: Secret | null;
 }
+/**
+ * What one check of a code did. `wrong` counted an attempt (`last`: it was the final one, the
+ * process is over); `gone`: there is no live process (ended, timed out, out of attempts).
+ */
+export type CheckCodeOutput =
+  | { readonly result: "right"; readonly verificationId: string }
+  | { readonly result: "wrong"; readonly error: "required" | "incorrect_code"; readonly last: boolean }
+  | { readonly result: "gone" };
+/**
+ * What one resend did: `sent` (for a flow that can never succeed, nothing is mailed, and it
+ * looks the same); `exhausted`: out of resends or no live process; `rate_limited`: the cooldown.
+ */
+export type ResendCodeOutput =
+  | {
+      readonly result: "sent";
+      /** Email verification: the mail just queued (`email_confirmation_sent`), else null. */
+      readonly confirmation: ConfirmationRef | null;
+      readonly signup: boolean;
+    }
+  | { readonly result: "exhausted" }
+  | { readonly result: "rate_limited" };

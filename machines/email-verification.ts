@@ -7,10 +7,13 @@
  * always in code mode; in link mode only with `account.loginOnEmailConfirmation`, in the session
  * that holds the parked login, when nobody is logged in.
  *
- * Code mode is a persisted flow: it rests in `awaitingCode` between requests, counts wrong codes
- * (the flow is aborted at the limit) and re-sends within its quota.
+ * Code mode is the shared code-verification process (`code-verification.ts`): it rests in
+ * `awaitingCode` between requests; wrong codes and resends are counted in the flow's row.
  */
-import { assign, emit, enqueueActions, setup } from "xstate";
+import { assign, enqueueActions, setup } from "xstate";
+import { codeVerificationActors, codeVerificationGuards, codeVerificationStates } from "./code-verification.ts";
+import type { CodeVerificationEvent } from "./code-verification.ts";
+import { codeErrorOf, failureOf, resendErrorOf, resendSignalOf, rightVerificationOf } from "./code-verification.ts";
 import type {
   ConfirmEmailCodeInput,
   ConfirmEmailKeyInput,
@@ -18,7 +21,6 @@ import type {
   FlowInput,
   PendingLogin,
 } from "./contracts.ts";
-import { toFlowError } from "./errors.ts";
 import { initialPipelineContext, loginPipelineActors, loginPipelineStates } from "./login-pipeline.ts";
 import type { LoginPipelineContext } from "./login-pipeline.ts";
 import { notProvided } from "./not-provided.ts";
@@ -36,17 +38,12 @@ export interface EmailVerificationInput extends FlowInput {
 export interface EmailVerificationContext extends LoginPipelineContext {
   readonly mode: "link" | "code";
   readonly pendingLogin: PendingLogin | null;
-  readonly attempts: number;
-  readonly resends: number;
-  /** The key or code between `VERIFY` and the actor that checks it; cleared before any rest. */
+  /** The key or code between an event and the actor that checks it; cleared before any rest. */
   readonly secret: Secret | null;
 }
 
-export type EmailVerificationEvent =
-  | { readonly type: "VERIFY"; readonly key: Secret }
-  | { readonly type: "RESEND" };
-
-type DoneConfirm = { readonly output: ConfirmEmailOutput };
+/** `VERIFY` carries a link key (link mode); code mode takes `CODE` and `RESEND`. */
+export type EmailVerificationEvent = { readonly type: "VERIFY"; readonly key: Secret } | CodeVerificationEvent;
 
 export const emailVerificationMachine = setup({
   types: {
@@ -58,12 +55,12 @@ export const emailVerificationMachine = setup({
   actors: {
     confirmEmailKey: notProvided<ConfirmEmailKeyInput, ConfirmEmailOutput>("confirmEmailKey"),
     confirmEmailCode: notProvided<ConfirmEmailCodeInput, ConfirmEmailOutput>("confirmEmailCode"),
+    ...codeVerificationActors,
     ...loginPipelineActors,
   },
   guards: {
+    ...codeVerificationGuards,
     isCodeMode: ({ context }) => context.mode === "code",
-    canResend: ({ context }) => context.resends < context.settings.emailVerificationMaxResends,
-    isLastAttempt: ({ context }) => context.attempts + 1 >= context.settings.emailVerificationMaxAttempts,
     canResumeLogin: ({ context }) => {
       const login = context.pendingLogin;
       if (login === null || context.user === null || login.userId !== context.user.id) {
@@ -76,9 +73,21 @@ export const emailVerificationMachine = setup({
     },
   },
   actions: {
-    forgetSecret: assign({ secret: null }),
-    emitConfirmation: enqueueActions(({ context, event, enqueue }) => {
-      const { output } = event as unknown as DoneConfirm;
+    takeCode: assign({ secret: ({ event }) => (event.type === "CODE" ? event.code : null), error: null }),
+    storeCodeResult: assign({
+      secret: null,
+      error: ({ event }) => codeErrorOf(event, "key"),
+      verificationId: ({ context, event }) => rightVerificationOf(event) ?? context.verificationId,
+    }),
+    storeResendResult: assign({ error: ({ event }) => resendErrorOf(event) }),
+    announceResend: enqueueActions(({ event, enqueue }) => {
+      const signal = resendSignalOf(event);
+      if (signal !== null) {
+        enqueue.emit(signal);
+      }
+    }),
+    storeError: assign({ secret: null, error: ({ event }) => failureOf(event) }),
+    emitConfirmation: enqueueActions(({ context, enqueue }, output: ConfirmEmailOutput) => {
       if (output.added) {
         enqueue.emit({ type: "email_added", user: output.user, emailAddress: output.emailAddress });
       }
@@ -92,8 +101,7 @@ export const emailVerificationMachine = setup({
         });
       }
     }),
-    storeConfirmed: assign(({ context, event }) => {
-      const { output } = event as unknown as DoneConfirm;
+    storeConfirmed: assign(({ context }, output: ConfirmEmailOutput) => {
       const parked = context.pendingLogin?.emailAddressId ?? null;
       return {
         user: output.user,
@@ -114,8 +122,6 @@ export const emailVerificationMachine = setup({
     mode: input.mode,
     pendingLogin: input.pendingLogin,
     verificationId: input.verificationId,
-    attempts: 0,
-    resends: 0,
     secret: null,
   }),
   initial: "starting",
@@ -131,85 +137,31 @@ export const emailVerificationMachine = setup({
       invoke: {
         src: "confirmEmailKey",
         input: ({ context }) => ({ key: context.secret! }),
-        onDone: { target: "confirmed", actions: ["storeConfirmed", "emitConfirmation"] },
-        onError: {
-          target: "rejected",
-          actions: [assign({ error: ({ event }) => toFlowError(event.error) }), "forgetSecret"],
+        onDone: {
+          target: "confirmed",
+          actions: [
+            { type: "storeConfirmed", params: ({ event }) => event.output },
+            { type: "emitConfirmation", params: ({ event }) => event.output },
+          ],
         },
+        onError: { target: "rejected", actions: "storeError" },
       },
     },
-    /** Code mode: rests here between requests. */
-    awaitingCode: {
-      tags: ["pending:verify_email"],
-      on: {
-        VERIFY: { target: "checkingCode", actions: assign({ secret: ({ event }) => event.key, error: null }) },
-        RESEND: [
-          {
-            // An enumeration-prevention fake flow answers as a real resend would, sending nothing.
-            guard: ({ context }) =>
-              context.pendingLogin === null && context.resends < context.settings.emailVerificationMaxResends,
-            target: "awaitingCode",
-            actions: assign({ error: null, resends: ({ context }) => context.resends + 1 }),
-          },
-          { guard: "canResend", target: "resending", actions: assign({ error: null }) },
-          { target: "awaitingCode", actions: assign({ error: { code: "too_many_attempts" } }) },
-        ],
-      },
-    },
-    checkingCode: {
+    ...codeVerificationStates,
+    /** Code mode: the code was right; the address is verified now. */
+    codeRight: {
       invoke: {
         src: "confirmEmailCode",
-        input: ({ context }) => ({ verificationId: context.verificationId!, code: context.secret! }),
-        onDone: { target: "confirmed", actions: ["storeConfirmed", "emitConfirmation"] },
-        onError: [
-          {
-            guard: { type: "isLastAttempt" },
-            target: "aborted",
-            actions: [assign({ error: ({ event }) => toFlowError(event.error) }), "forgetSecret"],
-          },
-          {
-            guard: ({ event }) => toFlowError(event.error).code === "incorrect_code",
-            target: "awaitingCode",
-            actions: assign({
-              error: ({ event }) => toFlowError(event.error),
-              attempts: ({ context }) => context.attempts + 1,
-              secret: null,
-            }),
-          },
-          {
-            target: "aborted",
-            actions: [assign({ error: ({ event }) => toFlowError(event.error) }), "forgetSecret"],
-          },
-        ],
-      },
-    },
-    resending: {
-      invoke: {
-        src: "sendVerificationEmail",
-        input: ({ context }) => ({
-          userId: context.pendingLogin!.userId,
-          emailAddressId: context.pendingLogin!.emailAddressId,
-          signup: context.pendingLogin!.signup,
-        }),
-        onDone: [
-          {
-            guard: ({ event }) => event.output.sent,
-            target: "awaitingCode",
-            actions: [
-              assign({
-                verificationId: ({ event }) => event.output.verificationId,
-                resends: ({ context }) => context.resends + 1,
-              }),
-              emit(({ context, event }) => ({
-                type: "email_confirmation_sent" as const,
-                confirmation: event.output.confirmation!,
-                signup: event.output.signup ?? context.pendingLogin!.signup,
-              })),
-            ],
-          },
-          { target: "awaitingCode", actions: assign({ error: { code: "rate_limited" } }) },
-        ],
-        onError: { target: "awaitingCode", actions: assign({ error: ({ event }) => toFlowError(event.error) }) },
+        input: ({ context }) => ({ verificationId: context.verificationId! }),
+        onDone: {
+          target: "confirmed",
+          actions: [
+            { type: "storeConfirmed", params: ({ event }) => event.output },
+            { type: "emitConfirmation", params: ({ event }) => event.output },
+          ],
+        },
+        // Refused (the address was verified by another account meanwhile): the flow stays.
+        onError: { target: "awaitingCode", actions: "storeError" },
       },
     },
     confirmed: {
@@ -218,9 +170,7 @@ export const emailVerificationMachine = setup({
     ...loginPipelineStates,
     /** The address is verified; no login resumed. */
     verified: { type: "final", tags: ["done"] },
-    /** Bad or expired key. */
+    /** Link mode: a bad or expired key. */
     rejected: { type: "final", tags: ["rejected"] },
-    /** Code mode: too many wrong codes, or the code expired; the flow is over. */
-    aborted: { type: "final", tags: ["rejected"] },
   },
 });

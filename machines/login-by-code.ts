@@ -8,19 +8,21 @@
  *    then the login pipeline: `user_logged_in`.
  *  - as a required stage the flow starts in `awaitingCode` with the parked login; the code
  *    completes that login.
- *  - wrong codes count; at the limit the flow is aborted and even the right code is refused.
+ *  - the code is checked, and re-sent, by the shared code-verification process
+ *    (`code-verification.ts`): wrong codes and resends are counted in the flow's row.
  */
-import { and, assign, enqueueActions, setup } from "xstate";
+import { assign, enqueueActions, setup } from "xstate";
+import { codeVerificationActors, codeVerificationGuards, codeVerificationStates } from "./code-verification.ts";
+import type { CodeVerificationEvent } from "./code-verification.ts";
+import { codeErrorOf, failureOf, resendErrorOf, resendSignalOf, rightVerificationOf } from "./code-verification.ts";
 import type {
   ConfirmLoginCodeInput,
   ConfirmLoginCodeOutput,
   FlowInput,
   PendingLogin,
   RequestLoginCodeInput,
-  ResendLoginCodeInput,
   SendLoginCodeOutput,
 } from "./contracts.ts";
-import { toFlowError } from "./errors.ts";
 import { initialPipelineContext, loginPipelineActors, loginPipelineStates } from "./login-pipeline.ts";
 import type { LoginPipelineContext } from "./login-pipeline.ts";
 import { notProvided } from "./not-provided.ts";
@@ -28,28 +30,17 @@ import type { Secret } from "./secret.ts";
 import type { AuthSignal } from "./signals.ts";
 
 export interface LoginByCodeInput extends FlowInput {
-  readonly maxAttempts: number;
-  readonly maxResends: number;
   /** As a required second step: the login parked by the pipeline, and its code. */
   readonly stage: { readonly login: PendingLogin; readonly verificationId: string | null } | null;
 }
 
 export interface LoginByCodeContext extends LoginPipelineContext {
-  readonly maxAttempts: number;
-  readonly maxResends: number;
-  readonly attempts: number;
-  readonly resends: number;
   /** The parked login this code completes (stage mode), or null (a login by code). */
   readonly stageLogin: PendingLogin | null;
   readonly secret: Secret | null;
 }
 
-export type LoginByCodeEvent =
-  | { readonly type: "REQUEST"; readonly email: string }
-  | { readonly type: "CONFIRM"; readonly code: Secret }
-  | { readonly type: "RESEND" };
-
-type DoneConfirm = { readonly output: ConfirmLoginCodeOutput };
+export type LoginByCodeEvent = { readonly type: "REQUEST"; readonly email: string } | CodeVerificationEvent;
 
 export const loginByCodeMachine = setup({
   types: {
@@ -61,21 +52,30 @@ export const loginByCodeMachine = setup({
   actors: {
     requestLoginCode: notProvided<RequestLoginCodeInput, SendLoginCodeOutput>("requestLoginCode"),
     confirmLoginCode: notProvided<ConfirmLoginCodeInput, ConfirmLoginCodeOutput>("confirmLoginCode"),
-    resendLoginCode: notProvided<ResendLoginCodeInput, SendLoginCodeOutput>("resendLoginCode"),
+    ...codeVerificationActors,
     ...loginPipelineActors,
   },
   guards: {
+    ...codeVerificationGuards,
     isStage: ({ context }) => context.stageLogin !== null,
     isAuthenticated: ({ context }) => context.sessionUser !== null,
-    isLastAttempt: ({ context }) => context.attempts + 1 >= context.maxAttempts,
-    canResend: ({ context }) => context.resends < context.maxResends,
-    /** An unknown address's flow has nobody to mail: it answers a resend as if it had. */
-    isFake: ({ context }) => context.verificationId === null,
   },
   actions: {
-    storeError: assign({ error: ({ event }) => toFlowError((event as unknown as { error: unknown }).error) }),
-    storeConfirmed: assign(({ context, event }) => {
-      const { output } = event as unknown as DoneConfirm;
+    takeCode: assign({ secret: ({ event }) => (event.type === "CODE" ? event.code : null), error: null }),
+    storeCodeResult: assign({
+      secret: null,
+      error: ({ event }) => codeErrorOf(event, "code"),
+      verificationId: ({ context, event }) => rightVerificationOf(event) ?? context.verificationId,
+    }),
+    storeResendResult: assign({ error: ({ event }) => resendErrorOf(event) }),
+    announceResend: enqueueActions(({ event, enqueue }) => {
+      const signal = resendSignalOf(event);
+      if (signal !== null) {
+        enqueue.emit(signal);
+      }
+    }),
+    storeError: assign({ secret: null, error: ({ event }) => failureOf(event) }),
+    storeConfirmed: assign(({ context }, output: ConfirmLoginCodeOutput) => {
       const login: PendingLogin = context.stageLogin ?? {
         userId: output.user.id,
         signup: false,
@@ -93,8 +93,7 @@ export const loginByCodeMachine = setup({
         error: null,
       };
     }),
-    emitConfirmed: enqueueActions(({ event, enqueue }) => {
-      const { output } = event as unknown as DoneConfirm;
+    emitConfirmed: enqueueActions(({ enqueue }, output: ConfirmLoginCodeOutput) => {
       if (output.verifiedNow) {
         enqueue.emit({ type: "email_confirmed", emailAddress: output.emailAddress });
       }
@@ -104,10 +103,6 @@ export const loginByCodeMachine = setup({
   id: "login-by-code",
   context: ({ input }) => ({
     ...initialPipelineContext(input.settings, input.sessionUser),
-    maxAttempts: input.maxAttempts,
-    maxResends: input.maxResends,
-    attempts: 0,
-    resends: 0,
     stageLogin: input.stage?.login ?? null,
     verificationId: input.stage?.verificationId ?? null,
     secret: null,
@@ -125,7 +120,7 @@ export const loginByCodeMachine = setup({
     requesting: {
       invoke: {
         src: "requestLoginCode",
-        input: ({ event }) => ({ email: (event as { email: string }).email }),
+        input: ({ event }) => ({ email: event.type === "REQUEST" ? event.email : "" }),
         onDone: {
           target: "awaitingCode",
           actions: assign({ verificationId: ({ event }) => event.output.verificationId }),
@@ -133,57 +128,26 @@ export const loginByCodeMachine = setup({
         onError: { target: "rejected", actions: "storeError" },
       },
     },
-    /** Rests here (persisted) until the code is confirmed. */
-    awaitingCode: {
-      tags: ["pending:login_by_code"],
-      on: {
-        CONFIRM: { target: "checkingCode", actions: assign({ secret: ({ event }) => event.code, error: null }) },
-        RESEND: [
-          {
-            guard: and(["isFake", "canResend"]),
-            target: "awaitingCode",
-            actions: assign({ error: null, resends: ({ context }) => context.resends + 1 }),
-          },
-          { guard: "canResend", target: "resending", actions: assign({ error: null }) },
-          { target: "awaitingCode", actions: assign({ error: { code: "too_many_attempts" } }) },
-        ],
-      },
-    },
-    checkingCode: {
+    ...codeVerificationStates,
+    /** The code was right: it logs its user in (and verifies the address it was mailed to). */
+    codeRight: {
       invoke: {
         src: "confirmLoginCode",
-        input: ({ context }) => ({ verificationId: context.verificationId ?? "", code: context.secret! }),
-        onDone: { target: "checkingActive", actions: ["storeConfirmed", "emitConfirmed"] },
-        onError: [
-          { guard: "isLastAttempt", target: "aborted", actions: ["storeError", assign({ secret: null })] },
-          {
-            guard: ({ event }) => toFlowError(event.error).code === "incorrect_code",
-            target: "awaitingCode",
-            actions: ["storeError", assign({ secret: null, attempts: ({ context }) => context.attempts + 1 })],
-          },
-          { target: "aborted", actions: ["storeError", assign({ secret: null })] },
-        ],
-      },
-    },
-    resending: {
-      invoke: {
-        src: "resendLoginCode",
         input: ({ context }) => ({ verificationId: context.verificationId! }),
         onDone: {
-          target: "awaitingCode",
-          actions: assign({
-            verificationId: ({ event }) => event.output.verificationId,
-            resends: ({ context }) => context.resends + 1,
-          }),
+          target: "checkingActive",
+          actions: [
+            { type: "storeConfirmed", params: ({ event }) => event.output },
+            { type: "emitConfirmed", params: ({ event }) => event.output },
+          ],
         },
-        onError: { target: "awaitingCode", actions: "storeError" },
+        onError: { target: "codeGone", actions: "storeError" },
       },
     },
     ...loginPipelineStates,
     /** Somebody is already logged in (HTTP 409). */
     conflict: { type: "final", tags: ["conflict"] },
+    /** The request was refused (a bad address). */
     rejected: { type: "final", tags: ["rejected"] },
-    /** Too many wrong codes, or expired: the flow is over. */
-    aborted: { type: "final", tags: ["rejected"] },
   },
 });

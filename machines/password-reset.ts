@@ -7,12 +7,17 @@
  *  - by link: the key is checked and the new password hashed (a weak one is refused before
  *    anything happens); a different user logged in is logged out (`user_logged_out`); then
  *    `password_reset`.
- *  - by code: confirming the code verifies the address (`email_confirmed` when it was not yet
- *    verified), before the new password; then `password_reset`.
+ *  - by code (the shared code-verification process, `code-verification.ts`): the whole input is
+ *    checked first — the new password against the policy, then the code, counted in the flow's
+ *    row (a password error alone counts nothing and changes nothing). The right code verifies
+ *    the address (`email_confirmed` when it was not yet verified), then `password_reset`.
  *  - with `loginOnPasswordReset`, the login pipeline follows (mandatory verification of an
  *    unverified address sends `email_confirmation_sent(signup=false)` instead of logging in).
  */
 import { assign, emit, enqueueActions, setup } from "xstate";
+import { codeVerificationActors, codeVerificationGuards, codeVerificationStates } from "./code-verification.ts";
+import type { CodeVerificationEvent } from "./code-verification.ts";
+import { codeErrorOf, failureOf, resendErrorOf, rightVerificationOf } from "./code-verification.ts";
 import type {
   CheckResetKeyInput,
   CheckResetKeyOutput,
@@ -26,39 +31,42 @@ import type {
   ResetPasswordInput,
   ResetPasswordOutput,
 } from "./contracts.ts";
+import type { FlowError } from "./errors.ts";
 import { toFlowError } from "./errors.ts";
 import { initialPipelineContext, loginPipelineActors, loginPipelineStates } from "./login-pipeline.ts";
 import type { LoginPipelineContext } from "./login-pipeline.ts";
 import { notProvided } from "./not-provided.ts";
 import type { Secret } from "./secret.ts";
-import type { AuthSignal, EmailAddressRef, UserRef } from "./signals.ts";
+import type { AuthSignal, EmailAddressRef } from "./signals.ts";
 
 export interface PasswordResetInput extends FlowInput {
   readonly mode: "link" | "code";
   readonly loginOnPasswordReset: boolean;
-  /** Code mode: wrong codes allowed before the flow is aborted (allauth: 3). */
-  readonly maxAttempts: number;
 }
 
 export interface PasswordResetContext extends LoginPipelineContext {
   readonly mode: "link" | "code";
   readonly loginOnPasswordReset: boolean;
-  readonly maxAttempts: number;
-  readonly attempts: number;
   readonly emailAddress: EmailAddressRef | null;
   /** The key or code, and the new password, between an event and the actor that uses them. */
   readonly secret: Secret | null;
   readonly password: Secret | null;
-  /** The new password's hash between `hashing` and `resetting`; never at rest. */
+  /** The new password's hash between hashing and `resetting`; never at rest. */
   readonly passwordHash: Secret | null;
+  /** Code mode: what is wrong with the new password, answered beside the code's error. */
+  readonly passwordError: FlowError | null;
   /** A different user was logged in and is logged out by the reset. */
   readonly endsSession: boolean;
 }
 
+/**
+ * `REQUEST` mails a key or code; `RESET` sets the new password with a key (link) or code (code
+ * mode; `password` null when none was sent); code mode also takes `CODE` (a check, GET).
+ */
 export type PasswordResetEvent =
   | { readonly type: "REQUEST"; readonly email: string }
-  | { readonly type: "CONFIRM"; readonly code: Secret }
-  | { readonly type: "RESET"; readonly key: Secret; readonly password: Secret };
+  | { readonly type: "RESET"; readonly key: Secret | null; readonly password: Secret | null }
+  | CodeVerificationEvent;
 
 const forget = { secret: null, password: null, passwordHash: null } as const;
 
@@ -75,19 +83,38 @@ export const passwordResetMachine = setup({
     confirmResetCode: notProvided<ConfirmResetCodeInput, ConfirmResetCodeOutput>("confirmResetCode"),
     hashNewPassword: notProvided<HashNewPasswordInput, HashNewPasswordOutput>("hashNewPassword"),
     resetPassword: notProvided<ResetPasswordInput, ResetPasswordOutput>("resetPassword"),
+    ...codeVerificationActors,
     ...loginPipelineActors,
   },
   guards: {
+    ...codeVerificationGuards,
     isCodeMode: ({ context }) => context.mode === "code",
     isLinkMode: ({ context }) => context.mode === "link",
     isOtherUserLoggedIn: ({ context }) => context.sessionUser !== null && context.sessionUser.id !== context.user?.id,
     hasPassword: ({ context }) => context.password !== null,
+    hasPasswordHash: ({ context }) => context.passwordHash !== null,
+    hasPasswordError: ({ context }) => context.passwordError !== null,
     logsIn: ({ context }) => context.loginOnPasswordReset,
-    isLastAttempt: ({ context }) => context.attempts + 1 >= context.maxAttempts,
   },
   actions: {
     forgetSecrets: assign(forget),
-    storeError: assign({ error: ({ event }) => toFlowError((event as unknown as { error: unknown }).error) }),
+    storeError: assign({ ...forget, error: ({ event }) => failureOf(event) }),
+    takeCode: assign({
+      secret: ({ event }) => (event.type === "CODE" ? event.code : null),
+      error: null,
+      passwordError: null,
+    }),
+    storeCodeResult: assign({
+      secret: null,
+      password: null,
+      // The hash goes on to the reset only behind a right code; it never rests.
+      passwordHash: ({ context, event }) => (rightVerificationOf(event) === null ? null : context.passwordHash),
+      error: ({ event }) => codeErrorOf(event, "key"),
+      verificationId: ({ context, event }) => rightVerificationOf(event) ?? context.verificationId,
+    }),
+    storeResendResult: assign({ error: ({ event }) => resendErrorOf(event) }),
+    // Password reset by code has no resend (allauth neither); a resend announces nothing.
+    announceResend: () => undefined,
   },
 }).createMachine({
   id: "password-reset",
@@ -95,12 +122,11 @@ export const passwordResetMachine = setup({
     ...initialPipelineContext(input.settings, input.sessionUser),
     mode: input.mode,
     loginOnPasswordReset: input.loginOnPasswordReset,
-    maxAttempts: input.maxAttempts,
-    attempts: 0,
     emailAddress: null,
     secret: null,
     password: null,
     passwordHash: null,
+    passwordError: null,
     endsSession: false,
   }),
   initial: "idle",
@@ -118,7 +144,7 @@ export const passwordResetMachine = setup({
     requesting: {
       invoke: {
         src: "requestPasswordReset",
-        input: ({ event }) => ({ email: (event as { email: string }).email }),
+        input: ({ event }) => ({ email: event.type === "REQUEST" ? event.email : "" }),
         onDone: [
           {
             guard: "isCodeMode",
@@ -143,32 +169,71 @@ export const passwordResetMachine = setup({
             secret: null,
           }),
         },
-        onError: { target: "rejected", actions: ["storeError", "forgetSecrets"] },
+        onError: { target: "rejected", actions: "storeError" },
       },
     },
-    /** Code mode: rests here (persisted) until the code is confirmed. */
+    /** Link mode: the new password is checked against the policy and hashed, before any write. */
+    hashing: {
+      invoke: {
+        src: "hashNewPassword",
+        input: ({ context }) => ({ verificationId: context.verificationId, password: context.password! }),
+        onDone: {
+          target: "keyChecked",
+          actions: assign({ passwordHash: ({ event }) => event.output.passwordHash, password: null }),
+        },
+        onError: { target: "rejected", actions: "storeError" },
+      },
+    },
+    ...codeVerificationStates,
     awaitingCode: {
-      tags: ["pending:password_reset_by_code"],
+      ...codeVerificationStates.awaitingCode,
       on: {
-        CONFIRM: { target: "checkingCode", actions: assign({ secret: ({ event }) => event.code, error: null }) },
+        ...codeVerificationStates.awaitingCode.on,
         RESET: {
-          target: "checkingCode",
-          actions: assign({ secret: ({ event }) => event.key, password: ({ event }) => event.password, error: null }),
+          target: "checkingPassword",
+          actions: assign({
+            secret: ({ event }) => event.key,
+            password: ({ event }) => event.password,
+            error: null,
+            passwordError: null,
+          }),
         },
       },
     },
-    checkingCode: {
+    /** Code mode: the whole input first — the password (policy, hash) before the code is counted. */
+    checkingPassword: {
+      always: [
+        { guard: "hasPassword", target: "hashingForCode" },
+        { target: "checkingCode", actions: assign({ passwordError: { code: "required", param: "password" } }) },
+      ],
+    },
+    hashingForCode: {
+      invoke: {
+        src: "hashNewPassword",
+        input: ({ context }) => ({ verificationId: context.verificationId, password: context.password! }),
+        onDone: {
+          target: "checkingCode",
+          actions: assign({ passwordHash: ({ event }) => event.output.passwordHash, password: null }),
+        },
+        onError: {
+          target: "checkingCode",
+          actions: assign({ password: null, passwordError: ({ event }) => toFlowError(event.error) }),
+        },
+      },
+    },
+    /** The code was right. With a bad new password nothing happens (no attempt counted). */
+    codeRight: {
+      always: [{ guard: "hasPasswordError", target: "awaitingCode" }, { target: "confirmingCode" }],
+    },
+    /** The code proves the address: verified now (once), before the new password. */
+    confirmingCode: {
       invoke: {
         src: "confirmResetCode",
-        input: ({ context }) => ({ verificationId: context.verificationId ?? "", code: context.secret! }),
+        input: ({ context }) => ({ verificationId: context.verificationId! }),
         onDone: {
           target: "codeConfirmed",
           actions: [
-            assign({
-              user: ({ event }) => event.output.user,
-              emailAddress: ({ event }) => event.output.emailAddress,
-              secret: null,
-            }),
+            assign({ user: ({ event }) => event.output.user, emailAddress: ({ event }) => event.output.emailAddress }),
             enqueueActions(({ event, enqueue }) => {
               if (event.output.verifiedNow) {
                 enqueue.emit({ type: "email_confirmed", emailAddress: event.output.emailAddress });
@@ -176,46 +241,12 @@ export const passwordResetMachine = setup({
             }),
           ],
         },
-        onError: [
-          { guard: "isLastAttempt", target: "aborted", actions: ["storeError", "forgetSecrets"] },
-          {
-            guard: ({ event }) => toFlowError(event.error).code === "incorrect_code",
-            target: "awaitingCode",
-            actions: ["storeError", "forgetSecrets", assign({ attempts: ({ context }) => context.attempts + 1 })],
-          },
-          { target: "aborted", actions: ["storeError", "forgetSecrets"] },
-        ],
+        onError: { target: "codeGone", actions: "storeError" },
       },
     },
+    /** A check only (GET) rests for the new password; with it, the reset goes on. */
     codeConfirmed: {
-      always: [{ guard: "hasPassword", target: "hashing" }, { target: "awaitingPassword" }],
-    },
-    /** Code mode: the code was right; waiting for the new password (persisted). */
-    awaitingPassword: {
-      tags: ["pending:password_reset_by_code"],
-      on: {
-        RESET: { target: "hashing", actions: assign({ password: ({ event }) => event.password, error: null }) },
-      },
-    },
-    /** The new password is checked against the policy and hashed, before anything is written. */
-    hashing: {
-      invoke: {
-        src: "hashNewPassword",
-        input: ({ context }) => ({ verificationId: context.verificationId!, password: context.password! }),
-        onDone: {
-          target: "keyChecked",
-          actions: assign({ passwordHash: ({ event }) => event.output.passwordHash, password: null }),
-        },
-        onError: [
-          // A weak password leaves a code flow waiting for a better one.
-          {
-            guard: ({ context, event }) => context.mode === "code" && toFlowError(event.error).param === "password",
-            target: "awaitingPassword",
-            actions: ["storeError", assign({ password: null })],
-          },
-          { target: "rejected", actions: ["storeError", "forgetSecrets"] },
-        ],
-      },
+      always: [{ guard: "hasPasswordHash", target: "keyChecked" }, { target: "awaitingCode" }],
     },
     keyChecked: {
       always: [
@@ -268,7 +299,7 @@ export const passwordResetMachine = setup({
             ],
           },
         ],
-        onError: { target: "rejected", actions: ["storeError", "forgetSecrets"] },
+        onError: { target: "rejected", actions: "storeError" },
       },
     },
     ...loginPipelineStates,
@@ -276,9 +307,7 @@ export const passwordResetMachine = setup({
     requested: { type: "final", tags: ["done"] },
     /** The password is reset; nobody logged in. */
     reset: { type: "final", tags: ["done"] },
-    /** Bad or expired key, weak password. */
+    /** Bad or expired key, weak password (link mode). */
     rejected: { type: "final", tags: ["rejected"] },
-    /** Code mode: too many wrong codes, or expired. */
-    aborted: { type: "final", tags: ["rejected"] },
   },
 });

@@ -33,9 +33,11 @@ import {
   findVerificationById,
   lockedVerification,
   findVerificationByDigest,
-  recordFailedAttempt,
 } from "../storage/verifications.ts";
-import { loginPipelineActors, verificationPurposes } from "./login-pipeline.ts";
+import { hitRateLimit } from "../storage/rate-limits.ts";
+import type { CodeProcess, Reissue } from "./code-verification.ts";
+import { codeVerificationActors } from "./code-verification.ts";
+import { loginPipelineActors, queueVerification, verificationPurposes } from "./login-pipeline.ts";
 
 /** The unverified address a verification names, if it still holds the mailed value. */
 const pendingAddress = (verification: VerificationRow) =>
@@ -86,7 +88,31 @@ export const verifyAddress = (step: Step, row: EmailAddressRow, config: Resolved
     } satisfies ConfirmEmailOutput;
   });
 
-export function emailVerificationActors(step: Step, config: ResolvedConfig) {
+/** allauth's code-mode cooldown for verification mails: one per 10 seconds per address. */
+const codeCooldownInMs = 10_000;
+
+/**
+ * Email verification's resend: a new code for the address the process verifies, under the
+ * cooldown (429 when hit). A flow that can never succeed sends nothing, under the same rules.
+ */
+export const reissueVerificationCode =
+  (step: Step, config: ResolvedConfig, process: CodeProcess | null): Reissue =>
+  (previous) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis;
+      const bucket = `confirm_email_code:key:${previous?.email ?? process?.flowId ?? ""}`;
+      if (!(yield* hitRateLimit(bucket, 1, codeCooldownInMs, now))) {
+        return "rate_limited" as const;
+      }
+      if (previous === null) {
+        return { verificationId: null, confirmation: null, signup: false };
+      }
+      const row = previous.email_address_id === null ? null : yield* findEmailAddressById(previous.email_address_id);
+      const sent = yield* queueVerification(step, config, { userId: previous.user_id, email: previous.email, row });
+      return { verificationId: sent.verificationId, confirmation: sent.confirmation, signup: sent.signup ?? false };
+    });
+
+export function emailVerificationActors(step: Step, config: ResolvedConfig, process: CodeProcess | null = null) {
   return {
     ...loginPipelineActors(step, config),
     confirmEmailKey: fromPromise<ConfirmEmailOutput, ConfirmEmailKeyInput>(async ({ input }) => {
@@ -127,25 +153,9 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
           const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
           const verification = yield* lockedVerification(input.verificationId);
-          if (verification === null) {
-            // An enumeration-prevention fake flow: no code can ever match.
-            return yield* fail("incorrect_code", "key");
-          }
-          if (verification.used_at !== null || verification.expires_at <= now) {
-            return yield* fail("invalid", "key");
-          }
-          if (verification.attempts >= config.account.emailVerificationByCodeMaxAttempts) {
-            // Wrong codes counted elsewhere too (GET auth/email/verify) end the flow.
-            return yield* fail("too_many_attempts", "key");
-          }
-          const expected = verification.digest;
-          const given = tokens.digest(verificationPurposes.code, normalizeCode(input.code.reveal()));
-          if (!tokens.equal(expected, given)) {
-            yield* recordFailedAttempt(verification.id);
-            return yield* fail("incorrect_code", "key");
-          }
-          if (!(yield* consumeVerification(verification.id, now))) {
-            return yield* fail("invalid", "key");
+          // Single use: of two right codes at once, only one confirms.
+          if (verification === null || !(yield* consumeVerification(verification.id, now))) {
+            return yield* fail("flow_not_pending");
           }
           if (verification.email_address_id === null) {
             // Code-mode add: the address is stored only now that its code was right.
@@ -164,11 +174,12 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig) {
           }
           const row = yield* pendingAddress(verification);
           if (row === null) {
-            return yield* fail("invalid", "key");
+            return yield* fail("flow_not_pending");
           }
           return yield* verifyAddress(step, row, config);
         }),
       ),
     ),
+    ...codeVerificationActors(step, process, reissueVerificationCode(step, config, process)),
   };
 }

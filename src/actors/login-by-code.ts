@@ -1,7 +1,7 @@
 /**
  * Actors of the `login-by-code` machine: codes are 8 letters, `loginByCodeTimeout` (180 s),
- * `loginByCodeMaxAttempts` (3) tries counted on the code itself, single use; the right code
- * verifies the address it was mailed to.
+ * checked and re-sent by the shared code-verification process (`loginByCodeMaxAttempts`, 3,
+ * counted in the flow's row), single use; the right code verifies the address it was mailed to.
  */
 import { Clock, Effect } from "effect";
 import { fromPromise } from "xstate";
@@ -9,7 +9,6 @@ import type {
   ConfirmLoginCodeInput,
   ConfirmLoginCodeOutput,
   RequestLoginCodeInput,
-  ResendLoginCodeInput,
   SendLoginCodeOutput,
 } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
@@ -17,16 +16,33 @@ import { cleanEmail } from "../domain/email.ts";
 import { fail } from "../errors.ts";
 import { unknownAccountMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
-import { normalizeCode, Tokens } from "../services/tokens.ts";
 import { findEmailAddressById, findEmailAddresses, findUserById, toEmailAddressRef, toUserRef } from "../storage/users.ts";
-import { consumeVerification, findVerificationById, lockedVerification, recordFailedAttempt } from "../storage/verifications.ts";
+import { consumeVerification, lockedVerification } from "../storage/verifications.ts";
+import type { CodeProcess, Reissue } from "./code-verification.ts";
+import { codeVerificationActors } from "./code-verification.ts";
+import { takeActionLimit } from "./limits.ts";
 import { verifyAddress } from "./email-verification.ts";
 import { issueLoginCode, loginCodePurpose, loginPipelineActors } from "./login-pipeline.ts";
 
-export function loginByCodeActors(step: Step, config: ResolvedConfig) {
+/** Login by code's resend: a new code to the address the last one went to (none for a fake flow). */
+export const reissueLoginCode =
+  (step: Step, config: ResolvedConfig): Reissue =>
+  (previous) =>
+    Effect.gen(function* () {
+      const row =
+        previous === null || previous.email_address_id === null ? null : yield* findEmailAddressById(previous.email_address_id);
+      if (row === null) {
+        return { verificationId: null, confirmation: null, signup: false };
+      }
+      const issued = yield* issueLoginCode(step, config, row);
+      return { verificationId: issued.verificationId, confirmation: null, signup: false };
+    });
+
+export function loginByCodeActors(step: Step, config: ResolvedConfig, process: CodeProcess | null = null) {
   const account = config.account;
   return {
     ...loginPipelineActors(step, config),
+    ...codeVerificationActors(step, process, reissueLoginCode(step, config)),
     requestLoginCode: fromPromise<SendLoginCodeOutput, RequestLoginCodeInput>(({ input }) =>
       step.write(
         Effect.gen(function* () {
@@ -36,6 +52,14 @@ export function loginByCodeActors(step: Step, config: ResolvedConfig) {
           }
           const rows = [...(yield* findEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
           const row = rows[0];
+          const owner = row === undefined ? null : yield* findUserById(row.user_id);
+          if ((owner === null || Number(owner.is_active) !== 1) && account.preventEnumeration === false) {
+            return yield* fail("unknown_email", "email");
+          }
+          // allauth checks its limit after the address (and answers it as a form error).
+          if (!(yield* takeActionLimit(config, "requestLoginCode", { ip: step.request.ip, key: email }))) {
+            return yield* fail("too_many_login_attempts", "email");
+          }
           if (row === undefined) {
             if (account.emailUnknownAccounts) {
               step.mail(unknownAccountMail(config, email));
@@ -46,50 +70,20 @@ export function loginByCodeActors(step: Step, config: ResolvedConfig) {
         }),
       ),
     ),
-    resendLoginCode: fromPromise<SendLoginCodeOutput, ResendLoginCodeInput>(({ input }) =>
-      step.write(
-        Effect.gen(function* () {
-          const previous = yield* findVerificationById(input.verificationId);
-          const row =
-            previous?.email_address_id === null || previous === null
-              ? null
-              : yield* findEmailAddressById(previous.email_address_id);
-          if (row === null) {
-            return yield* fail("invalid", "code");
-          }
-          return yield* issueLoginCode(step, config, row);
-        }),
-      ),
-    ),
     confirmLoginCode: fromPromise<ConfirmLoginCodeOutput, ConfirmLoginCodeInput>(({ input }) =>
       step.write(
         Effect.gen(function* () {
-          const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
-          const verification = input.verificationId === "" ? null : yield* lockedVerification(input.verificationId);
-          if (verification === null || verification.purpose !== loginCodePurpose) {
-            // An unknown address's flow: no code can ever match.
-            return yield* fail("incorrect_code", "code");
-          }
-          if (verification.attempts >= account.loginByCodeMaxAttempts) {
-            return yield* fail("too_many_attempts", "code");
-          }
-          if (verification.used_at !== null || verification.expires_at <= now) {
-            return yield* fail("invalid", "code");
-          }
-          const given = tokens.digest(loginCodePurpose, normalizeCode(input.code.reveal()));
-          if (!tokens.equal(verification.digest, given)) {
-            yield* recordFailedAttempt(verification.id);
-            return yield* fail("incorrect_code", "code");
-          }
-          if (!(yield* consumeVerification(verification.id, now))) {
-            return yield* fail("invalid", "code");
+          const verification = yield* lockedVerification(input.verificationId);
+          // Single use: of two right codes at once, only one logs in.
+          if (verification === null || !(yield* consumeVerification(verification.id, now))) {
+            return yield* fail("flow_not_pending");
           }
           const address =
             verification.email_address_id === null ? null : yield* findEmailAddressById(verification.email_address_id);
           const user = yield* findUserById(verification.user_id);
           if (address === null || user === null || address.email !== verification.email) {
-            return yield* fail("invalid", "code");
+            return yield* fail("flow_not_pending");
           }
           if (Number(address.verified) === 1) {
             return { user: toUserRef(user), emailAddress: toEmailAddressRef(address), verifiedNow: false };

@@ -45,11 +45,14 @@ import {
   findVerificationById,
   lockedVerification,
   insertVerification,
-  recordFailedAttempt,
   revokeVerifications,
+  setVerificationFingerprint,
 } from "../storage/verifications.ts";
 import { verifyAddress } from "./email-verification.ts";
 import { clearLoginFailures } from "./login-failures.ts";
+import type { CodeProcess, Reissue } from "./code-verification.ts";
+import { codeVerificationActors } from "./code-verification.ts";
+import { takeActionLimit } from "./limits.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
 
 export const resetPurposes = { link: "password_reset", code: "password_reset_code" } as const;
@@ -96,11 +99,15 @@ export const findResetKey = (key: string) =>
     } satisfies CheckResetKeyOutput;
   });
 
-export function passwordResetActors(step: Step, config: ResolvedConfig) {
+/** Password reset by code has no resend (allauth neither): nothing is ever mailed again. */
+const noReissue: Reissue = () => Effect.succeed({ verificationId: null, confirmation: null, signup: false });
+
+export function passwordResetActors(step: Step, config: ResolvedConfig, process: CodeProcess | null = null) {
   const account = config.account;
   const byCode = account.passwordResetByCodeEnabled;
   return {
     ...loginPipelineActors(step, config),
+    ...codeVerificationActors(step, process, noReissue),
     requestPasswordReset: fromPromise<RequestPasswordResetOutput, RequestPasswordResetInput>(({ input }) =>
       step.write(
         Effect.gen(function* () {
@@ -113,6 +120,13 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
           const rows = [...(yield* findEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
           const address = rows[0];
           const user = address === undefined ? null : yield* findUserById(address.user_id);
+          if ((user === null || Number(user.is_active) !== 1) && account.preventEnumeration === false) {
+            return yield* fail("unknown_email", "email");
+          }
+          // allauth takes its limit after the input is valid (per IP, and per address as key).
+          if (!(yield* takeActionLimit(config, "resetPassword", { ip: step.request.ip, key: email }))) {
+            return yield* fail("rate_limited");
+          }
           if (address === undefined || user === null) {
             if (account.emailUnknownAccounts) {
               step.mail(unknownAccountMail(config, email));
@@ -150,26 +164,14 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
     confirmResetCode: fromPromise<ConfirmResetCodeOutput, ConfirmResetCodeInput>(({ input }) =>
       step.write(
         Effect.gen(function* () {
-          const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
-          const verification = input.verificationId === "" ? null : yield* lockedVerification(input.verificationId);
-          if (verification === null) {
-            // An unknown address's flow: no code can ever match.
-            return yield* fail("incorrect_code", "code");
-          }
-          if (verification.attempts >= account.passwordResetByCodeMaxAttempts) {
-            return yield* fail("too_many_attempts", "code");
-          }
-          const given = tokens.digest(resetPurposes.code, normalizeCode(input.code.reveal()));
-          if (!tokens.equal(verification.digest, given)) {
-            yield* recordFailedAttempt(verification.id);
-            return yield* fail("incorrect_code", "code");
-          }
-          const found = yield* liveReset(verification, now);
+          const found = yield* liveReset(yield* lockedVerification(input.verificationId), now);
+          const verification = found?.verification ?? null;
           const address =
-            verification.email_address_id === null ? null : yield* findEmailAddressById(verification.email_address_id);
-          if (found === null || address === null || address.email !== verification.email) {
-            return yield* fail("invalid_password_reset", "code");
+            verification?.email_address_id == null ? null : yield* findEmailAddressById(verification.email_address_id);
+          if (found === null || address === null || address.email !== found.verification.email) {
+            // The account changed since the code was mailed: the process is over.
+            return yield* fail("flow_not_pending");
           }
           if (Number(address.verified) === 1) {
             return { user: toUserRef(found.user), emailAddress: toEmailAddressRef(address), verifiedNow: false };
@@ -179,20 +181,26 @@ export function passwordResetActors(step: Step, config: ResolvedConfig) {
           if (verified._tag === "Left") {
             return { user: toUserRef(found.user), emailAddress: toEmailAddressRef(address), verifiedNow: false };
           }
+          // The change is the code's own doing: the code stays bound to the account as it is now.
+          const owner = yield* findUserById(found.user.id);
+          if (owner !== null) {
+            yield* setVerificationFingerprint(found.verification.id, yield* resetFingerprint(owner));
+          }
           return { user: verified.right.user, emailAddress: verified.right.emailAddress, verifiedNow: true };
         }),
       ),
     ),
     hashNewPassword: fromPromise<HashNewPasswordOutput, HashNewPasswordInput>(async ({ input }) => {
-      const verification = await step.run(findVerificationById(input.verificationId));
+      const verification = input.verificationId === null ? null : await step.run(findVerificationById(input.verificationId));
       const owner = verification === null ? null : await step.run(findUserById(verification.user_id));
-      if (owner === null) {
+      if (owner === null && !byCode) {
         throw { code: "invalid_password_reset", param: "key" };
       }
+      // A code flow for an unknown address has nobody to compare with, and checks the rest.
       const weak = checkPassword(
         input.password.reveal(),
         { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength },
-        { username: owner.username, email: owner.email },
+        owner === null ? { username: null, email: "" } : { username: owner.username, email: owner.email },
       );
       if (weak !== null) {
         throw weak;

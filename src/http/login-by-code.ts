@@ -1,7 +1,8 @@
 /**
  * `POST auth/code/request|confirm|resend`: login by code, and the login-code stage a password
  * login parks when `loginByCodeRequired` says so. The flow is persisted in the session (pending
- * `login_by_code`) between requests.
+ * `login_by_code`) between requests; its code is checked and re-sent by the shared
+ * code-verification process (`code-flow.ts`).
  */
 import { loginByCodeMachine } from "../../machines/login-by-code.ts";
 import type { LoginByCodeEvent } from "../../machines/login-by-code.ts";
@@ -13,23 +14,21 @@ import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
+import type { ResumedFlow } from "./code-flow.ts";
+import { keepCodeFlow, loginByCodeSpec, resumeCodeFlow, settleCodeFlow } from "./code-flow.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
-import { dropPending, loadPending, savePending } from "./pending-flow.ts";
 import { codeRecord, settle } from "./pipeline.ts";
-import { consume } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 
-export const loginByCodeFlowKind = "login-by-code";
+export { loginByCodeFlowKind } from "./code-flow.ts";
 
 function input(step: Step, config: ResolvedConfig, stage: { login: PendingLogin; verificationId: string | null } | null) {
-  return {
-    settings: flowSettings(config),
-    sessionUser: step.session.user,
-    maxAttempts: config.account.loginByCodeMaxAttempts,
-    maxResends: config.account.loginByCodeMaxResends,
-    stage,
-  };
+  return { settings: flowSettings(config), sessionUser: step.session.user, stage };
+}
+
+function machineFor(step: Step, config: ResolvedConfig, resumed: ResumedFlow | null) {
+  return loginByCodeMachine.provide({ actors: loginByCodeActors(step, config, resumed?.process ?? null) });
 }
 
 /** Parks a login at the login-code stage (its code was just mailed). */
@@ -39,53 +38,48 @@ export async function parkLoginCode(
   login: PendingLogin,
   verificationId: string | null,
 ): Promise<void> {
-  const machine = loginByCodeMachine.provide({ actors: loginByCodeActors(step, config) });
-  const flow = await runMachine(step, machine, { input: input(step, config, { login, verificationId }) });
-  await savePending(step, config, { flow: "login_by_code", login, kind: loginByCodeFlowKind }, flow.persisted);
+  const flow = await runMachine(step, machineFor(step, config, null), { input: input(step, config, { login, verificationId }) });
+  await keepCodeFlow(step, config, loginByCodeSpec(config), login, flow.persisted, null, verificationId);
 }
 
+/** `REQUEST`: a new flow (its code mailed, or a fake one for an unknown address). */
+async function requestStep(step: Step, config: ResolvedConfig, email: string): Promise<Outcome> {
+  const { snapshot, persisted } = await runMachine(step, machineFor(step, config, null), {
+    input: input(step, config, null),
+    event: { type: "REQUEST", email },
+  });
+  if (snapshot.hasTag("code:pending")) {
+    await keepCodeFlow(step, config, loginByCodeSpec(config), null, persisted, null, snapshot.context.verificationId);
+    return { kind: "session" };
+  }
+  return settle(step, config, snapshot);
+}
+
+/** `CODE` or `RESEND` of the session's pending flow. */
 async function codeStep(step: Step, config: ResolvedConfig, event: LoginByCodeEvent): Promise<Outcome> {
-  const row = event.type === "REQUEST" ? null : await loadPending(step, "login_by_code");
-  if (event.type !== "REQUEST" && row === null) {
+  const spec = loginByCodeSpec(config);
+  const resumed = await resumeCodeFlow(step, spec);
+  if (resumed === null) {
     return { kind: "status", status: 409 };
   }
-  const machine = loginByCodeMachine.provide({ actors: loginByCodeActors(step, config) });
-  const sessionId = step.session.id;
-  const { snapshot, persisted } = await runMachine(step, machine, {
+  const { snapshot, persisted } = await runMachine(step, machineFor(step, config, resumed), {
     input: input(step, config, null),
-    ...(row === null ? {} : { snapshot: JSON.parse(row.snapshot) }),
+    snapshot: resumed.snapshot,
     event,
   });
-  const error = snapshot.context.error;
-  if (snapshot.hasTag("failed")) {
-    throw new Error(`flow failed: ${error?.code ?? "unexpected"}`);
-  }
-  if (snapshot.hasTag("conflict")) {
-    return { kind: "status", status: 409 };
-  }
-  if (snapshot.value === "awaitingCode") {
-    await savePending(step, config, { flow: "login_by_code", login: snapshot.context.stageLogin, kind: loginByCodeFlowKind }, persisted, row);
-    if (error?.code === "too_many_attempts") {
-      return { kind: "status", status: 429 };
-    }
-    return error === null ? (event.type === "RESEND" ? { kind: "status", status: 200 } : { kind: "session" }) : { kind: "errors", errors: [error] };
-  }
-  if (row !== null && step.session.id === sessionId) {
-    await dropPending(step, row);
-  }
-  if (snapshot.hasTag("rejected")) {
-    return { kind: "errors", errors: [error ?? { code: "invalid", param: "code" }] };
-  }
-  return settle(step, config, snapshot, event.type === "CONFIRM" ? codeRecord(snapshot.context) : null);
+  const keep = () => keepCodeFlow(step, config, spec, snapshot.context.stageLogin, persisted, resumed, null);
+  const resting: Outcome = event.type === "RESEND" ? { kind: "status", status: 200 } : { kind: "session" };
+  // A confirmed code is an authentication step of its own (ALLAUTH-ERRORS §26).
+  const record = event.type === "CODE" ? codeRecord(snapshot.context) : null;
+  return settleCodeFlow(step, config, resumed, snapshot, keep, resting, [], record);
 }
 
-function enabled(exchange: Exchange): boolean {
-  const account = exchange.deps.config.account;
-  return account.loginByCodeEnabled || account.loginByCodeRequired !== false;
+function enabled(config: ResolvedConfig): boolean {
+  return config.account.loginByCodeEnabled || config.account.loginByCodeRequired !== false;
 }
 
 export async function postCodeRequest(exchange: Exchange): Promise<Response> {
-  const { config, runtime } = exchange.deps;
+  const { config } = exchange.deps;
   if (!config.account.loginByCodeEnabled) {
     return exchange.respond({ kind: "status", status: 409 });
   }
@@ -93,31 +87,30 @@ export async function postCodeRequest(exchange: Exchange): Promise<Response> {
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });
   }
-  const key = cleanEmail(fields.value.email!, config.account.emailMaxLength);
-  if (key === null) {
+  if (cleanEmail(fields.value.email!, config.account.emailMaxLength) === null) {
     return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] });
   }
-  if (!(await consume(runtime, config, "requestLoginCode", { ip: exchange.info.ip, key }))) {
-    return exchange.respond({ kind: "status", status: 429 });
-  }
-  return exchange.step((step) => codeStep(step, config, { type: "REQUEST", email: fields.value.email! }));
+  // `unknown_email`, then the `request_login_code` limit (a 400 form error), inside the step.
+  return exchange.step((step) => requestStep(step, config, fields.value.email!));
 }
 
 export async function postCodeConfirm(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
-  if (!enabled(exchange)) {
+  if (!enabled(config)) {
     return exchange.respond({ kind: "status", status: 409 });
   }
-  const fields = await readFields<"code">(exchange.request, { code: { required: true, maxLength: 64 } });
+  const fields = await readFields<"code">(exchange.request, { code: { required: false, maxLength: 256 } });
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });
   }
-  return exchange.step((step) => codeStep(step, config, { type: "CONFIRM", code: new Secret(fields.value.code!) }));
+  // A missing code is checked (and counted) as a wrong one, after the 409 of no pending flow.
+  const code = fields.value.code === null ? null : new Secret(fields.value.code);
+  return exchange.step((step) => codeStep(step, config, { type: "CODE", code }));
 }
 
 export async function postCodeResend(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
-  if (!enabled(exchange) || config.account.loginByCodeMaxResends === 0) {
+  if (!enabled(config) || config.account.loginByCodeMaxResends === 0) {
     return exchange.respond({ kind: "status", status: 409 });
   }
   return exchange.step((step) => codeStep(step, config, { type: "RESEND" }));

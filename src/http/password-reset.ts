@@ -1,7 +1,8 @@
 /**
  * `POST auth/password/request`, `GET|POST auth/password/reset`. Link mode runs a fresh
- * password-reset flow per request; code mode persists it (pending `password_reset_by_code`)
- * from the request to the new password.
+ * password-reset flow per request; code mode persists it (pending `password_reset_by_code`) from
+ * the request to the new password, and checks its code — GET or POST — through the shared
+ * code-verification process (`code-flow.ts`).
  */
 import { passwordResetMachine } from "../../machines/password-reset.ts";
 import type { PasswordResetEvent } from "../../machines/password-reset.ts";
@@ -12,15 +13,14 @@ import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
+import type { ResumedFlow } from "./code-flow.ts";
+import { keepCodeFlow, passwordResetSpec, resumeCodeFlow, settleCodeFlow } from "./code-flow.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
-import { dropPending, loadPending, savePending } from "./pending-flow.ts";
 import { resetRecord, settle } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 import { userJson } from "./responses.ts";
-
-const flowKind = "password-reset";
 
 function input(step: Step, config: ResolvedConfig) {
   return {
@@ -28,38 +28,22 @@ function input(step: Step, config: ResolvedConfig) {
     sessionUser: step.session.user,
     mode: config.account.passwordResetByCodeEnabled ? ("code" as const) : ("link" as const),
     loginOnPasswordReset: config.account.loginOnPasswordReset,
-    maxAttempts: config.account.passwordResetByCodeMaxAttempts,
   };
 }
 
-/** Runs one event of the reset flow (resumed from the session in code mode) to an outcome. */
-async function resetStep(step: Step, config: ResolvedConfig, event: PasswordResetEvent, info: boolean): Promise<Outcome> {
-  const byCode = config.account.passwordResetByCodeEnabled;
-  const row = byCode && event.type !== "REQUEST" ? await loadPending(step, "password_reset_by_code") : null;
-  if (byCode && event.type !== "REQUEST" && row === null) {
-    return { kind: "status", status: 409 };
+function machineFor(step: Step, config: ResolvedConfig, resumed: ResumedFlow | null) {
+  return passwordResetMachine.provide({ actors: passwordResetActors(step, config, resumed?.process ?? null) });
+}
+
+/** A fresh flow for one event: the request (both modes) or a link-mode reset. */
+async function freshStep(step: Step, config: ResolvedConfig, event: PasswordResetEvent): Promise<Outcome> {
+  const { snapshot, persisted } = await runMachine(step, machineFor(step, config, null), { input: input(step, config), event });
+  if (snapshot.context.error?.code === "rate_limited") {
+    return { kind: "status", status: 429 };
   }
-  const machine = passwordResetMachine.provide({ actors: passwordResetActors(step, config) });
-  const { snapshot, persisted } = await runMachine(step, machine, {
-    input: input(step, config),
-    ...(row === null ? {} : { snapshot: JSON.parse(row.snapshot) }),
-    event,
-  });
-  if (snapshot.hasTag("failed")) {
-    throw new Error(`flow failed: ${snapshot.context.error?.code ?? "unexpected"}`);
-  }
-  if (snapshot.hasTag("pending:password_reset_by_code")) {
-    await savePending(step, config, { flow: "password_reset_by_code", login: null, kind: flowKind }, persisted, row);
-    if (snapshot.context.error !== null) {
-      return { kind: "errors", errors: [snapshot.context.error] };
-    }
-    if (info && snapshot.context.user !== null) {
-      return { kind: "data", status: 200, data: { user: userJson(snapshot.context.user) } };
-    }
+  if (snapshot.hasTag("code:pending")) {
+    await keepCodeFlow(step, config, passwordResetSpec(config), null, persisted, null, snapshot.context.verificationId);
     return { kind: "session" };
-  }
-  if (row !== null) {
-    await dropPending(step, row);
   }
   if (snapshot.value === "requested") {
     return { kind: "status", status: 200 };
@@ -67,8 +51,29 @@ async function resetStep(step: Step, config: ResolvedConfig, event: PasswordRese
   return settle(step, config, snapshot, resetRecord(config, snapshot.context));
 }
 
+/** Code mode: a check (GET) or the reset (POST) of the session's pending flow. */
+async function codeStep(step: Step, config: ResolvedConfig, event: PasswordResetEvent, info: boolean): Promise<Outcome> {
+  const spec = passwordResetSpec(config);
+  const resumed = await resumeCodeFlow(step, spec);
+  if (resumed === null) {
+    return { kind: "status", status: 409 };
+  }
+  const { snapshot, persisted } = await runMachine(step, machineFor(step, config, resumed), {
+    input: input(step, config),
+    snapshot: resumed.snapshot,
+    event,
+  });
+  const keep = () => keepCodeFlow(step, config, spec, null, persisted, resumed, null);
+  const user = snapshot.context.user;
+  const resting: Outcome =
+    info && user !== null ? { kind: "data", status: 200, data: { user: userJson(user) } } : { kind: "session" };
+  const passwordError = snapshot.context.passwordError;
+  const extra = passwordError === null ? [] : [passwordError];
+  return settleCodeFlow(step, config, resumed, snapshot, keep, resting, extra, resetRecord(config, snapshot.context));
+}
+
 export async function postPasswordRequest(exchange: Exchange): Promise<Response> {
-  const { config, runtime } = exchange.deps;
+  const { config } = exchange.deps;
   const fields = await readFields<"email">(exchange.request, { email: { required: true, maxLength: config.account.emailMaxLength } });
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });
@@ -77,18 +82,19 @@ export async function postPasswordRequest(exchange: Exchange): Promise<Response>
   if (cleanEmail(email, config.account.emailMaxLength) === null) {
     return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] });
   }
-  const key = cleanEmail(email, config.account.emailMaxLength)!;
-  if (!(await consume(runtime, config, "resetPassword", { ip: exchange.info.ip, key }))) {
-    return exchange.respond({ kind: "status", status: 429 });
-  }
-  return exchange.step((step) => resetStep(step, config, { type: "REQUEST", email }, false));
+  // `unknown_email`, then the `reset_password` limit (429), inside the step.
+  return exchange.step((step) => freshStep(step, config, { type: "REQUEST", email }));
 }
 
 export async function getPasswordReset(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
   const key = exchange.request.headers.get("x-password-reset-key") ?? "";
   if (config.account.passwordResetByCodeEnabled) {
-    return exchange.step((step) => resetStep(step, config, { type: "CONFIRM", code: new Secret(key) }, true));
+    const code = key === "" ? null : new Secret(key);
+    return exchange.step((step) => codeStep(step, config, { type: "CODE", code }, true));
+  }
+  if (key.trim() === "") {
+    return exchange.respond({ kind: "errors", errors: [{ code: "required", param: "key" }] });
   }
   // Link mode: a read-only check of the key; nothing is consumed.
   return exchange.step(async (step) => {
@@ -103,9 +109,12 @@ export async function getPasswordReset(exchange: Exchange): Promise<Response> {
 
 export async function postPasswordReset(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
+  const byCode = config.account.passwordResetByCodeEnabled;
   const fields = await readFields<"key" | "password">(exchange.request, {
-    key: { required: true, maxLength: 256 },
-    password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
+    // Code mode: a missing key is checked (and counted) as a wrong code; a missing password is
+    // answered beside it.
+    key: { required: !byCode, maxLength: 256 },
+    password: { required: !byCode, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });
@@ -113,6 +122,7 @@ export async function postPasswordReset(exchange: Exchange): Promise<Response> {
   if (!(await consume(runtime, config, "resetPasswordFromKey", { ip: exchange.info.ip }))) {
     return exchange.respond({ kind: "status", status: 429 });
   }
-  const event = { type: "RESET", key: new Secret(fields.value.key!), password: new Secret(fields.value.password!) } as const;
-  return exchange.step((step) => resetStep(step, config, event, false));
+  const secret = (value: string | null) => (value === null ? null : new Secret(value));
+  const event = { type: "RESET", key: secret(fields.value.key), password: secret(fields.value.password) } as const;
+  return exchange.step((step) => (byCode ? codeStep(step, config, event, false) : freshStep(step, config, event)));
 }

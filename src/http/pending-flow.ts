@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { PendingStage, SessionState, Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
-import { deleteFlow, findFlow, saveFlow } from "../storage/sessions.ts";
+import { deleteFlow, findFlow, insertFlow, updateFlowSnapshot } from "../storage/sessions.ts";
 import type { FlowRow } from "../storage/sessions.ts";
 
 /** The session's pending stage, if it has one that has not timed out. */
@@ -18,9 +18,16 @@ export function pendingOf(session: SessionState, now: number): PendingStage | nu
   return pending !== undefined && pending.expiresAt > now ? pending : null;
 }
 
+/** A new code flow's process: the verification holding its code, and its timeout. */
+export interface NewCodeProcess {
+  readonly verificationId: string | null;
+  readonly timeoutInSeconds: number;
+}
+
 /**
  * Makes `flow` the session's pending stage (creating an anonymous session row if needed) and,
- * when a snapshot is given, stores it under a new (or the existing) flow id.
+ * when a snapshot is given, stores it: a new flow row (with `code`, its process), or the
+ * existing one's snapshot replaced (its counters untouched).
  */
 export async function savePending(
   step: Step,
@@ -34,6 +41,7 @@ export async function savePending(
   },
   persisted: unknown | null,
   existing: FlowRow | null = null,
+  code: NewCodeProcess | null = null,
 ): Promise<void> {
   const now = await step.run(Clock.currentTimeMillis);
   const expiresAt = existing?.expires_at ?? now + config.account.loginTimeout * 1000;
@@ -51,18 +59,25 @@ export async function savePending(
       },
     }),
   );
-  if (flowId !== null) {
-    await step.write(
-      saveFlow({
-        id: flowId,
-        kind: pending.kind,
-        session_id: step.session.id!,
-        snapshot: JSON.stringify(persisted),
-        created_at: existing?.created_at ?? now,
-        expires_at: expiresAt,
-      }),
-    );
+  if (flowId === null) {
+    return;
   }
+  if (existing !== null) {
+    await step.write(updateFlowSnapshot(existing.id, JSON.stringify(persisted)));
+    return;
+  }
+  await step.write(
+    insertFlow({
+      id: flowId,
+      kind: pending.kind,
+      session_id: step.session.id!,
+      snapshot: JSON.stringify(persisted),
+      created_at: now,
+      expires_at: expiresAt,
+      verification_id: code?.verificationId ?? null,
+      code_expires_at: code === null ? null : now + code.timeoutInSeconds * 1000,
+    }),
+  );
 }
 
 /** The persisted flow of the session's pending stage `flow`, or null. */

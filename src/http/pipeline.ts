@@ -14,6 +14,7 @@ import type { Step } from "../runtime/step.ts";
 import type { AuthenticationDraft } from "../runtime/session.ts";
 import { recordAuthentication } from "../runtime/session.ts";
 import type { UserRef } from "../../machines/signals.ts";
+import { emailVerificationFlowKind, emailVerificationSpec, keepCodeFlow } from "./code-flow.ts";
 import { parkLoginCode } from "./login-by-code.ts";
 import { dropPending, savePending } from "./pending-flow.ts";
 import type { Outcome } from "./responses.ts";
@@ -26,8 +27,6 @@ interface Rested {
     readonly verificationId: string | null;
   };
 }
-
-export const emailVerificationFlowKind = "email-verification";
 
 /** Parks a login at the email verification stage. `login` null parks a fake (enumeration) one. */
 export async function parkLogin(
@@ -48,10 +47,10 @@ export async function parkLogin(
       sessionUser: step.session.user,
       mode: "code",
       pendingLogin: login,
-      verificationId: verificationId ?? "",
+      verificationId,
     },
   });
-  await savePending(step, config, pending, flow.persisted);
+  await keepCodeFlow(step, config, emailVerificationSpec(config), login, flow.persisted, null, verificationId, changes);
 }
 
 /** A confirmed login code: the code's address (the login's, or else the primary one). */

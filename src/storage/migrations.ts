@@ -120,6 +120,18 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `CREATE INDEX auth_outbox_due ON auth_outbox (status, next_attempt_at)`,
     ],
   },
+  {
+    id: 6,
+    name: "code_process",
+    statements: [
+      // A code flow's process lives in its row: counted by single atomic updates, never in the
+      // snapshot, so parallel requests cannot pass the caps (see `code-flows.ts`).
+      `ALTER TABLE auth_flow ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE auth_flow ADD COLUMN resends INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE auth_flow ADD COLUMN verification_id TEXT`,
+      `ALTER TABLE auth_flow ADD COLUMN code_expires_at BIGINT`,
+    ],
+  },
 ];
 
 /**

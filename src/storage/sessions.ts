@@ -22,6 +22,13 @@ export interface FlowRow {
   readonly snapshot: string;
   readonly created_at: number;
   readonly expires_at: number;
+  /** Code flows: wrong codes counted so far, resends so far (atomic, see `code-flows.ts`). */
+  readonly attempts?: number;
+  readonly resends?: number;
+  /** Code flows: the verification holding the current code (null: a flow that can never succeed). */
+  readonly verification_id?: string | null;
+  /** Code flows: when the process times out, counted from its start (resends do not extend it). */
+  readonly code_expires_at?: number | null;
 }
 
 const sqlClient = SqlClient.SqlClient;
@@ -64,14 +71,24 @@ export const deleteSession = (id: string) =>
     ),
   ).pipe(Effect.asVoid, Effect.orDie);
 
-export const saveFlow = (row: FlowRow) =>
-  Effect.flatMap(sqlClient, (sql) =>
-    Effect.zipRight(
-      Effect.zipRight(lockKey(`flow:${row.id}`), sql`DELETE FROM auth_flow WHERE id = ${row.id}`),
-      sql`INSERT INTO auth_flow (id, kind, session_id, snapshot, created_at, expires_at)
-        VALUES (${row.id}, ${row.kind}, ${row.session_id}, ${row.snapshot}, ${row.created_at}, ${row.expires_at})`,
-    ),
+/** Stores a new flow row (with its code process, if any). */
+export const insertFlow = (row: FlowRow) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql`INSERT INTO auth_flow (id, kind, session_id, snapshot, created_at, expires_at, verification_id, code_expires_at)
+        VALUES (${row.id}, ${row.kind}, ${row.session_id}, ${row.snapshot}, ${row.created_at}, ${row.expires_at},
+                ${row.verification_id ?? null}, ${row.code_expires_at ?? null})`,
   ).pipe(Effect.asVoid, Effect.orDie);
+
+/**
+ * Replaces the snapshot of an existing flow; its counters are left alone, and a flow that a
+ * concurrent step ended stays ended.
+ */
+export const updateFlowSnapshot = (id: string, snapshot: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_flow SET snapshot = ${snapshot} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
 
 export const findFlow = (id: string, sessionId: string, now: number) =>
   Effect.flatMap(

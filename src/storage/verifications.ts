@@ -1,6 +1,6 @@
 /**
  * Verification keys and codes: stored as digests, single use (`used_at` set by one atomic
- * update), expiring, with an attempt counter for codes.
+ * update), expiring. A code's attempts are counted on its flow (`code-flows.ts`).
  */
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
@@ -62,12 +62,6 @@ export const consumeVerification = (id: string, now: number) =>
     Effect.orDie,
   );
 
-export const recordFailedAttempt = (id: string) =>
-  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_verification SET attempts = attempts + 1 WHERE id = ${id}`).pipe(
-    Effect.asVoid,
-    Effect.orDie,
-  );
-
 /** Invalidates every open verification of `purpose` for a user (a new one replaces them). */
 export const revokeVerifications = (userId: string, purpose: string, now: number) =>
   Effect.flatMap(
@@ -87,3 +81,10 @@ export const findOpenVerifications = (userId: string, purpose: string, now: numb
       sql<VerificationRow>`SELECT * FROM auth_verification WHERE user_id = ${userId} AND purpose = ${purpose}
         AND used_at IS NULL AND expires_at > ${now} ORDER BY created_at DESC`,
   ).pipe(Effect.orDie);
+
+/** Re-binds a reset verification to the user's state (a reset code just verified its address). */
+export const setVerificationFingerprint = (id: string, fingerprint: string) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_verification SET fingerprint = ${fingerprint} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );

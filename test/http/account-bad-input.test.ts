@@ -569,22 +569,22 @@ describe("auth/password/reset", () => {
     });
 
     it.each([
-      ["no header", () => ({})],
-      ["an empty header", () => ({ "x-password-reset-key": "" })],
-      ["blanks", () => ({ "x-password-reset-key": "   " })],
-      ["junk", () => ({ "x-password-reset-key": "not-a-key" })],
-      ["10 KB of junk", () => ({ "x-password-reset-key": "A".repeat(10_000) })],
-      ["broken percent-encoding", () => ({ "x-password-reset-key": "%E0%A4%A" })],
-      ["the key percent-encoded", () => ({ "x-password-reset-key": encodeURIComponent(`${key}=`) })],
-      ["the key upper-cased", () => ({ "x-password-reset-key": key.toUpperCase() })],
-      ["the key truncated", () => ({ "x-password-reset-key": key.slice(0, -1) })],
-      ["the key twice", () => ({ "x-password-reset-key": `${key}, ${key}` })],
-      ["the key as JSON", () => ({ "x-password-reset-key": JSON.stringify([key]) })],
-      ["the key in a cookie instead", () => ({ cookie: `x-password-reset-key=${key}` })],
-      ["latin-1 bytes", () => ({ "x-password-reset-key": "\u00ff\u00fe\u00e9" })],
-    ])("%s → invalid_password_reset", async (_name, headers) => {
+      ["no header", () => ({}), "required"],
+      ["an empty header", () => ({ "x-password-reset-key": "" }), "required"],
+      ["blanks", () => ({ "x-password-reset-key": "   " }), "required"],
+      ["the key in a cookie instead", () => ({ cookie: `x-password-reset-key=${key}` }), "required"],
+      ["junk", () => ({ "x-password-reset-key": "not-a-key" }), "invalid_password_reset"],
+      ["10 KB of junk", () => ({ "x-password-reset-key": "A".repeat(10_000) }), "invalid_password_reset"],
+      ["broken percent-encoding", () => ({ "x-password-reset-key": "%E0%A4%A" }), "invalid_password_reset"],
+      ["the key percent-encoded", () => ({ "x-password-reset-key": encodeURIComponent(`${key}=`) }), "invalid_password_reset"],
+      ["the key upper-cased", () => ({ "x-password-reset-key": key.toUpperCase() }), "invalid_password_reset"],
+      ["the key truncated", () => ({ "x-password-reset-key": key.slice(0, -1) }), "invalid_password_reset"],
+      ["the key twice", () => ({ "x-password-reset-key": `${key}, ${key}` }), "invalid_password_reset"],
+      ["the key as JSON", () => ({ "x-password-reset-key": JSON.stringify([key]) }), "invalid_password_reset"],
+      ["latin-1 bytes", () => ({ "x-password-reset-key": "\u00ff\u00fe\u00e9" }), "invalid_password_reset"],
+    ])("%s → %s", async (_name, headers, code) => {
       await openWithKey();
-      await expectRefused(() => get(headers()), [{ param: "key", code: "invalid_password_reset" }]);
+      await expectRefused(() => get(headers()), [{ param: "key", code }]);
       await expectKeyLive();
     });
   });
@@ -605,10 +605,10 @@ describe("POST auth/code/confirm", () => {
     spy.reset();
   }
 
-  /** No attempt was spent: the counter is untouched and the right code still logs in. */
-  async function expectStillPending(): Promise<void> {
-    const rows = await h.query<{ attempts: number }>("SELECT attempts FROM auth_verification WHERE purpose = 'login_code'");
-    expect(rows.map((r) => Number(r.attempts))).toEqual([0]);
+  /** `attempts` were spent (counted on the flow), and the right code still logs in. */
+  async function expectStillPending(attempts = 0): Promise<void> {
+    const rows = await h.query<{ attempts: number }>("SELECT attempts FROM auth_flow WHERE kind = 'login-by-code'");
+    expect(rows.map((r) => Number(r.attempts))).toEqual([attempts]);
     const res = await send({ code });
     expect(res.status).toBe(200);
     expect(h.takeSignals()).toEqual(["email_confirmed", "user_logged_in"]); // the code verified the address
@@ -619,10 +619,10 @@ describe("POST auth/code/confirm", () => {
     ["empty body", (): unknown => ""],
     ["null", (): unknown => ({ code: null })],
     ["empty string", (): unknown => ({ code: "" })],
-  ] as const)("missing code: %s", async (_name, body) => {
+  ] as const)("missing code: %s (counted, as allauth counts it)", async (_name, body) => {
     await openPending();
     await expectRefused(() => send(body()), [{ param: "code", code: "required" }]);
-    await expectStillPending();
+    await expectStillPending(1);
   });
 
   it.each([
@@ -636,7 +636,8 @@ describe("POST auth/code/confirm", () => {
   it.each(notStrings)("code as %s", async (_name, value, expected) => {
     await openPending();
     await expectRefused(() => send({ code: value }), [{ param: "code", code: expected }]);
-    await expectStillPending();
+    // A null code is a missing one: checked, and counted.
+    await expectStillPending(expected === "required" ? 1 : 0);
   });
 
   it("the right code inside an array, or as a bare JSON string", async () => {
@@ -655,8 +656,9 @@ describe("POST auth/code/confirm", () => {
   it("a 1 MiB body holding the right code, and a 65-character code", async () => {
     await openPending();
     await expectRefused(() => send({ code, padding: mib }), invalidBody);
-    await expectRefused(() => send({ code: code.padEnd(65, "B") }), [{ param: "code", code: "max_length" }]);
-    await expectStillPending();
+    // A code longer than any code is a wrong code (counted), as in allauth.
+    await expectRefused(() => send({ code: code.padEnd(65, "B") }), [{ param: "code", code: "incorrect_code" }]);
+    await expectStillPending(1);
   });
 });
 

@@ -220,6 +220,7 @@ describe("code mode (emailVerificationByCodeEnabled)", () => {
 
     const withoutCode = await app.request("GET", "auth/email/verify");
     expect(withoutCode.status).toBe(400);
+    // A missing code is a wrong one (counted): allauth answers `required`.
     expect(withoutCode.body.errors[0]).toMatchObject({ code: "required", param: "key" });
     const info = await app.request("GET", "auth/email/verify", undefined, { "x-email-verification-key": theCode });
     expect(info.body).toEqual({

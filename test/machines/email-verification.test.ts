@@ -20,6 +20,7 @@ import {
   user,
 } from "./support.ts";
 import type { Fakes } from "./support.ts";
+import { checker, codeVerificationScenarios } from "./code-verification.ts";
 
 const KEY = "MjE:1tLinkKeyThatMustNeverBePersisted";
 const CODE = "KZQP-RTXW";
@@ -39,7 +40,9 @@ function confirmed(overrides: Partial<ConfirmEmailOutput> = {}): ConfirmEmailOut
 function fakes(overrides: Fakes = {}): Fakes {
   return {
     confirmEmailKey: () => confirmed(),
+    checkCode: checker(CODE),
     confirmEmailCode: () => confirmed(),
+    resendCode: () => ({ result: "sent", confirmation: confirmation(address({ id: "e1" }), "code"), signup: true }),
     sendVerificationEmail: (_input, call) =>
       sent(confirmation(address({ id: "e1", email: "alice@example.com" }), "code"), `v${call + 2}`),
     startSession: () => ({ user: sessionAlice }),
@@ -62,7 +65,7 @@ function input(
 }
 
 const verify = (secret: string) => ({ type: "VERIFY" as const, key: new Secret(secret) });
-const resend = { type: "RESEND" as const };
+const enter = (code: string) => ({ type: "CODE" as const, code: new Secret(code) });
 
 async function linkFlow(flowSettings: FlowSettings, fakeActors: Fakes, overrides: Parameters<typeof input>[2] = {}) {
   const flow = await startFlow(emailVerificationMachine, { input: input("link", flowSettings, overrides), fakes: fakeActors });
@@ -248,214 +251,45 @@ describe("email verification by link", () => {
 });
 
 describe("email verification by code", () => {
-  s.it("rests in awaitingCode with the pending:verify_email tag", async () => {
+  s.it("rests in awaitingCode with the code:pending tag", async () => {
     const flow = await codeFlow(settings(), fakes());
     const snapshot = flow.snapshot();
     expect(snapshot.status).toBe("active");
-    expect(tagsOf(snapshot)).toEqual(["pending:verify_email"]);
-    expect(snapshot.context.attempts).toBe(0);
-    expect(snapshot.context.resends).toBe(0);
+    expect(tagsOf(snapshot)).toEqual(["code:pending"]);
     expect(flow.signalTypes()).toEqual([]);
   });
 
   s.it("with the right code, emits email_confirmed then user_logged_in even without loginOnEmailConfirmation", async () => {
     const flow = await codeFlow(settings({ emailVerification: "mandatory", loginOnEmailConfirmation: false }), fakes());
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("loggedIn");
     expect(snapshot.status).toBe("done");
     expect(tagsOf(snapshot)).toEqual(["authenticated"]);
     expect(flow.signalTypes()).toEqual(["email_confirmed", "user_logged_in"]);
     expect(flow.signals[0]).toEqual({ type: "email_confirmed", emailAddress: verifiedAddress });
     expect(flow.signals[1]).toEqual({ type: "user_logged_in", user: sessionAlice });
-    const [checked] = flow.calls("confirmEmailCode");
-    expect(checked?.verificationId).toBe("v1");
-    expect(checked?.code.reveal()).toBe(CODE);
+    expect(flow.calls("checkCode").map((c) => c.code?.reveal())).toEqual([CODE]);
+    expect(flow.calls("confirmEmailCode")).toEqual([{ verificationId: "v-right" }]);
     expect(flow.calls("startSession")).toEqual([{ userId: "u1", login: parked }]);
     expect(flow.calls("sendVerificationEmail")).toEqual([]);
     expectNoSecretsPersisted(flow, CODE);
   });
 
-  s.it("with a wrong code, goes back to awaitingCode with one more attempt, an incorrect_code error and no signal", async () => {
-    const flow = await codeFlow(settings(), fakes({ confirmEmailCode: fail("incorrect_code", "key") }));
-    const snapshot = await flow.send(verify(WRONG));
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.status).toBe("active");
-    expect(tagsOf(snapshot)).toEqual(["pending:verify_email"]);
-    expect(snapshot.context.attempts).toBe(1);
-    expect(snapshot.context.error).toEqual({ code: "incorrect_code", param: "key" });
-    expect(snapshot.context.secret).toBeNull();
-    expect(flow.signalTypes()).toEqual([]);
-    expectNoSecretsPersisted(flow, WRONG);
-  });
-
   s.it("after a wrong code, the right code clears the error and resumes the login", async () => {
-    const flow = await codeFlow(
-      settings(),
-      fakes({
-        confirmEmailCode: (attempt) => {
-          if (attempt.code.reveal() !== CODE) {
-            throw { code: "incorrect_code", param: "key" };
-          }
-          return confirmed();
-        },
-      }),
-    );
-    expect((await flow.send(verify(WRONG))).context.attempts).toBe(1);
-    const snapshot = await flow.send(verify(CODE));
+    const flow = await codeFlow(settings(), fakes());
+    expect((await flow.send(enter(WRONG))).context.error).toEqual({ code: "incorrect_code", param: "key" });
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("loggedIn");
     expect(snapshot.context.error).toBeNull();
     expect(flow.signalTypes()).toEqual(["email_confirmed", "user_logged_in"]);
-    expect(flow.calls("confirmEmailCode").map((call) => call.code.reveal())).toEqual([WRONG, CODE]);
-    expectNoSecretsPersisted(flow, WRONG, CODE);
   });
 
-  s.it("aborts at the last allowed attempt (3 wrong codes) without any signal", async () => {
-    const flow = await codeFlow(settings({ emailVerificationMaxAttempts: 3 }), fakes({ confirmEmailCode: fail("incorrect_code", "key") }));
-    expect((await flow.send(verify(WRONG))).context.attempts).toBe(1);
-    expect((await flow.send(verify(WRONG))).context.attempts).toBe(2);
-    const snapshot = await flow.send(verify(WRONG));
-    expect(snapshot.value).toBe("aborted");
-    expect(snapshot.status).toBe("done");
-    expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "incorrect_code", param: "key" });
+  s.it("a right code refused at confirmation (email_taken) rests again with the error and emits nothing", async () => {
+    const flow = await codeFlow(settings(), fakes({ confirmEmailCode: fail("email_taken", "key") }));
+    const snapshot = await flow.send(enter(CODE));
+    expect(snapshot.value).toBe("awaitingCode");
+    expect(snapshot.context.error).toEqual({ code: "email_taken", param: "key" });
     expect(snapshot.context.secret).toBeNull();
-    expect(flow.calls("confirmEmailCode")).toHaveLength(3);
-    expect(flow.signalTypes()).toEqual([]);
-    expectNoSecretsPersisted(flow, WRONG);
-  });
-
-  s.it("with a single allowed attempt, aborts on the first wrong code", async () => {
-    const flow = await codeFlow(settings({ emailVerificationMaxAttempts: 1 }), fakes({ confirmEmailCode: fail("incorrect_code", "key") }));
-    const snapshot = await flow.send(verify(WRONG));
-    expect(snapshot.value).toBe("aborted");
-    expect(snapshot.context.attempts).toBe(0);
-    expect(flow.signalTypes()).toEqual([]);
-  });
-
-  s.it("with an expired code, aborts at once without counting an attempt", async () => {
-    const flow = await codeFlow(settings(), fakes({ confirmEmailCode: fail("invalid", "key") }));
-    const snapshot = await flow.send(verify(CODE));
-    expect(snapshot.value).toBe("aborted");
-    expect(tagsOf(snapshot)).toEqual(["rejected"]);
-    expect(snapshot.context.error).toEqual({ code: "invalid", param: "key" });
-    expect(snapshot.context.attempts).toBe(0);
-    expect(snapshot.context.secret).toBeNull();
-    expect(flow.signalTypes()).toEqual([]);
-    expectNoSecretsPersisted(flow, CODE);
-  });
-
-  s.it("keeps counting wrong codes across a persist-and-restore, as between HTTP requests", async () => {
-    const first = await codeFlow(settings(), fakes({ confirmEmailCode: fail("incorrect_code", "key") }));
-    await first.send(verify(WRONG));
-    await first.send(verify(WRONG));
-    const stored = first.persisted();
-    expect(stored).not.toContain(WRONG);
-    const resumed = await startFlow(emailVerificationMachine, {
-      input: input("code", settings()),
-      fakes: fakes({ confirmEmailCode: fail("incorrect_code", "key") }),
-      snapshot: JSON.parse(stored),
-    });
-    expect(resumed.snapshot().value).toBe("awaitingCode");
-    expect(resumed.snapshot().context.attempts).toBe(2);
-    const snapshot = await resumed.send(verify(WRONG));
-    expect(snapshot.value).toBe("aborted");
-    expect(resumed.signalTypes()).toEqual([]);
-  });
-
-  s.it("re-sends within the quota, emitting email_confirmation_sent each time, then refuses with too_many_attempts", async () => {
-    const flow = await codeFlow(settings({ emailVerificationMaxResends: 2 }), fakes());
-    let snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.context.resends).toBe(1);
-    expect(snapshot.context.verificationId).toBe("v2");
-    snapshot = await flow.send(resend);
-    expect(snapshot.context.resends).toBe(2);
-    expect(snapshot.context.verificationId).toBe("v3");
-    expect(snapshot.context.error).toBeNull();
-    snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(tagsOf(snapshot)).toEqual(["pending:verify_email"]);
-    expect(snapshot.context.resends).toBe(2);
-    expect(snapshot.context.error).toEqual({ code: "too_many_attempts" });
-    expect(flow.signalTypes()).toEqual(["email_confirmation_sent", "email_confirmation_sent"]);
-    expect(flow.signals[0]).toMatchObject({ type: "email_confirmation_sent", signup: true });
-    expect(flow.signals[1]).toMatchObject({ type: "email_confirmation_sent", signup: true });
-    expect(flow.calls("sendVerificationEmail")).toEqual([
-      { userId: "u1", emailAddressId: "e1", signup: true },
-      { userId: "u1", emailAddressId: "e1", signup: true },
-    ]);
-    // The latest code is the one checked, and a VERIFY clears the refusal.
-    const done = await flow.send(verify(CODE));
-    expect(flow.calls("confirmEmailCode")[0]?.verificationId).toBe("v3");
-    expect(done.value).toBe("loggedIn");
-    expect(done.context.error).toBeNull();
-    expect(flow.signalTypes()).toEqual([
-      "email_confirmation_sent",
-      "email_confirmation_sent",
-      "email_confirmed",
-      "user_logged_in",
-    ]);
-  });
-
-  s.it("with no resend quota, refuses the first RESEND without mailing", async () => {
-    const flow = await codeFlow(settings({ emailVerificationMaxResends: 0 }), fakes());
-    const snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.context.error).toEqual({ code: "too_many_attempts" });
-    expect(flow.calls("sendVerificationEmail")).toEqual([]);
-    expect(flow.signalTypes()).toEqual([]);
-  });
-
-  s.it("re-sends with signup=false for a parked password login", async () => {
-    const flow = await codeFlow(settings(), fakes(), {
-      pendingLogin: pendingLogin({ signup: false, emailAddressId: "e1" }),
-    });
-    await flow.send(resend);
-    expect(flow.calls("sendVerificationEmail")).toEqual([{ userId: "u1", emailAddressId: "e1", signup: false }]);
-    expect(flow.signals).toEqual([
-      {
-        type: "email_confirmation_sent",
-        confirmation: confirmation(address({ id: "e1", email: "alice@example.com" }), "code"),
-        signup: false,
-      },
-    ]);
-  });
-
-  s.it("when a cooldown holds the resent mail back, stays with rate_limited, emits nothing and keeps the quota", async () => {
-    const flow = await codeFlow(
-      settings({ emailVerificationMaxResends: 1 }),
-      fakes({ sendVerificationEmail: (_input, call) => (call === 0 ? suppressed : sent(confirmation(verifiedAddress, "code"), "v9")) }),
-    );
-    let snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.context.error).toEqual({ code: "rate_limited" });
-    expect(snapshot.context.resends).toBe(0);
-    expect(snapshot.context.verificationId).toBe("v1");
-    expect(flow.signalTypes()).toEqual([]);
-    snapshot = await flow.send(resend);
-    expect(snapshot.context.error).toBeNull();
-    expect(snapshot.context.resends).toBe(1);
-    expect(snapshot.context.verificationId).toBe("v9");
-    expect(flow.signalTypes()).toEqual(["email_confirmation_sent"]);
-  });
-
-  s.it("when re-sending fails, stays in awaitingCode with the error and emits nothing", async () => {
-    const flow = await codeFlow(settings(), fakes({ sendVerificationEmail: fail("rate_limited") }));
-    const snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.status).toBe("active");
-    expect(snapshot.context.error).toEqual({ code: "rate_limited" });
-    expect(snapshot.context.resends).toBe(0);
-    expect(flow.signalTypes()).toEqual([]);
-  });
-
-  s.it("fails loudly with 'not provided: sendVerificationEmail' on RESEND and stays in awaitingCode", async () => {
-    const { sendVerificationEmail: _omitted, ...rest } = fakes();
-    const flow = await codeFlow(settings(), rest);
-    const snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.context.error).toEqual({ code: "unexpected" });
-    expect((flow.actorErrors[0] as Error).message).toBe("not provided: sendVerificationEmail");
     expect(flow.signalTypes()).toEqual([]);
   });
 
@@ -466,13 +300,13 @@ describe("email verification by code", () => {
       fakes({ confirmEmailCode: () => confirmed({ emailAddress: added, added: true }) }),
       { sessionUser: alice, pendingLogin: null, verificationId: "v5" },
     );
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("verified");
     expect(tagsOf(snapshot)).toEqual(["done"]);
     expect(flow.signalTypes()).toEqual(["email_added", "email_confirmed"]);
     expect(flow.signals[0]).toEqual({ type: "email_added", user: alice, emailAddress: added });
     expect(flow.signals[1]).toEqual({ type: "email_confirmed", emailAddress: added });
-    expect(flow.calls("confirmEmailCode")[0]?.verificationId).toBe("v5");
+    expect(flow.calls("confirmEmailCode")[0]?.verificationId).toBe("v-right");
     expect(flow.calls("startSession")).toEqual([]);
   });
 
@@ -483,7 +317,7 @@ describe("email verification by code", () => {
       fakes({ confirmEmailCode: () => confirmed({ emailAddress: added, fromEmailAddress: oldAddress, added: true }) }),
       { sessionUser: alice, pendingLogin: null },
     );
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("verified");
     expect(flow.signalTypes()).toEqual(["email_added", "email_confirmed", "email_changed"]);
     expect(flow.signals[2]).toEqual({
@@ -496,19 +330,19 @@ describe("email verification by code", () => {
 
   s.it("does not resume a parked login that belongs to another user", async () => {
     const flow = await codeFlow(settings(), fakes(), { pendingLogin: pendingLogin({ userId: "u2" }) });
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("verified");
     expect(flow.signalTypes()).toEqual(["email_confirmed"]);
     expect(flow.calls("startSession")).toEqual([]);
   });
 
-  s.it("fails loudly with 'not provided: confirmEmailCode' and aborts", async () => {
+  s.it("fails loudly with 'not provided: checkCode' and ends failed", async () => {
     const flow = await startFlow(emailVerificationMachine, { input: input("code", settings()) });
-    const snapshot = await flow.send(verify(CODE));
-    expect(snapshot.value).toBe("aborted");
-    expect(tagsOf(snapshot)).toEqual(["rejected"]);
+    const snapshot = await flow.send(enter(CODE));
+    expect(snapshot.value).toBe("failed");
+    expect(tagsOf(snapshot)).toEqual(["failed"]);
     expect(snapshot.context.error).toEqual({ code: "unexpected" });
-    expect((flow.actorErrors[0] as Error).message).toBe("not provided: confirmEmailCode");
+    expect((flow.actorErrors[0] as Error).message).toBe("not provided: checkCode");
     expect(flow.signalTypes()).toEqual([]);
     expectNoSecretsPersisted(flow, CODE);
   });
@@ -516,7 +350,7 @@ describe("email verification by code", () => {
   s.it("fails loudly with 'not provided: startSession' and ends failed after email_confirmed", async () => {
     const { startSession: _omitted, ...rest } = fakes();
     const flow = await codeFlow(settings(), rest);
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("failed");
     expect(tagsOf(snapshot)).toEqual(["failed"]);
     expect((flow.actorErrors[0] as Error).message).toBe("not provided: startSession");
@@ -526,10 +360,11 @@ describe("email verification by code", () => {
   s.it("never serialises the code while confirmEmailCode is in flight", async () => {
     const pending = deferred<ConfirmEmailOutput>();
     const flow = await codeFlow(settings(), fakes({ confirmEmailCode: () => pending.promise }));
-    flow.actor.send(verify(CODE));
-    expect(flow.snapshot().value).toBe("checkingCode");
+    flow.actor.send(enter(CODE));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(flow.snapshot().value).toBe("codeRight");
+    expect(flow.snapshot().context.secret).toBeNull();
     expect(flow.persisted()).not.toContain(CODE);
-    expect(flow.persisted()).toContain("<redacted>");
     pending.resolve(confirmed());
     expect((await flow.settled()).value).toBe("loggedIn");
     expectNoSecretsPersisted(flow, CODE);
@@ -542,7 +377,7 @@ describe("resuming a parked login whose own address is still unverified", () => 
 
   s.it("with mandatory verification mails the login's address again and parks the login", async () => {
     const flow = await codeFlow(settings({ emailVerification: "mandatory" }), fakes({ confirmEmailCode: byOther }));
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("verificationPending");
     expect(flow.signalTypes()).toEqual(["email_confirmed", "email_confirmation_sent"]);
     expect(flow.calls("sendVerificationEmail")).toEqual([{ userId: "u1", emailAddressId: "e1", signup: true }]);
@@ -554,14 +389,14 @@ describe("resuming a parked login whose own address is still unverified", () => 
       settings({ emailVerification: "mandatory" }),
       fakes({ confirmEmailCode: byOther, sendVerificationEmail: () => suppressed }),
     );
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("verificationPending");
     expect(flow.signalTypes()).toEqual(["email_confirmed"]);
   });
 
   s.it("with optional verification offers the mail to a signup and logs in", async () => {
     const flow = await codeFlow(settings({ emailVerification: "optional" }), fakes({ confirmEmailCode: byOther }));
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("loggedIn");
     expect(flow.signalTypes()).toEqual(["email_confirmed", "email_confirmation_sent", "user_logged_in"]);
   });
@@ -571,7 +406,7 @@ describe("resuming a parked login whose own address is still unverified", () => 
       settings({ emailVerification: "mandatory" }),
       fakes({ confirmEmailCode: byOther, sendVerificationEmail: fail("unexpected") }),
     );
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("failed");
     expect(flow.signalTypes()).toEqual(["email_confirmed"]);
   });
@@ -585,7 +420,7 @@ describe("resuming a parked login when login codes are required for other method
       fakes({ sendLoginCode: () => ({ verificationId: "lc-1" }) }),
       { pendingLogin: passwordLogin },
     );
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("loggedIn");
     expect(tagsOf(snapshot)).toEqual(["authenticated"]);
     expect(flow.signals).toEqual([
@@ -597,29 +432,23 @@ describe("resuming a parked login when login codes are required for other method
   });
 });
 
-describe("an enumeration-prevention fake code flow", () => {
-  s.it("answers RESEND within the quota like a real one, calling no actor and emitting nothing", async () => {
-    const flow = await codeFlow(settings({ emailVerificationMaxResends: 2 }), fakes(), { pendingLogin: null, verificationId: "" });
-    let snapshot = await flow.send(resend);
-    expect(snapshot.value).toBe("awaitingCode");
-    expect(snapshot.context.error).toBeNull();
-    expect(snapshot.context.resends).toBe(1);
-    snapshot = await flow.send(resend);
-    snapshot = await flow.send(resend);
-    expect(snapshot.context.error).toEqual({ code: "too_many_attempts" });
-    expect(flow.calls("sendVerificationEmail")).toEqual([]);
-    expect(flow.signalTypes()).toEqual([]);
-  });
-});
-
 describe("a parked login that already passed the login-code stage", () => {
   s.it("is not asked for a second code when its address is confirmed", async () => {
     const flow = await codeFlow(settings({ emailVerification: "mandatory", loginByCodeRequired: true }), fakes());
-    const snapshot = await flow.send(verify(CODE));
+    const snapshot = await flow.send(enter(CODE));
     expect(snapshot.value).toBe("loggedIn");
     expect(flow.signalTypes()).toEqual(["email_confirmed", "user_logged_in"]);
     expect(flow.calls("sendLoginCode")).toEqual([]);
   });
+});
+
+codeVerificationScenarios(s, {
+  param: "key",
+  awaiting: (fakeActors) => codeFlow(settings(), fakes(fakeActors)),
+  resume: (snapshot, fakeActors) =>
+    startFlow(emailVerificationMachine, { input: input("code", settings()), fakes: fakes(fakeActors), snapshot }),
+  resent: { result: "sent", confirmation: confirmation(address({ id: "e1" }), "code"), signup: true },
+  resentSignals: ["email_confirmation_sent"],
 });
 
 /**

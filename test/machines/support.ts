@@ -18,6 +18,8 @@ import { expect, it } from "vitest";
 import type {
   AddEmailOutput,
   AuthenticateOutput,
+  CheckCodeInput,
+  CheckCodeOutput,
   CheckResetKeyInput,
   CheckResetKeyOutput,
   ConfirmEmailCodeInput,
@@ -41,7 +43,7 @@ import type {
   RequestLoginCodeInput,
   RequestPasswordResetInput,
   RequestPasswordResetOutput,
-  ResendLoginCodeInput,
+  ResendCodeOutput,
   ResendVerificationOutput,
   ResetPasswordInput,
   ResetPasswordOutput,
@@ -158,7 +160,8 @@ export interface ActorContracts {
   sendLoginCode: [SendLoginCodeInput, SendLoginCodeOutput];
   requestLoginCode: [RequestLoginCodeInput, SendLoginCodeOutput];
   confirmLoginCode: [ConfirmLoginCodeInput, ConfirmLoginCodeOutput];
-  resendLoginCode: [ResendLoginCodeInput, SendLoginCodeOutput];
+  checkCode: [CheckCodeInput, CheckCodeOutput];
+  resendCode: [undefined, ResendCodeOutput];
 }
 export type ActorName = keyof ActorContracts;
 
