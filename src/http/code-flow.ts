@@ -110,10 +110,10 @@ export async function keepCodeFlow(
   persisted: unknown,
   resumed: ResumedFlow | null,
   verificationId: string | null,
-  /** Email verification: how many times the signup's address was changed (allauth's change count). */
-  changes = 0,
+  /** Email verification: the session's counts of address changes and `PUT account/email` resends. */
+  counts: { readonly changes?: number; readonly resends?: number } = {},
 ): Promise<void> {
-  const pending = { flow: spec.flow, login, kind: spec.kind, changes };
+  const pending = { flow: spec.flow, login, kind: spec.kind, ...counts };
   await savePending(step, config, pending, persisted, resumed?.row ?? null, {
     verificationId,
     timeoutInSeconds: spec.timeoutInSeconds,
@@ -165,13 +165,14 @@ export async function settleCodeFlow(
     return { kind: "status", status: 409 };
   }
   if (rested.hasTag("code:pending")) {
-    await keep();
+    // A refused resend changed nothing worth storing.
     if (error?.code === "rate_limited") {
       return { kind: "status", status: 429 };
     }
     if (error?.code === "flow_not_pending") {
       return { kind: "status", status: 409 };
     }
+    await keep();
     const errors = [...(error === null ? [] : [error]), ...extra];
     return errors.length === 0 ? resting : { kind: "errors", errors };
   }

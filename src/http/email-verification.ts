@@ -137,7 +137,10 @@ async function codeStep(exchange: Exchange, step: Step, event: EmailVerification
     snapshot: resumed.snapshot,
     event,
   });
-  const keep = () => keepCodeFlow(step, config, spec, login, persisted, resumed, null, pending?.changes ?? 0);
+  const keep = () => keepCodeFlow(step, config, spec, login, persisted, resumed, null, {
+      changes: pending?.changes ?? 0,
+      resends: pending?.resends ?? 0,
+    });
   const resting: Outcome = event.type === "RESEND" ? { kind: "status", status: 200 } : { kind: "session" };
   return settleCodeFlow(step, config, resumed, snapshot, keep, resting);
 }

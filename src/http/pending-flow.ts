@@ -46,24 +46,26 @@ export async function savePending(
   const now = await step.run(Clock.currentTimeMillis);
   const expiresAt = existing?.expires_at ?? now + config.account.loginTimeout * 1000;
   const flowId = persisted === null ? null : (existing?.id ?? (await step.run(Effect.map(Tokens, (t) => t.id()))));
-  await step.write(
-    saveSessionData(step, {
-      ...step.session.data,
-      pending: {
-        flow: pending.flow,
-        login: pending.login,
-        flowId,
-        expiresAt,
-        ...(pending.changes ? { changes: pending.changes } : {}),
-        ...(pending.resends ? { resends: pending.resends } : {}),
-      },
-    }),
-  );
-  if (flowId === null) {
+  const data = {
+    ...step.session.data,
+    pending: {
+      flow: pending.flow,
+      login: pending.login,
+      flowId,
+      expiresAt,
+      ...(pending.changes ? { changes: pending.changes } : {}),
+      ...(pending.resends ? { resends: pending.resends } : {}),
+    },
+  };
+  if (existing !== null && flowId !== null) {
+    // The flow's row first, then the session's: every step that holds both takes them in this
+    // order (a code check locks the flow row at its first statement), so none waits in a cycle.
+    await step.write(updateFlowSnapshot(existing.id, JSON.stringify(persisted)));
+    await step.write(saveSessionData(step, data));
     return;
   }
-  if (existing !== null) {
-    await step.write(updateFlowSnapshot(existing.id, JSON.stringify(persisted)));
+  await step.write(saveSessionData(step, data));
+  if (flowId === null) {
     return;
   }
   await step.write(

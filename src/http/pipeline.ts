@@ -50,7 +50,7 @@ export async function parkLogin(
       verificationId,
     },
   });
-  await keepCodeFlow(step, config, emailVerificationSpec(config), login, flow.persisted, null, verificationId, changes);
+  await keepCodeFlow(step, config, emailVerificationSpec(config), login, flow.persisted, null, verificationId, counts);
 }
 
 /** A confirmed login code: the code's address (the login's, or else the primary one). */
