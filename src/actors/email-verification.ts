@@ -47,7 +47,8 @@ const pendingAddress = (verification: VerificationRow) =>
     return row !== null && row.email === verification.email && Number(row.verified) === 0 ? row : null;
   });
 
-export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
+/** Refuses an address another account already verified (`uniqueEmail`), under its lock. */
+const refuseTaken = (row: Pick<EmailAddressRow, "id" | "email">, config: ResolvedConfig) =>
   Effect.gen(function* () {
     yield* lockKey(`email:${row.email}`);
     if (config.account.uniqueEmail) {
@@ -56,6 +57,11 @@ export const verifyAddress = (step: Step, row: EmailAddressRow, config: Resolved
         return yield* fail("email_taken", "key");
       }
     }
+  });
+
+export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
+  Effect.gen(function* () {
+    yield* refuseTaken(row, config);
     const siblings = (yield* listEmailAddresses(row.user_id)).filter((a) => a.id !== row.id);
     const from = siblings[0] ?? null;
     const hasPrimary = siblings.some((a) => Number(a.is_primary) === 1);
@@ -140,7 +146,12 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig, proc
           const now = yield* Clock.currentTimeMillis;
           // Single use: only one of two concurrent confirmations flips `used_at`.
           const row = yield* pendingAddress(found);
-          if (row === null || !(yield* consumeVerification(found.id, now))) {
+          if (row === null) {
+            return yield* fail("invalid_or_expired_key", "key");
+          }
+          // Refused before the key is used up: an error writes nothing.
+          yield* refuseTaken(row, config);
+          if (!(yield* consumeVerification(found.id, now))) {
             return yield* fail("invalid_or_expired_key", "key");
           }
           return yield* verifyAddress(step, row, config);
@@ -153,6 +164,10 @@ export function emailVerificationActors(step: Step, config: ResolvedConfig, proc
           const tokens = yield* Tokens;
           const now = yield* Clock.currentTimeMillis;
           const verification = yield* lockedVerification(input.verificationId);
+          if (verification !== null) {
+            // Refused before the code is used up: an error writes nothing.
+            yield* refuseTaken({ id: verification.email_address_id ?? "", email: verification.email }, config);
+          }
           // Single use: of two right codes at once, only one confirms.
           if (verification === null || !(yield* consumeVerification(verification.id, now))) {
             return yield* fail("flow_not_pending");
