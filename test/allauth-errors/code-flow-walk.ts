@@ -1,27 +1,30 @@
 /**
- * Shared by the walks of ALLAUTH-ERRORS.md §6–§10, §13 and §14 (the code-flow endpoints): a
- * harness per client kind, the exact error body, and "nothing written" — no mail, no signal,
- * no account, address, verification or session row changed.
+ * Shared by the walks of ALLAUTH-ERRORS.md §6–§10, §13 and §14 (the code-flow endpoints), on top
+ * of the walk's `support.ts`: harnesses, the texts of these sections, and "nothing written" for
+ * code flows — no account, address, verification or outbox row, no mail, no signal. (A code
+ * flow's own row and the session's pending stage are where allauth counts attempts: a counted
+ * wrong code changes them by design.)
  */
 import { expect } from "vitest";
 import type { AccountConfig } from "../../src/config.ts";
 import { harness } from "../support/harness.ts";
-import type { Client, ClientResponse, Harness } from "../support/harness.ts";
+import type { ClientResponse, Harness } from "../support/harness.ts";
 import { fastHasher } from "../http/support.ts";
+import { expectAllauthErrors, expectBareStatus, text } from "./support.ts";
 
-export const clients = ["app", "browser"] as const;
-export type ClientKind = (typeof clients)[number];
+export { client, clients } from "./support.ts";
+export type { ClientKind } from "./support.ts";
 
 export const messages = {
-  required: "This field is required.",
-  invalidEmail: "Enter a valid email address.",
-  unknownEmail: "The email address is not assigned to any user account.",
-  tooManyLoginAttempts: "Too many failed login attempts. Try again later.",
+  required: text.required,
+  invalidEmail: text.invalidEmail,
+  unknownEmail: text.unknownEmailAccount,
+  tooManyLoginAttempts: text.tooManyLogins,
   incorrectCode: "Incorrect code.",
   invalidOrExpiredKey: "Invalid or expired key.",
-  emailTaken: "A user is already registered with this email address.",
+  emailTaken: text.emailTaken,
   invalidPasswordReset: "The password reset token was invalid.",
-  passwordTooShort: "This password is too short. It must contain at least 15 characters.",
+  passwordTooShort: text.tooShort(15),
 } as const;
 
 const opened: Array<Harness> = [];
@@ -38,10 +41,6 @@ export async function open(account: AccountConfig, layer?: Parameters<typeof har
   return h;
 }
 
-export function client(h: Harness, kind: ClientKind): Client {
-  return kind === "app" ? h.app() : h.browser();
-}
-
 export interface ExpectedError {
   readonly code: string;
   readonly message: string;
@@ -51,19 +50,10 @@ export interface ExpectedError {
 
 /** A 400 with exactly these errors, in this order (`param` absent where not given). */
 export function expectErrors(res: ClientResponse, errors: ReadonlyArray<ExpectedError>): void {
-  expect(res.status).toBe(400);
-  expect(res.body).toEqual({
-    status: 400,
-    errors: errors.map((e) => (e.param === undefined ? { message: e.message, code: e.code } : { message: e.message, code: e.code, param: e.param })),
-  });
-  for (const [i, e] of errors.entries()) {
-    expect(Object.hasOwn(res.body.errors[i], "param")).toBe(e.param !== undefined);
-  }
+  expectAllauthErrors(res, errors);
 }
 
-export function expectStatus(res: ClientResponse, status: number): void {
-  expect([res.status, res.body]).toEqual([status, { status }]);
-}
+export const expectStatus = expectBareStatus;
 
 /** What the durable state looks like (accounts, addresses, verifications, sessions, outbox). */
 export async function state(h: Harness): Promise<string> {
