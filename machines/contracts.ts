@@ -152,6 +152,10 @@ export interface ManageEmailTarget {
   readonly userId: string;
   readonly email: string;
 }
+/** The input checks of an add, remove or mark-primary, run before reauthentication is asked. */
+export interface ManageEmailCheck extends ManageEmailTarget {
+  readonly action: "ADD" | "REMOVE" | "MARK_PRIMARY";
+}
 export interface AddEmailOutput {
   /** Link mode: the new unverified row. Code mode: null (stored only when the code is right). */
   readonly emailAddress: EmailAddressRef | null;

@@ -10,7 +10,8 @@
  *  - change (no session user: a signup waiting for its code, `CHANGE`): the new address gets a
  *    new code, `email_confirmation_sent` — nothing when the new address is taken and hidden;
  *  - with `reauthenticationRequired`, add/remove/mark primary stop at `reauthenticating` unless
- *    the session authenticated recently; the edge replays the action after reauthentication.
+ *    the session authenticated recently — after their input checks (`checking`), as allauth
+ *    validates the form before it asks; the edge replays the action after reauthentication.
  */
 import { assign, emit, enqueueActions, setup } from "xstate";
 import type {
@@ -18,6 +19,7 @@ import type {
   FlowInput,
   ChangePendingEmailInput,
   ChangePendingEmailOutput,
+  ManageEmailCheck,
   ManageEmailTarget,
   MarkPrimaryOutput,
   RemoveEmailOutput,
@@ -37,6 +39,8 @@ export interface ManageEmailContext {
   readonly sessionUser: UserRef | null;
   readonly needsReauthentication: boolean;
   readonly email: string | null;
+  /** The guarded action that waits for reauthentication. */
+  readonly action: ManageEmailCheck["action"] | null;
   readonly verificationId: string | null;
   /** `CHANGE`: the signup's user and the address it changes from. */
   readonly change: { readonly userId: string; readonly current: string } | null;
@@ -59,6 +63,7 @@ export const manageEmailMachine = setup({
     emitted: {} as AuthSignal,
   },
   actors: {
+    checkEmail: notProvided<ManageEmailCheck, void>("checkEmail"),
     addEmail: notProvided<ManageEmailTarget, AddEmailOutput>("addEmail"),
     removeEmail: notProvided<ManageEmailTarget, RemoveEmailOutput>("removeEmail"),
     markPrimary: notProvided<ManageEmailTarget, MarkPrimaryOutput>("markPrimary"),
@@ -71,6 +76,10 @@ export const manageEmailMachine = setup({
   },
   actions: {
     storeEmail: assign({ email: ({ event }) => event.email }),
+    storeAction: assign({
+      email: ({ event }) => event.email,
+      action: ({ event }) => (event.type === "ADD" || event.type === "REMOVE" || event.type === "MARK_PRIMARY" ? event.type : null),
+    }),
     /** Keeps the `{ code, param }` an actor rejected with. */
     storeError: assign({ error: ({ event }) => toFlowError((event as unknown as { error: unknown }).error) }),
   },
@@ -80,6 +89,7 @@ export const manageEmailMachine = setup({
     sessionUser: input.sessionUser,
     needsReauthentication: input.needsReauthentication,
     email: null,
+    action: null,
     verificationId: null,
     change: null,
     error: null,
@@ -90,17 +100,17 @@ export const manageEmailMachine = setup({
       on: {
         ADD: [
           { guard: "isAnonymous", target: "unauthenticated" },
-          { guard: "needsReauthentication", target: "reauthenticating", actions: "storeEmail" },
+          { guard: "needsReauthentication", target: "checking", actions: "storeAction" },
           { target: "adding", actions: "storeEmail" },
         ],
         REMOVE: [
           { guard: "isAnonymous", target: "unauthenticated" },
-          { guard: "needsReauthentication", target: "reauthenticating", actions: "storeEmail" },
+          { guard: "needsReauthentication", target: "checking", actions: "storeAction" },
           { target: "removing", actions: "storeEmail" },
         ],
         MARK_PRIMARY: [
           { guard: "isAnonymous", target: "unauthenticated" },
-          { guard: "needsReauthentication", target: "reauthenticating", actions: "storeEmail" },
+          { guard: "needsReauthentication", target: "checking", actions: "storeAction" },
           { target: "markingPrimary", actions: "storeEmail" },
         ],
         RESEND: [
@@ -114,6 +124,15 @@ export const manageEmailMachine = setup({
             change: ({ event }) => ({ userId: event.userId, current: event.current }),
           }),
         },
+      },
+    },
+    /** Reauthentication is due: the action's input checks run first (a 400 before the 401). */
+    checking: {
+      invoke: {
+        src: "checkEmail",
+        input: ({ context }) => ({ userId: context.sessionUser!.id, email: context.email!, action: context.action! }),
+        onDone: { target: "reauthenticating" },
+        onError: { target: "rejected", actions: "storeError" },
       },
     },
     changing: {

@@ -8,6 +8,7 @@ import type {
   AddEmailOutput,
   ChangePendingEmailInput,
   ChangePendingEmailOutput,
+  ManageEmailCheck,
   ManageEmailTarget,
   MarkPrimaryOutput,
   RemoveEmailOutput,
@@ -67,24 +68,58 @@ const typedAddress = (typed: string, maxLength: number) =>
 export function manageEmailActors(step: Step, config: ResolvedConfig) {
   const account = config.account;
   const byCode = account.emailVerificationByCodeEnabled;
+  // The input checks of each guarded action (allauth's form `clean_email`): the action runs them
+  // again, and `checkEmail` runs them alone when reauthentication is due.
+  const addChecks = (input: ManageEmailTarget) =>
+    Effect.gen(function* () {
+      const email = yield* typedAddress(input.email, account.emailMaxLength);
+      yield* lockKey(`user:${input.userId}`);
+      const mine = yield* listEmailAddresses(input.userId);
+      if (mine.some((row) => row.email === email)) {
+        return yield* fail("duplicate_email", "email");
+      }
+      const others = (yield* findEmailAddresses(email)).filter((row) => row.user_id !== input.userId);
+      if (others.length > 0 && account.preventEnumeration === false) {
+        return yield* fail("email_taken", "email");
+      }
+      if (!account.changeEmail && account.maxEmailAddresses !== null && mine.length >= account.maxEmailAddresses) {
+        return yield* fail("max_email_addresses", "email");
+      }
+      return { email, mine };
+    });
+  const removeChecks = (input: ManageEmailTarget) =>
+    Effect.gen(function* () {
+      const row = yield* ownAddress(input, account.emailMaxLength);
+      const mine = yield* listEmailAddresses(input.userId);
+      // allauth's `can_delete_email`: not the primary while others exist, and not the last
+      // address (primary or not) when email is the only login method — one code for all three.
+      const emailOnly = account.loginMethods.length === 1 && account.loginMethods[0] === "email";
+      if ((isPrimary(row) && mine.length > 1) || (mine.length === 1 && emailOnly)) {
+        return yield* fail("cannot_remove_primary_email", "email");
+      }
+      return { row, mine };
+    });
+  const markChecks = (input: ManageEmailTarget) =>
+    Effect.gen(function* () {
+      const row = yield* ownAddress(input, account.emailMaxLength);
+      const mine = yield* listEmailAddresses(input.userId);
+      if (!isVerified(row) && mine.some(isVerified)) {
+        return yield* fail("unverified_primary_email", "email");
+      }
+      return { row, mine };
+    });
+  const checks = {
+    ADD: (input: ManageEmailTarget) => Effect.asVoid(addChecks(input)),
+    REMOVE: (input: ManageEmailTarget) => Effect.asVoid(removeChecks(input)),
+    MARK_PRIMARY: (input: ManageEmailTarget) => Effect.asVoid(markChecks(input)),
+  } as const;
   return {
+    checkEmail: fromPromise<void, ManageEmailCheck>(({ input }) => step.write(checks[input.action](input))),
     addEmail: fromPromise<AddEmailOutput, ManageEmailTarget>(({ input }) =>
       step.write(
         Effect.gen(function* () {
           const tokens = yield* Tokens;
-          const email = yield* typedAddress(input.email, account.emailMaxLength);
-          yield* lockKey(`user:${input.userId}`);
-          const mine = yield* listEmailAddresses(input.userId);
-          if (mine.some((row) => row.email === email)) {
-            return yield* fail("duplicate_email", "email");
-          }
-          const others = (yield* findEmailAddresses(email)).filter((row) => row.user_id !== input.userId);
-          if (others.length > 0 && account.preventEnumeration === false) {
-            return yield* fail("email_taken", "email");
-          }
-          if (!account.changeEmail && account.maxEmailAddresses !== null && mine.length >= account.maxEmailAddresses) {
-            return yield* fail("max_email_addresses", "email");
-          }
+          const { email, mine } = yield* addChecks(input);
           if (account.changeEmail) {
             // Single-address mode: a new address replaces any pending one, silently.
             for (const row of mine.filter((r) => !isVerified(r))) {
@@ -105,14 +140,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
     removeEmail: fromPromise<RemoveEmailOutput, ManageEmailTarget>(({ input }) =>
       step.write(
         Effect.gen(function* () {
-          const row = yield* ownAddress(input, account.emailMaxLength);
-          const mine = yield* listEmailAddresses(input.userId);
-          // allauth's `can_delete_email`: not the primary while others exist, and not the last
-          // address (primary or not) when email is the only login method — one code for all three.
-          const emailOnly = account.loginMethods.length === 1 && account.loginMethods[0] === "email";
-          if ((isPrimary(row) && mine.length > 1) || (mine.length === 1 && emailOnly)) {
-            return yield* fail("cannot_remove_primary_email", "email");
-          }
+          const { row, mine } = yield* removeChecks(input);
           yield* deleteEmailAddress(row.id);
           const rest = mine.filter((r) => r.id !== row.id);
           const user = (yield* findUserById(input.userId))!;
@@ -133,11 +161,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
     markPrimary: fromPromise<MarkPrimaryOutput, ManageEmailTarget>(({ input }) =>
       step.write(
         Effect.gen(function* () {
-          const row = yield* ownAddress(input, account.emailMaxLength);
-          const mine = yield* listEmailAddresses(input.userId);
-          if (!isVerified(row) && mine.some(isVerified)) {
-            return yield* fail("unverified_primary_email", "email");
-          }
+          const { row, mine } = yield* markChecks(input);
           const from = mine.find(isPrimary) ?? null;
           if (from !== null && from.id !== row.id) {
             yield* updateEmailAddress({ ...from, is_primary: 0 });
@@ -202,10 +226,8 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             // Code mode: the address an add waits for gets a new code (its old one dies).
             return yield* queueVerification(step, config, { userId: input.userId, email: pending.email, row: null });
           }
+          // allauth sends to a verified address as well (`send_verification_email_to_address`).
           const row = yield* ownAddress(input, account.emailMaxLength);
-          if (isVerified(row)) {
-            return yield* fail("invalid", "email");
-          }
           return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });
         }),
       ),

@@ -5,6 +5,7 @@
  */
 import { afterEach, expect } from "vitest";
 import type { AuthConfig } from "../../src/config.ts";
+import type { CreateAuthOptions } from "../../src/auth.ts";
 import { fastHasher } from "../http/support.ts";
 import { goodPassword, harness } from "../support/harness.ts";
 import type { Client, ClientResponse, Harness } from "../support/harness.ts";
@@ -17,16 +18,21 @@ export function client(h: Harness, kind: ClientKind): Client {
 }
 
 /** A harness with the fast hasher, email login and no verification unless `account` says so. */
-export function openHarness(account: NonNullable<AuthConfig["account"]> = {}, config: Partial<AuthConfig> = {}): Promise<Harness> {
-  return harness({ passwordHasher: fastHasher, account: { loginMethods: ["email"], emailVerification: "none", ...account }, ...config });
+export function openHarness(
+  account: NonNullable<AuthConfig["account"]> = {},
+  config: Partial<AuthConfig> = {},
+  options: CreateAuthOptions = {},
+): Promise<Harness> {
+  return harness({ passwordHasher: fastHasher, account: { loginMethods: ["email"], emailVerification: "none", ...account }, ...config }, options);
 }
 
 /**
- * The `open` of a test file: each call opens a harness (`openHarness`) that is closed after the
- * test, and hands it to `set` (the file's `h`).
+ * The `open` of a test file: each call opens a harness (`openHarness`, with `options`, e.g. a
+ * test clock) that is closed after the test, and hands it to `set` (the file's `h`).
  */
 export function perTest(
   set: (h: Harness) => void,
+  options: CreateAuthOptions = {},
 ): (account?: NonNullable<AuthConfig["account"]>, config?: Partial<AuthConfig>) => Promise<Harness> {
   let current: Harness | undefined;
   afterEach(async () => {
@@ -34,7 +40,7 @@ export function perTest(
     current = undefined;
   });
   return async (account = {}, config = {}) => {
-    current = await openHarness(account, config);
+    current = await openHarness(account, config, options);
     set(current);
     return current;
   };

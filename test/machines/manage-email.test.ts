@@ -28,6 +28,7 @@ function input(overrides: { sessionUser?: UserRef | null; needsReauthentication?
 
 function fakes(overrides: Fakes = {}): Fakes {
   return {
+    checkEmail: () => undefined,
     addEmail: () => ({ emailAddress: added, confirmation: confirmation(added), verificationId: null }),
     removeEmail: () => ({ user: alice, emailAddress: second }),
     markPrimary: () => ({ user: alice, fromEmailAddress: primary, toEmailAddress: { ...second, primary: true } }),
@@ -62,6 +63,7 @@ describe("manage email: before any action", () => {
       sessionUser: alice,
       needsReauthentication: false,
       email: null,
+      action: null,
       verificationId: null,
       change: null,
       error: null,
@@ -358,18 +360,37 @@ describe("manage email: anonymous session", () => {
 
 describe("manage email: reauthentication required", () => {
   for (const event of [add, remove, markPrimary]) {
-    s.it(`suspends ${event.type} at reauthenticating, keeping the email and calling no actor`, async () => {
+    s.it(`suspends ${event.type} at reauthenticating after its input checks, keeping the email and acting not`, async () => {
       const flow = await flowFor(fakes(), { needsReauthentication: true });
       const snapshot = await flow.send(event);
       expect(snapshot.value).toBe("reauthenticating");
       expect(snapshot.status).toBe("done");
       expect(tagsOf(snapshot)).toEqual(["reauthenticate"]);
       expect(snapshot.context.email).toBe(event.email);
+      expect(snapshot.context.action).toBe(event.type);
       expect(snapshot.context.error).toBeNull();
+      expect(flow.calls("checkEmail")).toEqual([{ userId: "u1", email: event.email, action: event.type }]);
+      expect(actorCalls(flow)).toBe(0);
+      expect(flow.signalTypes()).toEqual([]);
+    });
+
+    s.it(`ends ${event.type} rejected when its input checks fail, before reauthentication is asked`, async () => {
+      const flow = await flowFor(fakes({ checkEmail: fail("unknown_email_address", "email") }), { needsReauthentication: true });
+      const snapshot = await flow.send(event);
+      expect(snapshot.value).toBe("rejected");
+      expect(tagsOf(snapshot)).toEqual(["rejected"]);
+      expect(snapshot.context.error).toEqual({ code: "unknown_email_address", param: "email" });
       expect(actorCalls(flow)).toBe(0);
       expect(flow.signalTypes()).toEqual([]);
     });
   }
+
+  s.it("runs no input check when no reauthentication is due (the action checks itself)", async () => {
+    const flow = await flowFor(fakes());
+    await flow.send(add);
+    expect(flow.calls("checkEmail")).toEqual([]);
+    expect(flow.calls("addEmail")).toHaveLength(1);
+  });
 
   s.it("keeps the suspended email in the persisted snapshot, for the replay after reauthentication", async () => {
     const flow = await flowFor(fakes(), { needsReauthentication: true });

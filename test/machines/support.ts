@@ -35,6 +35,7 @@ import type {
   HashNewPasswordInput,
   HashNewPasswordOutput,
   LoginForm,
+  ManageEmailCheck,
   ManageEmailTarget,
   MarkPrimaryOutput,
   PendingLogin,
@@ -150,6 +151,7 @@ export interface ActorContracts {
   removeEmail: [ManageEmailTarget, RemoveEmailOutput];
   markPrimary: [ManageEmailTarget, MarkPrimaryOutput];
   resendVerification: [ManageEmailTarget, ResendVerificationOutput];
+  checkEmail: [ManageEmailCheck, void];
   changePendingEmail: [ChangePendingEmailInput, ChangePendingEmailOutput];
   reauthenticate: [ReauthenticateInput, void];
   requestPasswordReset: [RequestPasswordResetInput, RequestPasswordResetOutput];
