@@ -65,11 +65,13 @@ const typedAddress = (typed: string, maxLength: number) =>
     return email === null ? Effect.fail(fail("invalid", "email")) : Effect.succeed(email);
   });
 
-export function manageEmailActors(step: Step, config: ResolvedConfig) {
+/**
+ * The input checks of each guarded action (allauth's form `clean_email`): the action runs them
+ * again, `checkEmail` runs them alone when reauthentication is due, and the edge runs
+ * mark-primary's to report them beside another field's error.
+ */
+function inputChecks(config: ResolvedConfig) {
   const account = config.account;
-  const byCode = account.emailVerificationByCodeEnabled;
-  // The input checks of each guarded action (allauth's form `clean_email`): the action runs them
-  // again, and `checkEmail` runs them alone when reauthentication is due.
   const addChecks = (input: ManageEmailTarget) =>
     Effect.gen(function* () {
       const email = yield* typedAddress(input.email, account.emailMaxLength);
@@ -113,6 +115,17 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
     REMOVE: (input: ManageEmailTarget) => Effect.asVoid(removeChecks(input)),
     MARK_PRIMARY: (input: ManageEmailTarget) => Effect.asVoid(markChecks(input)),
   } as const;
+  return { addChecks, removeChecks, markChecks, checks };
+}
+
+/** The failure of `action`'s input checks on `target`, if any (reads only). */
+export const manageEmailInputCheck = (config: ResolvedConfig, action: ManageEmailCheck["action"], target: ManageEmailTarget) =>
+  inputChecks(config).checks[action](target);
+
+export function manageEmailActors(step: Step, config: ResolvedConfig) {
+  const account = config.account;
+  const byCode = account.emailVerificationByCodeEnabled;
+  const { addChecks, removeChecks, markChecks, checks } = inputChecks(config);
   return {
     checkEmail: fromPromise<void, ManageEmailCheck>(({ input }) => step.write(checks[input.action](input))),
     addEmail: fromPromise<AddEmailOutput, ManageEmailTarget>(({ input }) =>

@@ -6,11 +6,12 @@
  * (unsaved), can be removed (the add is abandoned) and not made primary; and a signup waiting for
  * its code may change its address (anonymous POST, `emailVerificationSupportsChange` times).
  */
-import { Clock } from "effect";
+import { Clock, Effect, Option } from "effect";
 import { manageEmailMachine } from "../../machines/manage-email.ts";
 import type { ManageEmailEvent } from "../../machines/manage-email.ts";
 import { verificationPurposes } from "../actors/login-pipeline.ts";
-import { manageEmailActors } from "../actors/manage-email.ts";
+import { manageEmailActors, manageEmailInputCheck } from "../actors/manage-email.ts";
+import { toFlowError } from "../../machines/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
@@ -20,7 +21,7 @@ import type { SessionState, Step } from "../runtime/step.ts";
 import { findUserById, findUserEmailAddress, listEmailAddresses, toEmailAddressRef } from "../storage/users.ts";
 import { findOpenVerifications, revokeVerifications } from "../storage/verifications.ts";
 import type { Exchange } from "./exchange.ts";
-import { readFields } from "./input.ts";
+import { readEach, readFields } from "./input.ts";
 import { dropPending, loadPending, pendingOf } from "./pending-flow.ts";
 import { parkLogin } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
@@ -221,7 +222,7 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
   if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: session.user.id }))) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
-  const input = await readFields<"email" | "primary">(exchange.request, {
+  const input = await readEach<"email" | "primary">(exchange.request, {
     email: {
       required: true,
       maxLength: config.account.emailMaxLength,
@@ -229,10 +230,26 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
     },
     ...(type === "MARK_PRIMARY" ? { primary: { required: true, maxLength: 5, type: "boolean" as const } } : {}),
   });
-  if (!input.ok) {
-    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+  if ("bad" in input) {
+    return exchange.respond({ kind: "errors", errors: [input.bad] }, session);
   }
-  const event = { type, email: input.value.email! };
+  const email = input.value.email;
+  if (input.errors.length > 0) {
+    if (email === null) {
+      return exchange.respond({ kind: "errors", errors: input.errors }, session);
+    }
+    // Only `primary` failed: allauth's form cleans `email` as well and reports both, in order.
+    const userId = session.user.id;
+    return exchange.step(async (step) => {
+      const pending = sameAddress(await pendingAddress((e) => step.run(e), step.session, config), email);
+      const checked = pending
+        ? null
+        : await step.write(Effect.flip(manageEmailInputCheck(config, "MARK_PRIMARY", { userId, email })).pipe(Effect.option));
+      const emailError = pending ? { code: "unverified_primary_email", param: "email" } : Option.getOrNull(checked!);
+      return { kind: "errors", errors: emailError === null ? input.errors : [toFlowError(emailError), ...input.errors] };
+    });
+  }
+  const event = { type, email: email! };
   return exchange.step(
     async (step) =>
       (await onPendingAddress(step, config, event)) ?? manageEmailStep(step, config, event, { reauthenticated: false }),

@@ -253,6 +253,11 @@ describe.each(clients)("account/email (%s client)", (kind) => {
       for (const body of [{ email: "bob@example.com" }, { email: "bob@example.com", primary: false }]) {
         expectAllauthErrors(await withoutWrites(h, () => send(c, "PATCH", body)), [err("required", text.required, "primary")]);
       }
+      // Both fields are cleaned: the email's error first, then primary's.
+      expectAllauthErrors(await withoutWrites(h, () => send(c, "PATCH", { email: "nobody@example.com", primary: false })), [
+        unknown,
+        err("required", text.required, "primary"),
+      ]);
     });
 
     it("400 unverified_primary_email while the account has a verified address; allowed without one", async () => {
@@ -264,6 +269,10 @@ describe.each(clients)("account/email (%s client)", (kind) => {
       await h.query("UPDATE auth_email_address SET verified = 1 WHERE email = 'bob@example.com'");
       expectAllauthErrors(await withoutWrites(h, () => send(c, "PATCH", { email: "ann@example.com", primary: true })), [
         unverifiedPrimary,
+      ]);
+      expectAllauthErrors(await withoutWrites(h, () => send(c, "PATCH", { email: "ann@example.com" })), [
+        unverifiedPrimary,
+        err("required", text.required, "primary"),
       ]);
     });
 
