@@ -200,6 +200,42 @@ describe.each(clients)("account/email (%s client)", (kind) => {
     });
   });
 
+  describe("code mode: the address an add waits to verify (not stored yet)", () => {
+    const code = { emailVerification: "mandatory", emailVerificationByCodeEnabled: true, reauthenticationRequired: true } as const;
+
+    /** Ann, verified by her code, waiting for the code of new@example.com. */
+    async function waitingForNew(): Promise<Client> {
+      const c = client(h, kind);
+      expect((await c.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(401);
+      expect((await c.request("POST", "auth/email/verify", { key: codeFromMail(h.takeMails()[0]!) })).status).toBe(200);
+      expect((await c.request("POST", "auth/reauthenticate", { password: goodPassword })).status).toBe(200);
+      expect((await send(c, "POST", { email: "new@example.com" })).status).toBe(200);
+      expect(h.takeSignals()).toContain("email_confirmation_sent");
+      h.takeMails();
+      return c;
+    }
+
+    it("PATCH 400 unverified_primary_email; PUT 403 once the resend quota (0 by default) is used up", async () => {
+      await open(code);
+      const c = await waitingForNew();
+      expectAllauthErrors(await withoutWrites(h, () => send(c, "PATCH", { email: "new@example.com", primary: true })), [
+        unverifiedPrimary,
+      ]);
+      expectBareStatus(await withoutWrites(h, () => send(c, "PUT", { email: "new@example.com" })), 403);
+    });
+
+    it("DELETE 200 abandons it, with no reauthentication asked and no signal", async () => {
+      await open(code);
+      const c = await waitingForNew();
+      await advance(h, "301 seconds");
+      const res = await send(c, "DELETE", { email: "new@example.com" });
+      expect(res.status).toBe(200);
+      expect(listed(res)).toEqual(["ann@example.com"]);
+      expect(h.takeSignals()).toEqual([]);
+      expect(h.mails).toHaveLength(0);
+    });
+  });
+
   describe("PUT (resend verification)", () => {
     it("400 required / invalid / unknown_email (the headless text)", async () => {
       await open();
