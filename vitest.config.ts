@@ -33,6 +33,7 @@ const databaseSuites = [
   "test/runtime/**/*.test.ts",
   "test/storage/**/*.test.ts",
   "test/mail/**/*.test.ts",
+  "test/allauth-errors/**/*.test.ts",
 ];
 const inputOnlySuites = [
   "test/http/bad-input.test.ts",

@@ -33,8 +33,6 @@ export async function main(): Promise<ReadonlyArray<AuthSignal["type"]>> {
         preventEnumeration: true,
         changeEmail: false,
         loginMethods: ["email"],
-        emailVerificationMaxResends: 0,
-        emailVerificationMaxAttempts: 3,
       },
       sessionUser: null,
     },

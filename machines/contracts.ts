@@ -16,10 +16,6 @@ export interface FlowSettings {
   readonly preventEnumeration: boolean | "strict";
   readonly changeEmail: boolean;
   readonly loginMethods: ReadonlyArray<LoginMethod>;
-  /** Code mode: how many times a code may be re-sent (allauth's `..._SUPPORTS_RESEND`: 2 or 0). */
-  readonly emailVerificationMaxResends: number;
-  /** Code mode: wrong codes allowed before the flow is aborted (allauth: 3). */
-  readonly emailVerificationMaxAttempts: number;
   /**
    * allauth's `ACCOUNT_LOGIN_BY_CODE_REQUIRED`: `true`, or the methods ("password", …) after
    * which a login code is required as a second step. Absent means false.

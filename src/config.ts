@@ -430,8 +430,6 @@ export function flowSettings(config: ResolvedConfig): FlowSettings {
     preventEnumeration: a.preventEnumeration,
     changeEmail: a.changeEmail,
     loginMethods: a.loginMethods,
-    emailVerificationMaxResends: a.emailVerificationMaxResends,
-    emailVerificationMaxAttempts: a.emailVerificationByCodeMaxAttempts,
     loginByCodeRequired: a.loginByCodeRequired,
   };
 }

@@ -14,8 +14,6 @@ const settings = {
   preventEnumeration: true,
   changeEmail: false,
   loginMethods: ["email" as const],
-  emailVerificationMaxResends: 0,
-  emailVerificationMaxAttempts: 3,
 };
 
 async function run(

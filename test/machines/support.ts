@@ -74,8 +74,6 @@ export function settings(overrides: Partial<FlowSettings> = {}): FlowSettings {
     preventEnumeration: true,
     changeEmail: false,
     loginMethods: ["username"],
-    emailVerificationMaxResends: 2,
-    emailVerificationMaxAttempts: 3,
     ...overrides,
   };
 }
