@@ -150,7 +150,8 @@ export class Exchange {
 
   async #response(outcome: Outcome, session: SessionState, before: SessionState): Promise<Response> {
     const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
-    const { status, body } = render(outcome, { config: this.deps.config, client: this.client, session, now });
+    const openForSignup = await this.deps.config.adapter.isOpenForSignup(this.request);
+    const { status, body } = render(outcome, { config: this.deps.config, client: this.client, session, now, openForSignup });
     const headers = new Headers({ "cache-control": "no-store" });
     if (body !== null) {
       headers.set("content-type", "application/json");

@@ -36,19 +36,33 @@ export function userJson(user: UserRef): Record<string, unknown> {
   return json;
 }
 
-export function flowsJson(config: ResolvedConfig, session: SessionState, now: number): Array<Record<string, unknown>> {
-  const flows: Array<Record<string, unknown>> = [{ id: "login" }, { id: "signup" }];
+export function flowsJson(
+  config: ResolvedConfig,
+  session: SessionState,
+  now: number,
+  openForSignup: boolean,
+): Array<Record<string, unknown>> {
+  // allauth's order: login, login by code when enabled, signup only while open, then the
+  // pending stage; password reset by code (a process of its own) last, pending or not.
+  const flows: Array<Record<string, unknown>> = [{ id: "login" }];
   if (config.account.loginByCodeEnabled) {
     flows.push({ id: "login_by_code" });
   }
-  const pending = session.data.pending;
-  if (pending !== undefined && pending.expiresAt > now) {
-    const listed = flows.find((f) => f["id"] === pending.flow);
+  if (openForSignup) {
+    flows.push({ id: "signup" });
+  }
+  const live = session.data.pending !== undefined && session.data.pending.expiresAt > now ? session.data.pending : null;
+  const resetPending = live?.flow === "password_reset_by_code";
+  if (live !== null && !resetPending) {
+    const listed = flows.find((f) => f["id"] === live.flow);
     if (listed === undefined) {
-      flows.push({ id: pending.flow, is_pending: true });
+      flows.push({ id: live.flow, is_pending: true });
     } else {
       listed["is_pending"] = true;
     }
+  }
+  if (config.account.passwordResetByCodeEnabled) {
+    flows.push({ id: "password_reset_by_code", is_pending: resetPending });
   }
   return flows;
 }
@@ -63,6 +77,8 @@ export interface RenderContext {
   readonly client: "browser" | "app";
   readonly session: SessionState;
   readonly now: number;
+  /** The adapter's `isOpenForSignup` for this request: `signup` is listed only while open. */
+  readonly openForSignup: boolean;
 }
 
 function meta(ctx: RenderContext, isAuthenticated: boolean): Record<string, unknown> {
@@ -90,7 +106,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
       }
       return {
         status: 401,
-        body: { status: 401, data: { flows: flowsJson(ctx.config, ctx.session, ctx.now) }, meta: meta(ctx, false) },
+        body: { status: 401, data: { flows: flowsJson(ctx.config, ctx.session, ctx.now, ctx.openForSignup) }, meta: meta(ctx, false) },
       };
     }
     case "reauthenticate":
@@ -111,7 +127,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
         status: outcome.status,
         body: {
           status: outcome.status,
-          data: { flows: flowsJson(ctx.config, ctx.session, ctx.now) },
+          data: { flows: flowsJson(ctx.config, ctx.session, ctx.now, ctx.openForSignup) },
           meta: { is_authenticated: null },
         },
       };

@@ -47,6 +47,45 @@ describe.each(clients)("auth/session (%s client)", (kind) => {
     expect(await dataRows(h)).toEqual(before);
     expect(h.takeSignals()).toEqual(["user_logged_out"]);
   });
+
+  it("401 flows in allauth's order: login, login_by_code, signup while open, the pending stage, password_reset_by_code last", async () => {
+    h = await harness({
+      passwordHasher: fastHasher,
+      account: { loginMethods: ["email"], emailVerification: "mandatory", loginByCodeEnabled: true, passwordResetByCodeEnabled: true },
+    });
+    const c = client(h, kind);
+    expect((await c.request("GET", "auth/session")).body.data.flows).toEqual([
+      { id: "login" },
+      { id: "login_by_code" },
+      { id: "signup" },
+      { id: "password_reset_by_code", is_pending: false },
+    ]);
+    await c.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    expect((await c.request("GET", "auth/session")).body.data.flows).toEqual([
+      { id: "login" },
+      { id: "login_by_code" },
+      { id: "signup" },
+      { id: "verify_email", is_pending: true },
+      { id: "password_reset_by_code", is_pending: false },
+    ]);
+    const other = client(h, kind);
+    expect((await other.request("POST", "auth/password/request", { email: "ann@example.com" })).body.data.flows).toEqual([
+      { id: "login" },
+      { id: "login_by_code" },
+      { id: "signup" },
+      { id: "password_reset_by_code", is_pending: true },
+    ]);
+    expect(h.takeSignals()).toEqual(["user_signed_up", "email_confirmation_sent"]);
+  });
+
+  it("401 flows leave signup out while signup is closed, and list only login by default", async () => {
+    h = await harness({ passwordHasher: fastHasher, adapter: { isOpenForSignup: () => false } });
+    expect((await client(h, kind).request("GET", "auth/session")).body.data.flows).toEqual([{ id: "login" }]);
+    await h.close();
+    h = await harness({ passwordHasher: fastHasher });
+    expect((await client(h, kind).request("GET", "auth/session")).body.data.flows).toEqual([{ id: "login" }, { id: "signup" }]);
+    expect(h.takeSignals()).toEqual([]);
+  });
 });
 
 describe("auth/session, app client only", () => {
