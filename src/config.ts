@@ -243,11 +243,13 @@ export function parseRateRules(value: string): ReadonlyArray<RateRule> {
   });
 }
 
-function resolveRateLimits(value: RateLimitsConfig | false | undefined): ResolvedConfig["account"]["rateLimits"] {
+function resolveRateLimits(value: RateLimitsConfig | false | undefined, byCode: boolean): ResolvedConfig["account"]["rateLimits"] {
   if (value === false) {
     return {};
   }
-  const merged: Record<string, string | false> = { ...defaultRateLimits, ...(value ?? {}) };
+  // In code mode allauth's `confirm_email` default is one mail per 10 seconds per address.
+  const defaults = byCode ? { ...defaultRateLimits, confirmEmail: "1/10s/key" } : defaultRateLimits;
+  const merged: Record<string, string | false> = { ...defaults, ...(value ?? {}) };
   const rules: Record<string, ReadonlyArray<RateRule>> = {};
   for (const [action, spec] of Object.entries(merged)) {
     if (spec !== false) {
@@ -382,7 +384,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       passwordMinLength: account.passwordMinLength ?? 15,
       passwordMaxLength: account.passwordMaxLength ?? 1024,
       emailSubjectPrefix: account.emailSubjectPrefix ?? `[${config.siteName ?? "example.com"}] `,
-      rateLimits: resolveRateLimits(account.rateLimits),
+      rateLimits: resolveRateLimits(account.rateLimits, account.emailVerificationByCodeEnabled === true),
       loginTimeout: account.loginTimeout ?? 900,
       logoutOnPasswordChange: account.logoutOnPasswordChange ?? false,
       loginOnPasswordReset: account.loginOnPasswordReset ?? false,

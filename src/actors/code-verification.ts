@@ -28,6 +28,8 @@ export interface CodeProcess {
   readonly purpose: string;
   readonly maxAttempts: number;
   readonly maxResends: number;
+  /** When the flow started (its first mail, or for a flow that cannot succeed, its stand-in). */
+  readonly startedAt: number;
 }
 
 /** What a flow's resend mailed: the new verification (null: none, a flow that cannot succeed). */

@@ -34,10 +34,9 @@ import {
   lockedVerification,
   findVerificationByDigest,
 } from "../storage/verifications.ts";
-import { hitRateLimit } from "../storage/rate-limits.ts";
 import type { CodeProcess, Reissue } from "./code-verification.ts";
 import { codeVerificationActors } from "./code-verification.ts";
-import { loginPipelineActors, queueVerification, verificationPurposes } from "./login-pipeline.ts";
+import { confirmEmailRule, consumeConfirmEmail, loginPipelineActors, queueVerification, verificationPurposes } from "./login-pipeline.ts";
 
 /** The unverified address a verification names, if it still holds the mailed value. */
 const pendingAddress = (verification: VerificationRow) =>
@@ -94,9 +93,6 @@ export const verifyAddress = (step: Step, row: EmailAddressRow, config: Resolved
     } satisfies ConfirmEmailOutput;
   });
 
-/** allauth's code-mode cooldown for verification mails: one per 10 seconds per address. */
-const codeCooldownInMs = 10_000;
-
 /**
  * Email verification's resend: a new code for the address the process verifies, under the
  * cooldown (429 when hit). A flow that can never succeed sends nothing, under the same rules.
@@ -106,8 +102,11 @@ export const reissueVerificationCode =
   (previous) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis;
-      const bucket = `confirm_email_code:key:${previous?.email ?? process?.flowId ?? ""}`;
-      if (!(yield* hitRateLimit(bucket, 1, codeCooldownInMs, now))) {
+      // The `confirm_email` limit of the address (code mode: 1/10s), shared with the first mail.
+      // A flow that cannot succeed mailed nothing real: its start stands for that first mail.
+      const rule = confirmEmailRule(config);
+      const startedRecently = previous === null && process !== null && rule !== null && now - process.startedAt < rule.periodInMs;
+      if (startedRecently || !(yield* consumeConfirmEmail(config, previous?.email ?? process?.flowId ?? "", now))) {
         return "rate_limited" as const;
       }
       if (previous === null) {

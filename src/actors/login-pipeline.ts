@@ -18,7 +18,7 @@ import { codeMail, emailConfirmationCodeMail, emailConfirmationMail } from "../m
 import type { Step } from "../runtime/step.ts";
 import { rotateSession } from "../runtime/session.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
-import { hitRateLimit } from "../storage/rate-limits.ts";
+import { hitRateLimit, isRateLimited } from "../storage/rate-limits.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
 import { findUserById, listEmailAddresses, setLastLogin, toEmailAddressRef, toUserRef } from "../storage/users.ts";
 import { insertVerification, revokeVerifications } from "../storage/verifications.ts";
@@ -32,6 +32,24 @@ export interface VerificationTarget {
   readonly row: EmailAddressRow | null;
 }
 
+/** allauth's `confirm_email` limit for one address (its `key` rule), in ms. */
+export function confirmEmailRule(config: ResolvedConfig) {
+  const rule = config.account.rateLimits["confirmEmail"]?.find((r) => r.scope === "key");
+  return rule === undefined ? null : { amount: rule.amount, periodInMs: rule.periodInSeconds * 1000 };
+}
+
+/** Takes one verification mail from the `confirm_email` limit of `key` (an address); false when spent. */
+export const consumeConfirmEmail = (config: ResolvedConfig, key: string, now: number) => {
+  const rule = confirmEmailRule(config);
+  return rule === null ? Effect.succeed(true) : hitRateLimit(`confirm_email:key:${key.toLowerCase()}`, rule.amount, rule.periodInMs, now);
+};
+
+/** Whether the `confirm_email` limit of `key` is spent (nothing taken). */
+export const isConfirmEmailSpent = (config: ResolvedConfig, key: string, now: number) => {
+  const rule = confirmEmailRule(config);
+  return rule === null ? Effect.succeed(false) : isRateLimited(`confirm_email:key:${key.toLowerCase()}`, rule.amount, rule.periodInMs, now);
+};
+
 /**
  * Issues a verification key (link mode, under the `confirmEmail` cooldown) or code (code mode,
  * replacing the user's previous code) for `target`, and queues its mail.
@@ -42,17 +60,10 @@ export const queueVerification = (step: Step, config: ResolvedConfig, target: Ve
     const now = yield* Clock.currentTimeMillis;
     const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
     const byCode = config.account.emailVerificationByCodeEnabled;
-    const cooldown = config.account.rateLimits["confirmEmail"]?.find((r) => r.scope === "key");
-    if (!byCode && cooldown !== undefined) {
-      const allowed = yield* hitRateLimit(
-        `confirm_email:key:${target.email}`,
-        cooldown.amount,
-        cooldown.periodInSeconds * 1000,
-        now,
-      );
-      if (!allowed) {
-        return none;
-      }
+    // Link mode skips the mail while the cooldown runs (the earlier link still works). Code
+    // mode's callers take from the same limit themselves, and answer 429 when it is spent.
+    if (!byCode && !(yield* consumeConfirmEmail(config, target.email, now))) {
+      return none;
     }
     const purpose = byCode ? verificationPurposes.code : verificationPurposes.link;
     const secret = byCode ? tokens.code() : tokens.key();
@@ -147,8 +158,13 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
               ? (addresses.find((a) => Number(a.is_primary) === 1 && Number(a.verified) === 0) ??
                 addresses.find((a) => Number(a.verified) === 0))
               : addresses.find((a) => a.id === input.emailAddressId);
+          const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
           if (row === undefined || Number(row.verified) === 1) {
-            return { sent: false, confirmation: null, verificationId: null } satisfies SendVerificationEmailOutput;
+            return none;
+          }
+          // Code mode: the first code mail takes from `confirm_email` too, as every send does.
+          if (config.account.emailVerificationByCodeEnabled && !(yield* consumeConfirmEmail(config, row.email, now))) {
+            return none;
           }
           return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });
         }),

@@ -1,6 +1,6 @@
 /** Actors of the `login` machine. */
 import { createHash } from "node:crypto";
-import { Effect } from "effect";
+import { Clock, Effect } from "effect";
 import { fromPromise } from "xstate";
 import type { AuthenticateOutput, LoginForm } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
@@ -16,7 +16,7 @@ import {
   toUserRef,
 } from "../storage/users.ts";
 import { loginFailureBuckets, returnLoginAttempt, takeLoginAttempt } from "./login-failures.ts";
-import { loginPipelineActors } from "./login-pipeline.ts";
+import { isConfirmEmailSpent, loginPipelineActors } from "./login-pipeline.ts";
 
 interface Candidate {
   readonly user: UserRow;
@@ -79,6 +79,18 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       }
       await returnLoginAttempt(step, attempt);
       const addresses = await step.run(listEmailAddresses(candidate.user.id));
+      // allauth's `is_login_rate_limited`: the code this login would mail cannot be sent.
+      const typed = input.email === null ? null : cleanEmail(input.email, account.emailMaxLength);
+      const address = typed === null ? undefined : addresses.find((a) => a.email.toLowerCase() === typed.toLowerCase());
+      if (
+        account.emailVerification === "mandatory" &&
+        account.emailVerificationByCodeEnabled &&
+        address !== undefined &&
+        Number(address.verified) === 0 &&
+        (await step.run(Effect.flatMap(Clock.currentTimeMillis, (now) => isConfirmEmailSpent(config, address.email, now))))
+      ) {
+        throw { code: "too_many_login_attempts" };
+      }
       return {
         user: toUserRef(candidate.user),
         emailAddress: candidate.address === null ? null : toEmailAddressRef(candidate.address),

@@ -92,7 +92,13 @@ export async function resumeCodeFlow(step: Step, spec: CodeFlowSpec): Promise<Re
   }
   return {
     row,
-    process: { flowId: row.id, purpose: spec.purpose, maxAttempts: spec.maxAttempts, maxResends: spec.maxResends },
+    process: {
+      flowId: row.id,
+      purpose: spec.purpose,
+      maxAttempts: spec.maxAttempts,
+      maxResends: spec.maxResends,
+      startedAt: Number(row.created_at),
+    },
     snapshot: JSON.parse(row.snapshot),
     sessionId: step.session.id,
   };

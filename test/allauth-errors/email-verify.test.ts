@@ -162,10 +162,12 @@ describe.each(clients)("§10 POST auth/email/verify/resend (%s)", (kind) => {
     expectStatus(await writesNothing(h, () => resend(client(h, kind))), 409);
   });
 
-  it("200 (email_confirmation_sent), 429 within the 10 s cooldown, 200 again, then 409 once the quota (2) is used", async () => {
+  it("429 right after the signup's code mail (the same 10 s cooldown), then 200 (email_confirmation_sent), 429, 200, and 409 once the quota (2) is used", async () => {
     const h = await open({ ...code, emailVerificationSupportsResend: true }, { layer: TestContext.TestContext });
     const c = client(h, kind);
     await signedUp(h, c);
+    expectStatus(await writesNothing(h, () => resend(c)), 429);
+    await advance(h, "11 seconds");
     expectStatus(await resend(c), 200);
     expect(h.takeSignals()).toEqual(["email_confirmation_sent"]);
     expect(h.takeMails()).toHaveLength(1);

@@ -3,13 +3,16 @@
  * the app and the browser client. Each refusal is checked whole (status, the exact `errors`, a
  * `param` only where allauth sends one), and writes no data row, mails nothing, emits nothing.
  */
+import { TestContext } from "effect";
 import { describe, expect, it } from "vitest";
+import { advance } from "../http/support.ts";
 import { goodPassword } from "../support/harness.ts";
 import type { Client, Harness } from "../support/harness.ts";
 import { clients, client, err, expectAllauthErrors, expectBareStatus, text, withoutWrites, perTest, signedUp } from "./support.ts";
 
 let h: Harness;
 const open = perTest((opened) => (h = opened));
+const openClocked = perTest((opened) => (h = opened), { layer: TestContext.TestContext });
 
 const login = (c: Client, body: unknown) => c.request("POST", "auth/login", body);
 
@@ -92,6 +95,25 @@ describe.each(clients)("POST auth/login (%s client)", (kind) => {
     const c = client(h, kind);
     const res = await withoutWrites(h, () => login(c, { email: "ann@example.com", password: goodPassword }));
     expectAllauthErrors(res, [err("too_many_login_attempts", text.tooManyLogins)]);
+  });
+
+  it("400 too_many_login_attempts (no param) for the right password while the unverified address's code mail limit is spent", async () => {
+    await openClocked({ emailVerification: "mandatory", emailVerificationByCodeEnabled: true });
+    // The signup's code mail took the address's `confirm_email` allowance (1/10s).
+    await signedUp(h, "app", {}, [401]);
+    const c = client(h, kind);
+    const res = await withoutWrites(h, () => login(c, { email: "ann@example.com", password: goodPassword }));
+    expectAllauthErrors(res, [err("too_many_login_attempts", text.tooManyLogins)]);
+    expect(h.takeMails()).toEqual([]);
+    // A wrong password is still a mismatch; once the limit has passed, the login mails a code.
+    const wrong = await login(c, { email: "ann@example.com", password: "not the password at all" });
+    expectAllauthErrors(wrong, [err("email_password_mismatch", "The email address and/or password you specified are not correct.", "password")]);
+    await advance(h, "11 seconds");
+    const later = await login(c, { email: "ann@example.com", password: goodPassword });
+    expect(later.status).toBe(401);
+    expect(later.body.data.flows).toContainEqual({ id: "verify_email", is_pending: true });
+    expect(h.takeMails()).toHaveLength(1);
+    expect(h.takeSignals()).toEqual(["email_confirmation_sent"]);
   });
 
   it("401 with no error for the right password of an inactive account; the wrong one is a mismatch", async () => {

@@ -335,6 +335,10 @@ describe("code mode (emailVerificationByCodeEnabled)", () => {
     const app = h.app();
     const { userId, mail } = await pendingSignup(app);
     const oldCode = codeFromMail(mail);
+    // The signup's code mail took the address's `confirm_email` allowance (1/10s).
+    expect((await app.request("POST", "auth/email/verify/resend")).status).toBe(429);
+    expect(h.takeMails()).toEqual([]);
+    await advance(h, "11 seconds");
 
     const res = await app.request("POST", "auth/email/verify/resend");
 
