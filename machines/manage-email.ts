@@ -81,7 +81,7 @@ export const manageEmailMachine = setup({
       action: ({ event }) => (event.type === "ADD" || event.type === "REMOVE" || event.type === "MARK_PRIMARY" ? event.type : null),
     }),
     /** Keeps the `{ code, param }` an actor rejected with. */
-    storeError: assign({ error: ({ event }) => toFlowError((event as unknown as { error: unknown }).error) }),
+    storeError: assign({ error: ({ event }) => toFlowError("error" in event ? event.error : null) }),
   },
 }).createMachine({
   id: "manage-email",

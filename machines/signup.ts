@@ -50,22 +50,16 @@ export const signupMachine = setup({
   },
   guards: {
     isAuthenticated: ({ context }) => context.sessionUser !== null,
-    isEmailTakenAndHidden: ({ context, event }) => {
-      const output = (event as unknown as { output: ValidateSignupOutput }).output;
-      return (
-        output.emailTaken &&
-        context.settings.preventEnumeration !== false &&
-        context.settings.emailVerification === "mandatory"
-      );
-    },
-    isEmailTakenOnCreateAndHidden: ({ context, event }) =>
-      toFlowError((event as unknown as { error: unknown }).error).code === "email_taken" &&
+    isEmailTakenAndHidden: ({ context }, params: { readonly emailTaken: boolean }) =>
+      params.emailTaken &&
       context.settings.preventEnumeration !== false &&
       context.settings.emailVerification === "mandatory",
-    isEmailTakenAndRefused: ({ context, event }) => {
-      const output = (event as unknown as { output: ValidateSignupOutput }).output;
-      return output.emailTaken && context.settings.preventEnumeration !== "strict";
-    },
+    isEmailTakenOnCreateAndHidden: ({ context }, params: { readonly error: FlowError }) =>
+      params.error.code === "email_taken" &&
+      context.settings.preventEnumeration !== false &&
+      context.settings.emailVerification === "mandatory",
+    isEmailTakenAndRefused: ({ context }, params: { readonly emailTaken: boolean }) =>
+      params.emailTaken && context.settings.preventEnumeration !== "strict",
   },
   actions: {
     forgetPassword: assign({ password: null }),
@@ -104,12 +98,12 @@ export const signupMachine = setup({
         }),
         onDone: [
           {
-            guard: "isEmailTakenAndHidden",
+            guard: { type: "isEmailTakenAndHidden", params: ({ event }) => ({ emailTaken: event.output.emailTaken }) },
             target: "mailingAccountExists",
             actions: assign({ form: ({ event }) => ({ email: event.output.email, username: event.output.username }) }),
           },
           {
-            guard: "isEmailTakenAndRefused",
+            guard: { type: "isEmailTakenAndRefused", params: ({ event }) => ({ emailTaken: event.output.emailTaken }) },
             target: "rejected",
             actions: { type: "storeError", params: { code: "email_taken", param: "email" } },
           },
@@ -165,7 +159,7 @@ export const signupMachine = setup({
         onError: [
           {
             // A concurrent signup took the address first: hidden as a taken one would be.
-            guard: "isEmailTakenOnCreateAndHidden",
+            guard: { type: "isEmailTakenOnCreateAndHidden", params: ({ event }) => ({ error: toFlowError(event.error) }) },
             target: "mailingAccountExists",
           },
           {
