@@ -75,10 +75,19 @@ interface EventArgs extends Args {
   readonly event: { readonly type: string };
 }
 
-/** The output of the `xstate.done.actor.*` event being handled. */
-function outputOf<T>(event: { readonly type: string }): T {
-  return (event as unknown as { readonly output: T }).output;
+/** The output of the `xstate.done.actor.*` event being handled, checked to be `T`'s shape. */
+function outputOf<T>(event: { readonly type: string }, is: (output: unknown) => output is T): T {
+  const output = "output" in event ? event.output : undefined;
+  if (!is(output)) {
+    throw new Error(`${event.type} carries no expected output`);
+  }
+  return output;
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
+const isLoginCodeSent = (v: unknown): v is SendLoginCodeOutput => isRecord(v) && "verificationId" in v;
+const isVerificationSent = (v: unknown): v is SendVerificationEmailOutput => isRecord(v) && typeof v["sent"] === "boolean";
+const isSessionStarted = (v: unknown): v is StartSessionOutput => isRecord(v) && isRecord(v["user"]);
 
 function mustVerify({ context }: Args): boolean {
   return context.settings.emailVerification === "mandatory" && !context.emailVerified;
@@ -121,7 +130,7 @@ const pipelineStates = {
       onDone: {
         target: "codePending",
         actions: assign({
-          verificationId: ({ event }: EventArgs) => outputOf<SendLoginCodeOutput>(event).verificationId,
+          verificationId: ({ event }: EventArgs) => outputOf(event, isLoginCodeSent).verificationId,
         }),
       },
       onError: { target: "failed", actions: assign({ error: ({ event }: { event: { error: unknown } }) => toFlowError(event.error) }) },
@@ -144,17 +153,17 @@ const pipelineStates = {
       }),
       onDone: [
         {
-          guard: ({ event }: EventArgs) => outputOf<SendVerificationEmailOutput>(event).sent,
+          guard: ({ event }: EventArgs) => outputOf(event, isVerificationSent).sent,
           target: "verificationMailed",
           actions: [
             assign({
               verificationId: ({ event }: EventArgs) =>
-                outputOf<SendVerificationEmailOutput>(event).verificationId,
+                outputOf(event, isVerificationSent).verificationId,
             }),
             emit(({ context, event }: EventArgs): AuthSignal => ({
               type: "email_confirmation_sent",
-              confirmation: outputOf<SendVerificationEmailOutput>(event).confirmation!,
-              signup: outputOf<SendVerificationEmailOutput>(event).signup ?? context.login!.signup,
+              confirmation: outputOf(event, isVerificationSent).confirmation!,
+              signup: outputOf(event, isVerificationSent).signup ?? context.login!.signup,
             })),
           ],
         },
@@ -177,12 +186,12 @@ const pipelineStates = {
         target: "loggedIn",
         actions: [
           assign({
-            user: ({ event }: EventArgs) => outputOf<StartSessionOutput>(event).user,
-            sessionUser: ({ event }: EventArgs) => outputOf<StartSessionOutput>(event).user,
+            user: ({ event }: EventArgs) => outputOf(event, isSessionStarted).user,
+            sessionUser: ({ event }: EventArgs) => outputOf(event, isSessionStarted).user,
           }),
           emit(({ event }: EventArgs): AuthSignal => ({
             type: "user_logged_in",
-            user: outputOf<StartSessionOutput>(event).user,
+            user: outputOf(event, isSessionStarted).user,
           })),
         ],
       },

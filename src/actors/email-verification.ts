@@ -113,7 +113,9 @@ export const reissueVerificationCode =
         return { verificationId: null, confirmation: null, signup: false };
       }
       const row = previous.email_address_id === null ? null : yield* findEmailAddressById(previous.email_address_id);
-      const sent = yield* queueVerification(step, config, { userId: previous.user_id, email: previous.email, row });
+      const sent = yield* queueVerification(step, config, { userId: previous.user_id, email: previous.email, row }, { limitTaken: true }).pipe(
+        Effect.orDie, // the limit was taken above: nothing left to refuse
+      );
       return { verificationId: sent.verificationId, confirmation: sent.confirmation, signup: sent.signup ?? false };
     });
 

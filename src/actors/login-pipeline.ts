@@ -14,6 +14,7 @@ import type {
   StartSessionOutput,
 } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
+import { fail } from "../errors.ts";
 import { codeMail, emailConfirmationCodeMail, emailConfirmationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { rotateSession } from "../runtime/session.ts";
@@ -51,19 +52,35 @@ export const isConfirmEmailSpent = (config: ResolvedConfig, key: string, now: nu
 };
 
 /**
- * Issues a verification key (link mode, under the `confirmEmail` cooldown) or code (code mode,
- * replacing the user's previous code) for `target`, and queues its mail.
+ * Takes one code-mode verification mail from the `confirm_email` limit of `email`, or fails
+ * `rate_limited` (allauth's `handle_verification_email_rate_limit` answers 429: the session holds
+ * the only code, so a mail cannot be skipped silently). The step answering 429 keeps nothing.
  */
-export const queueVerification = (step: Step, config: ResolvedConfig, target: VerificationTarget) =>
+export const takeCodeMail = (config: ResolvedConfig, email: string, now: number) =>
+  Effect.flatMap(consumeConfirmEmail(config, email, now), (ok) => (ok ? Effect.void : Effect.fail(fail("rate_limited"))));
+
+/**
+ * Issues a verification key (link mode, under the `confirmEmail` cooldown) or code (code mode,
+ * replacing the user's previous code) for `target`, and queues its mail. Every code-mode mail
+ * takes from `confirm_email` (`takeCodeMail`) unless the caller took it already (`limitTaken`).
+ */
+export const queueVerification = (
+  step: Step,
+  config: ResolvedConfig,
+  target: VerificationTarget,
+  options: { readonly limitTaken?: boolean } = {},
+) =>
   Effect.gen(function* () {
     const tokens = yield* Tokens;
     const now = yield* Clock.currentTimeMillis;
     const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
     const byCode = config.account.emailVerificationByCodeEnabled;
-    // Link mode skips the mail while the cooldown runs (the earlier link still works). Code
-    // mode's callers take from the same limit themselves, and answer 429 when it is spent.
+    // Link mode skips the mail while the cooldown runs (the earlier link still works).
     if (!byCode && !(yield* consumeConfirmEmail(config, target.email, now))) {
       return none;
+    }
+    if (byCode && options.limitTaken !== true) {
+      yield* takeCodeMail(config, target.email, now);
     }
     const purpose = byCode ? verificationPurposes.code : verificationPurposes.link;
     const secret = byCode ? tokens.code() : tokens.key();
@@ -150,8 +167,6 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
     sendVerificationEmail: fromPromise<SendVerificationEmailOutput, SendVerificationEmailInput>(({ input }) =>
       step.write(
         Effect.gen(function* () {
-          const tokens = yield* Tokens;
-          const now = yield* Clock.currentTimeMillis;
           const addresses = yield* listEmailAddresses(input.userId);
           const row =
             input.emailAddressId === null
@@ -160,10 +175,6 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
               : addresses.find((a) => a.id === input.emailAddressId);
           const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
           if (row === undefined || Number(row.verified) === 1) {
-            return none;
-          }
-          // Code mode: the first code mail takes from `confirm_email` too, as every send does.
-          if (config.account.emailVerificationByCodeEnabled && !(yield* consumeConfirmEmail(config, row.email, now))) {
             return none;
           }
           return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });

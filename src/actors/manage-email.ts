@@ -34,8 +34,8 @@ import {
   toUserRef,
   updateEmailAddress,
 } from "../storage/users.ts";
-import { findOpenVerifications, revokeVerifications } from "../storage/verifications.ts";
-import { queueVerification, verificationPurposes } from "./login-pipeline.ts";
+import { revokeVerifications } from "../storage/verifications.ts";
+import { queueVerification, takeCodeMail, verificationPurposes } from "./login-pipeline.ts";
 
 const isVerified = (row: EmailAddressRow): boolean => Number(row.verified) === 1;
 const isPrimary = (row: EmailAddressRow): boolean => Number(row.is_primary) === 1;
@@ -47,15 +47,6 @@ const ownAddress = (target: ManageEmailTarget, maxLength: number) =>
     const email = cleanEmail(target.email, maxLength);
     const row = email === null ? null : yield* findUserEmailAddress(target.userId, email);
     return row === null ? yield* fail("unknown_email_address", "email") : row;
-  });
-
-/** Code mode: the user's open code for an address an add waits for (no row yet), if typed. */
-const pendingAdd = (target: ManageEmailTarget) =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis;
-    const open = yield* findOpenVerifications(target.userId, verificationPurposes.code, now);
-    const typed = target.email.trim().toLowerCase();
-    return open.find((row) => row.email_address_id === null && row.email.toLowerCase() === typed) ?? null;
   });
 
 /** The canonical form of a typed address, or a failure on `email`. */
@@ -213,6 +204,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             }
             // Hidden: the old code dies, the new address's owner is told, nothing is stored.
             const now = yield* Clock.currentTimeMillis;
+            yield* takeCodeMail(config, email, now);
             yield* revokeVerifications(input.userId, verificationPurposes.code, now);
             step.mail(accountAlreadyExistsMail(config, email));
             return { emailAddress: null, confirmation: null, verificationId: null, signup };
@@ -234,11 +226,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
     resendVerification: fromPromise<ResendVerificationOutput, ManageEmailTarget>(({ input }) =>
       step.write(
         Effect.gen(function* () {
-          const pending = byCode ? yield* pendingAdd(input) : null;
-          if (pending !== null) {
-            // Code mode: the address an add waits for gets a new code (its old one dies).
-            return yield* queueVerification(step, config, { userId: input.userId, email: pending.email, row: null });
-          }
+          // (The address a code-mode add waits for is resent by its process, not here.)
           // allauth sends to a verified address as well (`send_verification_email_to_address`).
           const row = yield* ownAddress(input, account.emailMaxLength);
           return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });

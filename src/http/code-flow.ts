@@ -16,8 +16,8 @@ import type { AuthenticationDraft } from "../runtime/session.ts";
 import type { PendingStage, Step } from "../runtime/step.ts";
 import type { FlowRow } from "../storage/sessions.ts";
 import { deleteFlow } from "../storage/sessions.ts";
-import { dropPending, loadPending, savePending } from "./pending-flow.ts";
-import { settle } from "./pipeline.ts";
+import { dropPending, loadPending, passwordResetFlowKind, savePending } from "./pending-flow.ts";
+import { failedOutcome, settle } from "./pipeline.ts";
 import type { Outcome } from "./responses.ts";
 
 /** One of the three code flows: its pending stage, its row kind, and its process's caps. */
@@ -32,7 +32,7 @@ export interface CodeFlowSpec {
 
 export const emailVerificationFlowKind = "email-verification";
 export const loginByCodeFlowKind = "login-by-code";
-export const passwordResetFlowKind = "password-reset";
+export { passwordResetFlowKind };
 
 export function emailVerificationSpec(config: ResolvedConfig): CodeFlowSpec {
   return {
@@ -116,8 +116,8 @@ export async function keepCodeFlow(
   persisted: unknown,
   resumed: ResumedFlow | null,
   verificationId: string | null,
-  /** Email verification: the session's counts of address changes and `PUT account/email` resends. */
-  counts: { readonly changes?: number; readonly resends?: number } = {},
+  /** Email verification: how often the signup changed its address (allauth's `change_count`). */
+  counts: { readonly changes?: number } = {},
 ): Promise<void> {
   const pending = { flow: spec.flow, login, kind: spec.kind, ...counts };
   await savePending(step, config, pending, persisted, resumed?.row ?? null, {
@@ -164,7 +164,7 @@ export async function settleCodeFlow(
 ): Promise<Outcome> {
   const error = rested.context.error;
   if (rested.hasTag("failed")) {
-    throw new Error(`flow failed: ${error?.code ?? "unexpected"}`);
+    return failedOutcome(error);
   }
   if (rested.hasTag("code:gone")) {
     await endCodeFlow(step, resumed);

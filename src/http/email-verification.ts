@@ -10,6 +10,7 @@ import type { EmailVerificationEvent } from "../../machines/email-verification.t
 import { Secret } from "../../machines/secret.ts";
 import { checkCode } from "../actors/code-verification.ts";
 import { emailVerificationActors, verificationPurposes } from "../actors/index.ts";
+import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
@@ -104,13 +105,11 @@ export async function getEmailVerification(exchange: Exchange): Promise<Response
   });
 }
 
-function machineFor(exchange: Exchange, step: Step, resumed: ResumedFlow | null) {
-  const { config } = exchange.deps;
+function machineFor(config: ResolvedConfig, step: Step, resumed: ResumedFlow | null) {
   return emailVerificationMachine.provide({ actors: emailVerificationActors(step, config, resumed?.process ?? null) });
 }
 
-function inputFor(exchange: Exchange, step: Step, now: number) {
-  const { config } = exchange.deps;
+function inputFor(config: ResolvedConfig, step: Step, now: number) {
   const pending = pendingOf(step.session, now);
   return {
     settings: flowSettings(config),
@@ -121,9 +120,12 @@ function inputFor(exchange: Exchange, step: Step, now: number) {
   };
 }
 
-/** Code mode: one event (a code, or a resend) of the resumed flow. */
-async function codeStep(exchange: Exchange, step: Step, event: EmailVerificationEvent): Promise<Outcome> {
-  const { config } = exchange.deps;
+/**
+ * Code mode: one event (a code, or a resend) of the session's pending flow; 409 without one. A
+ * resend takes from the process's quota, shared by `auth/email/verify/resend` and a `PUT
+ * account/email` of the address an add waits for.
+ */
+export async function codeStep(config: ResolvedConfig, step: Step, event: EmailVerificationEvent): Promise<Outcome> {
   const spec = emailVerificationSpec(config);
   const resumed = await resumeCodeFlow(step, spec);
   if (resumed === null) {
@@ -132,15 +134,12 @@ async function codeStep(exchange: Exchange, step: Step, event: EmailVerification
   const now = await step.run(Clock.currentTimeMillis);
   const pending = pendingOf(step.session, now);
   const login = pending?.login ?? null;
-  const { snapshot, persisted } = await runMachine(step, machineFor(exchange, step, resumed), {
-    input: inputFor(exchange, step, now),
+  const { snapshot, persisted } = await runMachine(step, machineFor(config, step, resumed), {
+    input: inputFor(config, step, now),
     snapshot: resumed.snapshot,
     event,
   });
-  const keep = () => keepCodeFlow(step, config, spec, login, persisted, resumed, null, {
-      changes: pending?.changes ?? 0,
-      resends: pending?.resends ?? 0,
-    });
+  const keep = () => keepCodeFlow(step, config, spec, login, persisted, resumed, null, { changes: pending?.changes ?? 0 });
   const resting: Outcome = event.type === "RESEND" ? { kind: "status", status: 200 } : { kind: "session" };
   return settleCodeFlow(step, config, resumed, snapshot, keep, resting);
 }
@@ -150,8 +149,8 @@ async function linkStep(exchange: Exchange, step: Step, key: string): Promise<Ou
   const { config } = exchange.deps;
   const now = await step.run(Clock.currentTimeMillis);
   const sessionId = step.session.id;
-  const { snapshot } = await runMachine(step, machineFor(exchange, step, null), {
-    input: inputFor(exchange, step, now),
+  const { snapshot } = await runMachine(step, machineFor(config, step, null), {
+    input: inputFor(config, step, now),
     event: { type: "VERIFY", key: new Secret(key) },
   });
   if (!snapshot.hasTag("rejected") && step.session.id === sessionId) {
@@ -170,7 +169,7 @@ export async function postEmailVerification(exchange: Exchange): Promise<Respons
     }
     // A missing code is checked (and counted) as a wrong one, after the 409 of no pending flow.
     const code = input.value.key === null ? null : new Secret(input.value.key);
-    return exchange.step((step) => codeStep(exchange, step, { type: "CODE", code }));
+    return exchange.step((step) => codeStep(config, step, { type: "CODE", code }));
   }
   const input = await readFields<"key">(exchange.request, { key: { required: true, maxLength: 256 } });
   if (!input.ok) {
@@ -188,5 +187,5 @@ export async function postEmailVerificationResend(exchange: Exchange): Promise<R
   if (!config.account.emailVerificationByCodeEnabled || config.account.emailVerificationMaxResends === 0) {
     return exchange.respond({ kind: "status", status: 409 });
   }
-  return exchange.step((step) => codeStep(exchange, step, { type: "RESEND" }));
+  return exchange.step((step) => codeStep(config, step, { type: "RESEND" }));
 }

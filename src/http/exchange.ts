@@ -51,6 +51,11 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** Whether `outcome` is a 429. */
+const isRateLimited = (outcome: Outcome): boolean =>
+  (outcome.kind === "status" && outcome.status === 429) ||
+  (outcome.kind === "errors" && outcome.errors.some((e) => e.code === "rate_limited"));
+
 export class Exchange {
   readonly info: RequestInfo;
   readonly #cookies: Map<string, string>;
@@ -132,6 +137,12 @@ export class Exchange {
       if (outcome.kind === "errors" && outcome.errors.some((e) => e.code === "unexpected")) {
         // A defect (database, bug) is not the client's error: roll back and answer 500.
         throw new Error("a flow ended with an unexpected failure");
+      }
+      if (isRateLimited(outcome)) {
+        // A limit hit mid-step (a code mail under `confirm_email`): nothing of the step stays,
+        // no receiver hears of it, and the session is answered as it was.
+        await step.rollback();
+        return this.#response(outcome, before, before);
       }
       response = await this.#response(outcome, step.session, before);
       await this.deps.bus.deliver(step, response);

@@ -22,6 +22,8 @@ import { findUserById, findUserEmailAddress, listEmailAddresses, toEmailAddressR
 import { findOpenVerifications, revokeVerifications } from "../storage/verifications.ts";
 import type { Exchange } from "./exchange.ts";
 import { readEach, readFields } from "./input.ts";
+import { emailVerificationSpec, resumeCodeFlow } from "./code-flow.ts";
+import { codeStep } from "./email-verification.ts";
 import { dropPending, loadPending, pendingOf } from "./pending-flow.ts";
 import { parkLogin } from "./pipeline.ts";
 import { consume } from "./rate-limit.ts";
@@ -90,18 +92,10 @@ async function onPendingAddress(step: Step, config: ResolvedConfig, event: Store
     case "MARK_PRIMARY":
       return { kind: "errors", errors: [{ code: "unverified_primary_email", param: "email" }] };
     case "RESEND": {
-      // allauth's `can_resend`: once the quota (`emailVerificationSupportsResend`) is used up,
-      // nothing is sent and the answer is 403.
-      const resends = step.session.data.pending?.resends ?? 0;
-      if (resends >= config.account.emailVerificationMaxResends) {
-        return { kind: "status", status: 403 };
-      }
-      const outcome = await manageEmailStep(step, config, event, { reauthenticated: false });
-      const parked = step.session.data.pending;
-      if (parked !== undefined && outcome.kind === "status" && outcome.status === 200) {
-        await step.write(saveSessionData(step, { ...step.session.data, pending: { ...parked, resends: resends + 1 } }));
-      }
-      return outcome;
+      // The process's own resend (its quota counted on the flow row, shared with
+      // `auth/email/verify/resend`); allauth's `can_resend` false sends nothing and answers 403.
+      const outcome = await codeStep(config, step, { type: "RESEND" });
+      return outcome.kind === "status" && outcome.status === 409 ? { kind: "status", status: 403 } : outcome;
     }
     default:
       return null;
@@ -179,6 +173,11 @@ async function changeDuringSignup(exchange: Exchange, session: SessionState): Pr
     return exchange.respond({ kind: "errors", errors: input.errors }, session);
   }
   return exchange.step(async (step) => {
+    // allauth's `change_to` keeps the process: its start (timeout), attempts and resends.
+    const resumed = await resumeCodeFlow(step, emailVerificationSpec(config));
+    if (resumed === null) {
+      return { kind: "status", status: 409 };
+    }
     const machine = manageEmailMachine.provide({ actors: manageEmailActors(step, config) });
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: null, needsReauthentication: false },
@@ -191,8 +190,7 @@ async function changeDuringSignup(exchange: Exchange, session: SessionState): Pr
     const row = await step.run(findUserEmailAddress(login.userId, email));
     // Hidden (the new address is taken): the login keeps its address, with no live code.
     const moved = snapshot.context.verificationId === null || row === null ? login : { ...login, emailAddressId: row.id, email };
-    await dropPending(step, await loadPending(step, "verify_email"));
-    await parkLogin(step, config, moved, snapshot.context.verificationId, { changes: changes + 1 });
+    await parkLogin(step, config, moved, snapshot.context.verificationId, { changes: changes + 1 }, resumed);
     return emailList(step, config, login.userId);
   });
 }

@@ -12,9 +12,25 @@ import { Tokens } from "../services/tokens.ts";
 import { deleteFlow, findFlow, insertFlow, updateFlowSnapshot } from "../storage/sessions.ts";
 import type { FlowRow } from "../storage/sessions.ts";
 
-/** The session's pending stage, if it has one that has not timed out. */
+/** The row kind of a password reset by code (`code-flow.ts`). */
+export const passwordResetFlowKind = "password-reset";
+
+/** Where the session keeps a flow: the login's stage, or the password reset's own slot. */
+type Slot = "pending" | "reset";
+const slotOf = (flow: PendingStage["flow"]): Slot => (flow === "password_reset_by_code" ? "reset" : "pending");
+
+/** The session's pending login stage, if it has one that has not timed out. */
 export function pendingOf(session: SessionState, now: number): PendingStage | null {
-  const pending = session.data.pending;
+  return liveIn(session, "pending", now);
+}
+
+/** The session's pending password reset by code, if it has not timed out. */
+export function pendingResetOf(session: SessionState, now: number): PendingStage | null {
+  return liveIn(session, "reset", now);
+}
+
+function liveIn(session: SessionState, slot: Slot, now: number): PendingStage | null {
+  const pending = session.data[slot];
   return pending !== undefined && pending.expiresAt > now ? pending : null;
 }
 
@@ -37,7 +53,6 @@ export async function savePending(
     readonly login: PendingLogin | null;
     readonly kind: string;
     readonly changes?: number;
-    readonly resends?: number;
   },
   persisted: unknown | null,
   existing: FlowRow | null = null,
@@ -48,13 +63,12 @@ export async function savePending(
   const flowId = persisted === null ? null : (existing?.id ?? (await step.run(Effect.map(Tokens, (t) => t.id()))));
   const data = {
     ...step.session.data,
-    pending: {
+    [slotOf(pending.flow)]: {
       flow: pending.flow,
       login: pending.login,
       flowId,
       expiresAt,
       ...(pending.changes ? { changes: pending.changes } : {}),
-      ...(pending.resends ? { resends: pending.resends } : {}),
     },
   };
   if (existing !== null && flowId !== null) {
@@ -85,20 +99,25 @@ export async function savePending(
 /** The persisted flow of the session's pending stage `flow`, or null. */
 export async function loadPending(step: Step, flow: PendingStage["flow"]): Promise<FlowRow | null> {
   const now = await step.run(Clock.currentTimeMillis);
-  const pending = pendingOf(step.session, now);
+  const pending = liveIn(step.session, slotOf(flow), now);
   if (pending === null || pending.flow !== flow || pending.flowId === null || step.session.id === null) {
     return null;
   }
   return step.run(findFlow(pending.flowId, step.session.id, now));
 }
 
-/** Ends the session's pending stage and deletes its persisted flow. */
-export async function dropPending(step: Step, row: FlowRow | null): Promise<void> {
+/**
+ * Ends a pending stage and deletes its persisted flow: the password reset's when `row` is one,
+ * or `flow` says so; else the login's.
+ */
+export async function dropPending(step: Step, row: FlowRow | null, flow: PendingStage["flow"] = "verify_email"): Promise<void> {
   if (row !== null) {
     await step.write(deleteFlow(row.id));
   }
-  if (step.session.data.pending !== undefined && step.session.id !== null) {
-    const { pending: _dropped, ...rest } = step.session.data;
+  const slot = row?.kind === passwordResetFlowKind ? "reset" : slotOf(flow);
+  if (step.session.data[slot] !== undefined && step.session.id !== null) {
+    const rest = { ...step.session.data };
+    delete rest[slot];
     await step.write(saveSessionData(step, rest));
   }
 }

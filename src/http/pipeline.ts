@@ -14,7 +14,9 @@ import type { Step } from "../runtime/step.ts";
 import type { AuthenticationDraft } from "../runtime/session.ts";
 import { recordAuthentication } from "../runtime/session.ts";
 import type { UserRef } from "../../machines/signals.ts";
+import type { ResumedFlow } from "./code-flow.ts";
 import { emailVerificationFlowKind, emailVerificationSpec, keepCodeFlow } from "./code-flow.ts";
+import { setCodeVerification } from "../storage/code-flows.ts";
 import { parkLoginCode } from "./login-by-code.ts";
 import { dropPending, savePending } from "./pending-flow.ts";
 import type { Outcome } from "./responses.ts";
@@ -34,7 +36,9 @@ export async function parkLogin(
   config: ResolvedConfig,
   login: PendingLogin | null,
   verificationId: string | null,
-  counts: { readonly changes?: number; readonly resends?: number } = {},
+  counts: { readonly changes?: number } = {},
+  /** The session's live process, kept (its start, attempts and resends) with a new code. */
+  resumed: ResumedFlow | null = null,
 ): Promise<void> {
   const pending = { flow: "verify_email", login, kind: emailVerificationFlowKind, ...counts } as const;
   if (!config.account.emailVerificationByCodeEnabled) {
@@ -50,7 +54,10 @@ export async function parkLogin(
       verificationId,
     },
   });
-  await keepCodeFlow(step, config, emailVerificationSpec(config), login, flow.persisted, null, verificationId, counts);
+  await keepCodeFlow(step, config, emailVerificationSpec(config), login, flow.persisted, resumed, verificationId, counts);
+  if (resumed !== null) {
+    await step.write(setCodeVerification(resumed.row.id, verificationId));
+  }
 }
 
 /** A confirmed login code: the code's address (the login's, or else the primary one). */
@@ -78,6 +85,17 @@ export async function clearPending(step: Step): Promise<void> {
  * Turns a rested flow into an outcome. `record` is what the step that just completed records in
  * the session (allauth's `record_authentication`, ALLAUTH-ERRORS §26), before any login or park.
  */
+/**
+ * A pipeline actor's failure: a code mail over `confirm_email` answers 429 (the step keeps
+ * nothing); anything else is a defect.
+ */
+export function failedOutcome(error: FlowError | null): Outcome {
+  if (error?.code === "rate_limited") {
+    return { kind: "errors", errors: [error] };
+  }
+  throw new Error(`flow failed: ${error?.code ?? "unexpected"}`);
+}
+
 export async function settle(
   step: Step,
   config: ResolvedConfig,
@@ -85,7 +103,7 @@ export async function settle(
   record: AuthenticationDraft | null = null,
 ): Promise<Outcome> {
   if (rested.hasTag("failed")) {
-    throw new Error(`flow failed: ${rested.context.error?.code ?? "unexpected"}`);
+    return failedOutcome(rested.context.error);
   }
   if (record !== null) {
     await step.run(recordAuthentication(step, record));

@@ -8,6 +8,7 @@ import type { SessionState } from "../runtime/step.ts";
 import { flatErrors } from "../../machines/errors.ts";
 import { errorFor, statusFor } from "./error-table.ts";
 import type { InputError } from "./input.ts";
+import { pendingOf, pendingResetOf } from "./pending-flow.ts";
 
 /** What an endpoint decided; rendered once the step knows the final session. */
 export type Outcome =
@@ -51,9 +52,8 @@ export function flowsJson(
   if (openForSignup) {
     flows.push({ id: "signup" });
   }
-  const live = session.data.pending !== undefined && session.data.pending.expiresAt > now ? session.data.pending : null;
-  const resetPending = live?.flow === "password_reset_by_code";
-  if (live !== null && !resetPending) {
+  const live = pendingOf(session, now);
+  if (live !== null) {
     const listed = flows.find((f) => f["id"] === live.flow);
     if (listed === undefined) {
       flows.push({ id: live.flow, is_pending: true });
@@ -62,7 +62,7 @@ export function flowsJson(
     }
   }
   if (config.account.passwordResetByCodeEnabled) {
-    flows.push({ id: "password_reset_by_code", is_pending: resetPending });
+    flows.push({ id: "password_reset_by_code", is_pending: pendingResetOf(session, now) !== null });
   }
   return flows;
 }

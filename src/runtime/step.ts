@@ -45,8 +45,6 @@ export interface PendingStage {
   readonly expiresAt: number;
   /** Code mode: how often the signup changed its address while waiting for the code. */
   readonly changes?: number;
-  /** Code mode: how often an add's code was re-sent through `PUT account/email`. */
-  readonly resends?: number;
 }
 
 /** An action stopped for reauthentication, replayed once it succeeds (no secrets in it). */
@@ -57,7 +55,13 @@ export interface SuspendedAction {
 
 /** What a session row holds besides its user. */
 export interface SessionData {
+  /** The login's pending stage (allauth's `account_login`): `verify_email` or `login_by_code`. */
   readonly pending?: PendingStage;
+  /**
+   * A password reset by code (allauth keeps its process under a session key of its own), so it
+   * may pend beside a login stage.
+   */
+  readonly reset?: PendingStage;
   readonly methods?: ReadonlyArray<AuthenticationRecord>;
   readonly suspended?: SuspendedAction;
 }

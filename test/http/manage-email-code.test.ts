@@ -212,6 +212,11 @@ describe("changing the address while a signup waits for its code", () => {
     const oldCode = codeFromMail(h.takeMails().at(-1)!);
     take(h);
     h.takeMails();
+    // bob's own code mail took `confirm_email` (1/10s/key), and the hidden mail takes it too.
+    expectStatus(await client.request("POST", "account/email", { email: "bob@example.com" }), 429);
+    expect(take(h).names).toEqual([]);
+    expect(h.takeMails()).toEqual([]);
+    await advance(h, "11 seconds");
     const res = await client.request("POST", "account/email", { email: "bob@example.com" });
     expect(res.status).toBe(200);
     expect(take(h).names).toEqual([]);
