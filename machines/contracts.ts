@@ -3,7 +3,7 @@
  * output of every named actor. `src/actors/<slug>.ts` implements these; tests may too.
  */
 import type { Secret } from "./secret.ts";
-import type { ConfirmationRef, EmailAddressRef, UserRef } from "./signals.ts";
+import type { ConfirmationRef, EmailAddressRef, SocialLoginRef, UserRef } from "./signals.ts";
 
 export type EmailVerificationMode = "none" | "optional" | "mandatory";
 export type LoginMethod = "email" | "username";
@@ -25,12 +25,15 @@ export interface FlowSettings {
 
 /** How the session was authenticated (allauth's `methods` entries). */
 export interface AuthenticationRecord {
-  readonly method: "password" | "code" | "email_verification" | "password_reset";
+  readonly method: "password" | "code" | "email_verification" | "password_reset" | "socialaccount";
   readonly at: number;
   /** True for a reauthentication (allauth records those with `reauthenticated: true`). */
   readonly reauthenticated?: boolean;
   readonly email?: string;
   readonly username?: string;
+  /** `socialaccount`: the provider (its id) and the account's `uid`. */
+  readonly provider?: string;
+  readonly uid?: string;
 }
 
 /** A login parked at a stage, waiting for the stage to finish (allauth's `Login`). */
@@ -41,6 +44,8 @@ export interface PendingLogin {
   readonly method: AuthenticationRecord["method"];
   readonly email?: string;
   readonly username?: string;
+  /** A social login or signup: carried to `user_logged_in` (allauth's `signal_kwargs`). */
+  readonly socialLogin?: SocialLoginRef;
 }
 
 /** What every flow machine starts with. */

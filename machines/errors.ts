@@ -42,6 +42,18 @@ export type AuthErrorCode =
   | "max_email_addresses"
   | "cannot_remove_primary_email"
   | "unverified_primary_email"
+  // Social accounts.
+  | "connected_other"
+  | "social_email_taken"
+  | "account_not_found"
+  | "no_password"
+  | "no_verified_email"
+  | "invalid_token"
+  | "token_required"
+  | "client_id_required"
+  | "token_authentication_not_supported"
+  | "permission_denied"
+  | "reauthentication_required"
   // Outcomes answered with a bare status (or, for the body ones, an empty 400).
   | "too_many_attempts"
   | "unverified_email"

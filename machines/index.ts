@@ -54,6 +54,9 @@ import { signupMachine } from "./signup.ts";
 import { userSessionsMachine } from "./user-sessions.ts";
 
 /** Every flow machine by its slug. */
+import { socialLoginMachine } from "./social-login.ts";
+import { providerSignupMachine } from "./provider-signup.ts";
+import { socialDisconnectMachine } from "./social-disconnect.ts";
 export const machines = {
   signup: signupMachine,
   login: loginMachine,
@@ -66,4 +69,12 @@ export const machines = {
   "user-sessions": userSessionsMachine,
   "password-reset": passwordResetMachine,
   "login-by-code": loginByCodeMachine,
+  "social-login": socialLoginMachine,
+  "provider-signup": providerSignupMachine,
+  "social-disconnect": socialDisconnectMachine,
 } as const;
+export { socialLoginMachine, providerSignupMachine, socialDisconnectMachine };
+export type { SocialLoginContext, SocialLoginEvent, SocialLoginInput, SocialProcess } from "./social-login.ts";
+export type { ProviderSignupContext, ProviderSignupEvent, ProviderSignupInput } from "./provider-signup.ts";
+export type { SocialDisconnectContext, SocialDisconnectEvent, SocialDisconnectInput } from "./social-disconnect.ts";
+export type * from "./social-contracts.ts";

@@ -189,9 +189,10 @@ const pipelineStates = {
             user: ({ event }: EventArgs) => outputOf(event, isSessionStarted).user,
             sessionUser: ({ event }: EventArgs) => outputOf(event, isSessionStarted).user,
           }),
-          emit(({ event }: EventArgs): AuthSignal => ({
+          emit(({ context, event }: EventArgs): AuthSignal => ({
             type: "user_logged_in",
             user: outputOf(event, isSessionStarted).user,
+            ...(context.login?.socialLogin === undefined ? {} : { socialLogin: context.login.socialLogin }),
           })),
         ],
       },

@@ -4,6 +4,7 @@ export { resolveConfig, parseRateRules } from "./config.ts";
 export { ConfigError } from "./config-schema.ts";
 export type { AuthConfig, AccountConfig, FrontendUrls, ResolvedConfig } from "./config.ts";
 export type { SignalPayload, SignalRequest, Receiver } from "./runtime/signal-bus.ts";
+export { ImmediateResponse } from "./runtime/signal-bus.ts";
 export type { Mail } from "./services/mailer.ts";
 export { AuthFailure } from "./errors.ts";
 export { signupActors, loginActors, logoutActors, emailVerificationActors } from "./actors/index.ts";

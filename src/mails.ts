@@ -60,8 +60,8 @@ export function accountAlreadyExistsMail(config: ResolvedConfig, to: string): Ma
 export function notificationMail(
   config: ResolvedConfig,
   to: string,
-  what: "password_changed" | "password_set" | "password_reset" | "email_changed" | "email_removed",
-  /** `email_removed`: the address that was removed (the mail goes to the primary one). */
+  what: "password_changed" | "password_set" | "password_reset" | "email_changed" | "email_removed" | "account_connected" | "account_disconnected",
+  /** `email_removed`: the address that was removed (the mail goes to the primary one); the provider's name for the social ones. */
   removed: string = to,
 ): Mail {
   const lines: Record<typeof what, readonly [string, string]> = {
@@ -70,6 +70,11 @@ export function notificationMail(
     password_reset: ["Password Reset", "Your password has been reset."],
     email_changed: ["Email Changed", "The email address of your account has been changed from this address."],
     email_removed: ["Email Removed", `The email address ${removed} has been removed from your account.`],
+    account_connected: ["Third-Party Account Connected", `A third-party account from ${removed} has been connected to your account.`],
+    account_disconnected: [
+      "Third-Party Account Disconnected",
+      `A third-party account from ${removed} has been disconnected from your account.`,
+    ],
   };
   const [subject, body] = lines[what];
   return {

@@ -112,6 +112,26 @@ const table: { readonly [K in AuthErrorCode]: FormEntry | StatusEntry } = {
     message: "You cannot remove your primary email address.",
   },
   unverified_primary_email: { code: "unverified_primary_email", message: "Your primary email address must be verified." },
+  connected_other: { code: "connected_other", message: "The third-party account is already connected to a different account." },
+  // The provider signup form's text for a taken address (the provider's name filled in).
+  social_email_taken: {
+    code: "email_taken",
+    message: ({ value = "" }) =>
+      `An account already exists with this email address. Please sign in to that account first, then connect your ${value} account.`,
+  },
+  account_not_found: { code: "account_not_found", message: "Unknown account." },
+  no_password: { code: "no_password", message: "Your account has no password set up." },
+  no_verified_email: { code: "no_verified_email", message: "Your account has no verified email address." },
+  invalid_token: { code: "invalid_token", message: "Invalid token." },
+  token_required: { code: "token_required", message: "`id_token` and/or `access_token` required." },
+  client_id_required: { code: "client_id_required", message: "`client_id` required." },
+  token_authentication_not_supported: {
+    code: "token_authentication_not_supported",
+    message: "Provider does not support token authentication.",
+  },
+  // Connect while anonymous (allauth: an uncaught PermissionDenied, 403).
+  permission_denied: { status: 403 },
+  reauthentication_required: { status: 401 },
   // Exhausted attempts end the flow: the next call finds nothing pending.
   too_many_attempts: { status: 409 },
   unverified_email: { status: 409 },

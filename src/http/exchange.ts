@@ -79,6 +79,12 @@ export class Exchange {
   }
 
   /** Browser clients: an unsafe method needs `X-CSRFToken` equal to the `csrftoken` cookie. */
+  /** A form's `csrfmiddlewaretoken` checked as the header would be (browser form POSTs). */
+  csrfTokenOk(token: string | null): boolean {
+    const cookie = this.#cookies.get(csrfCookie);
+    return cookie !== undefined && cookie.length >= 16 && token !== null && safeEqual(cookie, token);
+  }
+
   csrfOk(): boolean {
     if (this.client === "app" || ["GET", "HEAD", "OPTIONS"].includes(this.request.method)) {
       return true;
@@ -160,10 +166,16 @@ export class Exchange {
   }
 
   async #response(outcome: Outcome, session: SessionState, before: SessionState): Promise<Response> {
+    if (outcome.kind === "response") {
+      return outcome.response;
+    }
     const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
     const openForSignup = await this.deps.config.adapter.isOpenForSignup(this.request);
     const { status, body } = render(outcome, { config: this.deps.config, client: this.client, session, now, openForSignup });
     const headers = new Headers({ "cache-control": "no-store" });
+    if (outcome.kind === "redirect") {
+      headers.set("location", outcome.location);
+    }
     if (body !== null) {
       headers.set("content-type", "application/json");
     }

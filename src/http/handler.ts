@@ -17,6 +17,10 @@ import { postReauthenticate } from "./reauthenticate.ts";
 import { deleteSession, getSession } from "./session.ts";
 import { postSignup } from "./signup.ts";
 import { userSessions } from "./user-sessions.ts";
+import { dummyLogin, postProviderRedirect, providerCallback } from "./provider-redirect.ts";
+import { providerSignup } from "./provider-signup.ts";
+import { postProviderToken } from "./provider-token.ts";
+import { manageProviders } from "./providers.ts";
 
 type Endpoint = (exchange: Exchange) => Promise<Response>;
 
@@ -36,6 +40,32 @@ const routes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
   "auth/code/resend": { POST: postCodeResend },
   "auth/password/reset": { GET: getPasswordReset, POST: postPasswordReset },
 };
+
+/** Present once `socialaccount.providers` names any (allauth: when `allauth.socialaccount` is installed). */
+const socialRoutes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
+  "auth/provider/redirect": { POST: postProviderRedirect },
+  "auth/provider/token": { POST: postProviderToken },
+  "auth/provider/signup": { GET: providerSignup, POST: providerSignup },
+  "account/providers": { GET: manageProviders, DELETE: manageProviders },
+};
+
+/** Browser routes outside the API: the providers' callbacks and the dummy provider's page. */
+function socialPageRoute(pathname: string): { readonly endpoint: Endpoint; readonly methods: ReadonlyArray<string> } | null {
+  if (pathname === "/accounts/dummy/login/") {
+    return { endpoint: dummyLogin, methods: ["GET", "POST"] };
+  }
+  const callback = /^\/accounts\/([^/]{1,200})\/login\/callback\/$/.exec(pathname);
+  if (callback === null) {
+    return null;
+  }
+  let id: string;
+  try {
+    id = decodeURIComponent(callback[1]!);
+  } catch {
+    return null;
+  }
+  return { endpoint: (exchange) => providerCallback(exchange, id), methods: ["GET"] };
+}
 
 /** Present only with `usersessions` (allauth: when `allauth.usersessions` is installed). */
 const userSessionRoutes: Readonly<Record<string, Readonly<Record<string, Endpoint>>>> = {
@@ -96,11 +126,27 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
     if (origin === null) {
       return disallowedHost();
     }
+    const social = deps.config.socialaccount.providers.length > 0;
+    const page = social ? socialPageRoute(url.pathname) : null;
+    if (page !== null) {
+      if (!page.methods.includes(request.method)) {
+        return plain(405);
+      }
+      const exchange = new ExchangeClass(deps, request, "browser", clientIp(request, options?.ip, deps.config.trustedProxyCount), origin);
+      try {
+        return await page.endpoint(exchange);
+      } catch (error) {
+        deps.report("request failed", error);
+        return plain(500);
+      }
+    }
     const match = /^\/_allauth\/(browser|app)\/v1\/(.+?)\/?$/.exec(url.pathname);
     const route =
       match === null
         ? undefined
-        : (routes[match[2]!] ?? (deps.config.usersessions === null ? undefined : userSessionRoutes[match[2]!]));
+        : (routes[match[2]!] ??
+          (deps.config.usersessions === null ? undefined : userSessionRoutes[match[2]!]) ??
+          (social ? socialRoutes[match[2]!] : undefined));
     if (match === null || route === undefined) {
       return plain(404);
     }
@@ -115,7 +161,8 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       clientIp(request, options?.ip, deps.config.trustedProxyCount),
       origin,
     );
-    if (!exchange.csrfOk()) {
+    // The provider redirect is a form: its `csrfmiddlewaretoken` is checked by the endpoint.
+    if (match[2] !== "auth/provider/redirect" && !exchange.csrfOk()) {
       return exchange.respond({ kind: "status", status: 403 });
     }
     try {

@@ -68,7 +68,8 @@ async function readCapped(request: Request): Promise<Uint8Array | null> {
 }
 
 /** The body as a JSON object, or the error code of Django's bare 400. */
-async function readObject(request: Request): Promise<Record<string, unknown> | "invalid_json" | "body_too_large"> {
+/** The body as one JSON object (null-prototype), or why not. */
+export async function readObject(request: Request): Promise<Record<string, unknown> | "invalid_json" | "body_too_large"> {
   const bytes = await readCapped(request);
   if (bytes === null) {
     return "body_too_large";
@@ -91,7 +92,8 @@ async function readObject(request: Request): Promise<Record<string, unknown> | "
   return body as Record<string, unknown>;
 }
 
-function isEmpty(raw: unknown): boolean {
+/** Django's empty values: missing, `null`, `""`, `[]`, `{}`. */
+export function isEmpty(raw: unknown): boolean {
   return (
     raw === undefined ||
     raw === null ||

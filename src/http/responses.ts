@@ -19,7 +19,11 @@ export type Outcome =
   /** 401 for a logged-in user who must reauthenticate first. */
   | { readonly kind: "reauthenticate" }
   /** allauth's `UnauthorizedResponse`: flows and `is_authenticated: null` (410: a dead app token). */
-  | { readonly kind: "unauthorized"; readonly status: 401 | 410 };
+  | { readonly kind: "unauthorized"; readonly status: 401 | 410 }
+  /** A browser redirect (the social flows' 302 to the provider or back to the frontend). */
+  | { readonly kind: "redirect"; readonly location: string }
+  /** A response made elsewhere (a `pre_social_login` receiver's), answered as it is. */
+  | { readonly kind: "response"; readonly response: Response };
 
 /** allauth's `serialize_user`: an empty or missing `email` or `username` is left out, not null. */
 export function userJson(user: UserRef): Record<string, unknown> {
@@ -122,6 +126,10 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
           meta: meta(ctx, true),
         },
       };
+    case "redirect":
+      return { status: 302, body: null };
+    case "response":
+      return { status: outcome.response.status, body: null };
     case "unauthorized":
       return {
         status: outcome.status,

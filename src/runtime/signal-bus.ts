@@ -25,7 +25,24 @@ export interface SignalRequest extends RequestInfo {
   readonly sessionId: string | null;
 }
 
-export type SignalPayload<N extends AuthSignalName> = AuthSignalOf<N> & {
+/**
+ * Thrown by a `pre_social_login` receiver to stop the social flow and answer with `response`
+ * (allauth's `ImmediateHttpResponse`). What the lookup saved before stays saved.
+ */
+export class ImmediateResponse extends Error {
+  constructor(readonly response: Response) {
+    super("a pre_social_login receiver answered the request itself");
+    this.name = "ImmediateResponse";
+  }
+}
+
+export type SignalPayload<N extends AuthSignalName> = AuthSignalOf<N> &
+  (N extends "pre_social_login"
+    ? {
+        /** Connects the social login to this user (allauth's `sociallogin.connect`): `social_account_added`, then that user's login. */
+        readonly connect: (userId: string) => void;
+      }
+    : unknown) & {
   readonly request: SignalRequest;
   readonly response?: Response;
   /**
@@ -79,10 +96,47 @@ export class SignalBus {
   async deliver(step: Step, response: Response): Promise<void> {
     const run = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Promise<A> => step.run(effect);
     for (const emitted of step.signals) {
+      if (step.deliveredEarly.has(emitted)) {
+        continue;
+      }
       for (const receiver of [...(this.#on.get(emitted.signal.type) ?? [])]) {
         await receiver(payloadOf(emitted, step.request, response, run));
       }
     }
+  }
+
+  /**
+   * Runs the in-step receivers of the last `pre_social_login` now, while the flow waits for
+   * them (allauth calls them before it goes on): each may `connect(userId)` the social login to
+   * a user, or throw an `ImmediateResponse` to stop the flow and answer it. Any other throw
+   * aborts the step, as for every in-step receiver.
+   */
+  async deliverPreSocialLogin(step: Step): Promise<{ readonly response: Response | null; readonly connectTo: string | null }> {
+    const emitted = [...step.signals].reverse().find((e) => e.signal.type === "pre_social_login" && !step.deliveredEarly.has(e));
+    if (emitted === undefined) {
+      return { response: null, connectTo: null };
+    }
+    step.deliveredEarly.add(emitted);
+    const run = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Promise<A> => step.run(effect);
+    let connectTo: string | null = null;
+    const connect = (userId: string): void => {
+      connectTo = userId;
+    };
+    for (const receiver of [...(this.#on.get("pre_social_login") ?? [])]) {
+      try {
+        const payload: SignalPayload<AuthSignalName> & { readonly connect: (userId: string) => void } = {
+          ...payloadOf(emitted, step.request, undefined, run),
+          connect,
+        };
+        await receiver(payload);
+      } catch (error) {
+        if (error instanceof ImmediateResponse) {
+          return { response: error.response, connectTo: null };
+        }
+        throw error;
+      }
+    }
+    return { response: null, connectTo };
   }
 
   /** Runs the `after` receivers of one durable signal; the first throw propagates (retry). */

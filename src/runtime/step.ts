@@ -53,6 +53,20 @@ export interface SuspendedAction {
   readonly event: { readonly type: "ADD" | "REMOVE" | "MARK_PRIMARY"; readonly email: string };
 }
 
+/** A social login waiting for the provider signup form: what the provider said, tokens sealed. */
+export interface PendingSocialSignup {
+  readonly provider: string;
+  readonly uid: string;
+  readonly extraData: Readonly<Record<string, unknown>>;
+  readonly emailAddresses: ReadonlyArray<{ readonly email: string; readonly verified: boolean; readonly primary: boolean }>;
+  readonly username: string | null;
+  readonly firstName: string | null;
+  readonly lastName: string | null;
+  /** `storeTokens`: the provider's tokens, sealed with the auth secret; else null. */
+  readonly sealedTokens: string | null;
+  readonly expiresAt: number;
+}
+
 /** What a session row holds besides its user. */
 export interface SessionData {
   /** The login's pending stage (allauth's `account_login`): `verify_email` or `login_by_code`. */
@@ -64,6 +78,8 @@ export interface SessionData {
   readonly reset?: PendingStage;
   readonly methods?: ReadonlyArray<AuthenticationRecord>;
   readonly suspended?: SuspendedAction;
+  /** A social login waiting for the provider signup form (allauth's `socialaccount_sociallogin`). */
+  readonly socialSignup?: PendingSocialSignup;
 }
 
 /** The session as the step sees it; actors replace it (login rotates, logout ends it). */
@@ -116,6 +132,8 @@ export class Step {
   /** Passed to every actor this step creates. */
   inspect: Inspect | undefined = undefined;
   readonly signals: Array<EmittedSignal> = [];
+  /** Signals whose in-step receivers already ran mid-step (`pre_social_login`). */
+  readonly deliveredEarly = new Set<EmittedSignal>();
   /** The session's data changed in memory (an authentication record) and is not written yet. */
   sessionUnsaved = false;
   #transaction: Transaction | null = null;
