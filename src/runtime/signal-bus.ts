@@ -116,8 +116,17 @@ export class SignalBus {
     if (emitted === undefined) {
       return { response: null, connectTo: null };
     }
-    step.deliveredEarly.add(emitted);
     const run = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>): Promise<A> => step.run(effect);
+    // Receivers hear the signals in emission order: those before it (`social_account_updated`) first.
+    for (const earlier of step.signals.slice(0, step.signals.indexOf(emitted))) {
+      if (!step.deliveredEarly.has(earlier)) {
+        step.deliveredEarly.add(earlier);
+        for (const receiver of [...(this.#on.get(earlier.signal.type) ?? [])]) {
+          await receiver(payloadOf(earlier, step.request, undefined, run));
+        }
+      }
+    }
+    step.deliveredEarly.add(emitted);
     let connectTo: string | null = null;
     const connect = (userId: string): void => {
       connectTo = userId;
