@@ -53,7 +53,7 @@ export const providerSignupMachine = setup({
     storeForm: assign((_, params: { readonly output: ValidateProviderSignupOutput }) => ({ form: params.output })),
     storeFailure: assign((_, params: { readonly error: unknown }) => ({ error: toFlowError(params.error) })),
     storeNewUser: assign(({ context }, params: { readonly output: CreateSocialUserOutput }) => {
-      const socialLogin = { ...context.socialLogin, userId: params.output.user.id };
+      const socialLogin = { ...context.socialLogin, userId: params.output.user.id, isExisting: true };
       return {
         user: params.output.user,
         socialLogin,

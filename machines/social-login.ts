@@ -108,7 +108,8 @@ export const socialLoginMachine = setup({
       user: params.output.user,
       byEmail: params.output.byEmail,
       emailVerified: params.output.hasVerifiedEmail,
-      socialLogin: socialLoginRef(context.profile!, params.output.user, params.output.account !== null),
+      // allauth's `is_existing`: the login has a saved user (a connected account, or an email match).
+      socialLogin: socialLoginRef(context.profile!, params.output.user, params.output.user !== null),
     })),
     announceUpdated: emit(({ context }) => ({ type: "social_account_updated" as const, socialLogin: context.socialLogin! })),
     announcePreSocialLogin: emit(({ context }) => ({ type: "pre_social_login" as const, socialLogin: context.socialLogin! })),
@@ -119,7 +120,7 @@ export const socialLoginMachine = setup({
     })),
     storeAccount: assign(({ context }, params: { readonly account: SocialAccountRef; readonly hasVerifiedEmail?: boolean }) => ({
       account: params.account,
-      socialLogin: { ...context.socialLogin!, userId: params.account.userId },
+      socialLogin: { ...context.socialLogin!, userId: params.account.userId, isExisting: true },
       ...(params.hasVerifiedEmail === undefined ? {} : { emailVerified: params.hasVerifiedEmail }),
     })),
     startLogin: assign(({ context }) => ({
@@ -135,7 +136,8 @@ export const socialLoginMachine = setup({
     forgetSessionUser: assign({ sessionUser: null }),
     storeSignupEmail: assign((_, params: { readonly output: AssessSignupOutput }) => ({ signupEmail: params.output.email })),
     storeNewUser: assign(({ context }, params: { readonly output: CreateSocialUserOutput }) => {
-      const socialLogin = { ...context.socialLogin!, userId: params.output.user.id, isExisting: false };
+      // Saved by now: allauth's `is_existing` reads true from here on.
+      const socialLogin = { ...context.socialLogin!, userId: params.output.user.id, isExisting: true };
       return {
         user: params.output.user,
         account: params.output.account,

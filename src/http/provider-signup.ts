@@ -10,7 +10,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { saveSessionData } from "../runtime/session.ts";
-import type { PendingSocialSignup, SessionState, Step } from "../runtime/step.ts";
+import type { PendingSocialSignup, Step } from "../runtime/step.ts";
 import { displayOf } from "../social/profile.ts";
 import { openTokens } from "../social/token-box.ts";
 import type { SocialProfile } from "../social/types.ts";
@@ -18,25 +18,12 @@ import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import { settle } from "./pipeline.ts";
 import { findProvider } from "./provider-redirect.ts";
-import { providerJson } from "./providers-json.ts";
+import { pendingSocialSignup, providerJson } from "./providers-json.ts";
 import type { Outcome } from "./responses.ts";
-
-/** The session's waiting social signup, if it has not timed out. */
-export function pendingSocialSignup(session: SessionState, now: number): PendingSocialSignup | null {
-  const pending = session.data.socialSignup;
-  return pending !== undefined && pending.expiresAt > now ? pending : null;
-}
 
 function profileOf(config: ResolvedConfig, pending: PendingSocialSignup): SocialProfile {
   const { sealedTokens, expiresAt: _expiresAt, ...rest } = pending;
   return { ...rest, tokens: sealedTokens === null ? null : openTokens(config.secret, sealedTokens) };
-}
-
-/** The `provider_signup` pending flow of a 401 (allauth's `provider_flows`), or null. */
-export function providerSignupFlow(config: ResolvedConfig, session: SessionState, now: number): Record<string, unknown> | null {
-  const pending = pendingSocialSignup(session, now);
-  const provider = pending === null ? null : findProvider(config, pending.provider);
-  return provider === null ? null : { id: "provider_signup", provider: providerJson(provider), is_pending: true };
 }
 
 async function dropSignup(step: Step): Promise<void> {

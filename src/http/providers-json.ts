@@ -3,6 +3,7 @@
  * provider, the `socialaccount` key of `GET config`, and the provider flows of a 401.
  */
 import type { ResolvedConfig } from "../config.ts";
+import type { PendingSocialSignup, SessionState } from "../runtime/step.ts";
 import { openidConfigurationUrl } from "../social/providers.ts";
 import type { ProviderConfig } from "../social/types.ts";
 
@@ -48,3 +49,17 @@ export function providerFlowsJson(config: ResolvedConfig, client: "browser" | "a
   }
   return flows;
 }
+
+/** The session's waiting social signup, if it has not timed out. */
+export function pendingSocialSignup(session: SessionState, now: number): PendingSocialSignup | null {
+  const pending = session.data.socialSignup;
+  return pending !== undefined && pending.expiresAt > now ? pending : null;
+}
+
+/** The `provider_signup` pending flow of a 401 (allauth's `provider_flows`), or null. */
+export function providerSignupFlow(config: ResolvedConfig, session: SessionState, now: number): Record<string, unknown> | null {
+  const pending = pendingSocialSignup(session, now);
+  const provider = pending === null ? null : (config.socialaccount.providers.find((p) => p.id === pending.provider) ?? null);
+  return provider === null ? null : { id: "provider_signup", provider: providerJson(provider), is_pending: true };
+}
+

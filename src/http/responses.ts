@@ -9,7 +9,7 @@ import { flatErrors } from "../../machines/errors.ts";
 import { errorFor, statusFor } from "./error-table.ts";
 import type { InputError } from "./input.ts";
 import { pendingOf, pendingResetOf } from "./pending-flow.ts";
-import { providerFlowsJson } from "./providers-json.ts";
+import { providerFlowsJson, providerSignupFlow } from "./providers-json.ts";
 
 /** What an endpoint decided; rendered once the step knows the final session. */
 export type Outcome =
@@ -60,6 +60,10 @@ export function flowsJson(
     flows.push({ id: "signup" });
   }
   flows.push(...providerFlowsJson(config, client));
+  const socialSignup = providerSignupFlow(config, session, now);
+  if (socialSignup !== null) {
+    flows.push(socialSignup);
+  }
   const live = pendingOf(session, now);
   if (live !== null) {
     const listed = flows.find((f) => f["id"] === live.flow);

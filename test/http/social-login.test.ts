@@ -25,7 +25,8 @@ describe("social login through the browser redirect", () => {
     expect(back).toBe(frontendCallback);
     const signals = take(h);
     expect(signals.names).toEqual(["pre_social_login", "user_signed_up", "user_logged_in"]);
-    expect(signals.one("user_signed_up").socialLogin).toMatchObject({ provider: "devidp", isExisting: false });
+    expect(signals.one("pre_social_login").socialLogin).toMatchObject({ provider: "devidp", isExisting: false, userId: null });
+    expect(signals.one("user_signed_up").socialLogin).toMatchObject({ provider: "devidp", isExisting: true });
     expect(signals.one("user_logged_in").socialLogin).toMatchObject({ provider: "devidp", userId: signals.one("user_signed_up").user.id });
     const session = await browser.request("GET", "auth/session");
     expect(session.status).toBe(200);
