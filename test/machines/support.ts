@@ -8,6 +8,7 @@ import type {
   Actor,
   AnyActorLogic,
   AnyStateMachine,
+  AnyStateNode,
   AnyTransitionDefinition,
   EventFromLogic,
   InputFrom,
@@ -61,7 +62,30 @@ import type {
   ChangePendingEmailOutput,
 } from "../../machines/contracts.ts";
 import type { FlowError } from "../../machines/errors.ts";
-import type { AuthSignal, ConfirmationRef, EmailAddressRef, UserRef } from "../../machines/signals.ts";
+import type {
+  AcceptLoginInput,
+  AcceptLoginOutput,
+  AssessSignupOutput,
+  ConnectAccountInput,
+  ConnectAccountOutput,
+  CreateSocialUserInput,
+  CreateSocialUserOutput,
+  DisconnectInput,
+  DisconnectOutput,
+  LookupOutput,
+  PreSocialLoginOutput,
+  ProviderSignupForm,
+  SocialProfileData,
+  ValidateProviderSignupOutput,
+} from "../../machines/social-contracts.ts";
+import type {
+  AuthSignal,
+  ConfirmationRef,
+  EmailAddressRef,
+  SocialAccountRef,
+  SocialLoginRef,
+  UserRef,
+} from "../../machines/signals.ts";
 
 // ---- fixtures ----
 
@@ -115,6 +139,23 @@ export function pendingLogin(overrides: Partial<PendingLogin> = {}): PendingLogi
   };
 }
 
+/** What the `dummy` provider says about alice: one verified primary address. */
+export function socialProfile(overrides: Partial<SocialProfileData> = {}): SocialProfileData {
+  return {
+    provider: "dummy",
+    uid: "100",
+    emailAddresses: [{ email: "alice@example.com", verified: true, primary: true }],
+    username: "alice",
+    firstName: null,
+    lastName: null,
+    ...overrides,
+  };
+}
+
+export function socialAccount(overrides: Partial<SocialAccountRef> = {}): SocialAccountRef {
+  return { id: "sa1", provider: "dummy", uid: "100", userId: "u1", ...overrides };
+}
+
 /** A mail that went out. */
 export function sent(conf: ConfirmationRef, verificationId: string | null = null): SendVerificationEmailOutput {
   return { sent: true, confirmation: conf, verificationId };
@@ -162,6 +203,16 @@ export interface ActorContracts {
   confirmLoginCode: [ConfirmLoginCodeInput, ConfirmLoginCodeOutput];
   checkCode: [CheckCodeInput, CheckCodeOutput];
   resendCode: [undefined, ResendCodeOutput];
+  lookupSocialAccount: [SocialProfileData, LookupOutput];
+  runPreSocialLogin: [SocialLoginRef, PreSocialLoginOutput];
+  connectAccount: [ConnectAccountInput, ConnectAccountOutput];
+  logOutFirst: [UserRef, void];
+  acceptLogin: [AcceptLoginInput, AcceptLoginOutput];
+  assessSocialSignup: [SocialProfileData, AssessSignupOutput];
+  createSocialUser: [CreateSocialUserInput, CreateSocialUserOutput];
+  validateProviderSignup: [ProviderSignupForm, ValidateProviderSignupOutput];
+  checkDisconnect: [DisconnectInput, void];
+  removeSocialAccount: [DisconnectInput, DisconnectOutput];
 }
 export type ActorName = keyof ActorContracts;
 
@@ -188,7 +239,25 @@ export function deferred<T>(): Deferred<T> {
 
 // ---- coverage ----
 
-/** A readable, stable name for one transition of a machine's top-level states. */
+/** A state's name: its key at the top level, its dotted path below (`connecting.storing`). */
+function nodeName(node: { readonly path: ReadonlyArray<string> }): string {
+  return node.path.join(".");
+}
+
+/** Every state node of a machine, nested ones included. */
+function chartNodes(machine: AnyStateMachine): Array<AnyStateNode> {
+  const nodes: Array<AnyStateNode> = [];
+  const walk = (node: AnyStateNode): void => {
+    for (const child of Object.values(node.states)) {
+      nodes.push(child);
+      walk(child);
+    }
+  };
+  walk(machine.root);
+  return nodes;
+}
+
+/** A readable, stable name for one transition of a machine's states. */
 function transitionKey(t: AnyTransitionDefinition): string | null {
   const source = t.source;
   if (source.parent === undefined) {
@@ -207,14 +276,14 @@ function transitionKey(t: AnyTransitionDefinition): string | null {
         : t.eventType;
     index = (source.transitions.get(t.eventType) ?? []).indexOf(t);
   }
-  const targets = (t.target ?? []).map((node) => node.key).join(",") || source.key;
-  return `${source.key} --${label}#${index}--> ${targets}`;
+  const targets = (t.target ?? []).map(nodeName).join(",") || nodeName(source);
+  return `${nodeName(source)} --${label}#${index}--> ${targets}`;
 }
 
-/** Every transition a machine declares on its top-level states. */
+/** Every transition a machine declares on its states. */
 export function declaredTransitions(machine: AnyStateMachine): Array<string> {
   const keys: Array<string> = [];
-  for (const node of Object.values(machine.root.states)) {
+  for (const node of chartNodes(machine)) {
     for (const t of node.always ?? []) {
       keys.push(transitionKey(t)!);
     }
@@ -275,7 +344,7 @@ export function scenarios() {
         const coverage = coverageOf(machine.id);
         const deadStates = Object.keys(unreachable.states ?? {});
         const deadTransitions = Object.keys(unreachable.transitions ?? {});
-        const allStates = Object.keys(machine.root.states).sort();
+        const allStates = chartNodes(machine).map(nodeName).sort();
         const allTransitions = declaredTransitions(machine);
         expect(allStates).toEqual(expect.arrayContaining(deadStates));
         expect(allTransitions).toEqual(expect.arrayContaining(deadTransitions));
@@ -357,14 +426,14 @@ export async function startFlow<M extends AnyStateMachine>(
         const key = transitionKey(t);
         if (key === null) {
           for (const target of t.target ?? []) {
-            coverage.states.add(target.key);
+            coverage.states.add(nodeName(target));
           }
           continue;
         }
         coverage.transitions.add(key);
-        coverage.states.add(t.source.key);
+        coverage.states.add(nodeName(t.source));
         for (const target of t.target ?? []) {
-          coverage.states.add(target.key);
+          coverage.states.add(nodeName(target));
         }
       }
     } else if (event.type === "@xstate.event" && event.event.type.startsWith("xstate.error.actor.")) {
