@@ -31,7 +31,7 @@ const verifiedPrimary = address({ id: "e1", userId: "u1", email: "alice@example.
 const unverifiedPrimary = address({ id: "e1", userId: "u1", email: "alice@example.com", verified: false });
 
 /** The social login as signals carry it once the user exists. */
-const signedUp: SocialLoginRef = { provider: "dummy", uid: "100", userId: "u1", isExisting: false };
+const signedUp: SocialLoginRef = { provider: "dummy", uid: "100", userId: "u1", isExisting: true };
 const signupLogin = {
   userId: "u1",
   signup: true,

@@ -34,7 +34,7 @@ const unverifiedPrimary = address({ id: "e1", userId: "u1", email: "alice@exampl
 /** The social login as signals carry it: a new person, a known user, a just-signed-up user. */
 const newcomer: SocialLoginRef = { provider: "dummy", uid: "100", userId: null, isExisting: false };
 const existing: SocialLoginRef = { provider: "dummy", uid: "100", userId: "u1", isExisting: true };
-const signedUp: SocialLoginRef = { provider: "dummy", uid: "100", userId: "u1", isExisting: false };
+const signedUp: SocialLoginRef = { provider: "dummy", uid: "100", userId: "u1", isExisting: true };
 
 const nobody: LookupOutput = { account: null, user: null, byEmail: null, hasVerifiedEmail: false };
 const connected: LookupOutput = { account, user: alice, byEmail: null, hasVerifiedEmail: true };
@@ -343,11 +343,6 @@ describe("social login of a known user", () => {
     expect(snapshot.context.account).toBeNull();
   });
 
-  // KNOWN MACHINE BUG (reported to the lead; this test and the coverage replay fail until fixed):
-  // `storeLookup` in machines/social-login.ts sets `isExisting` from `output.account !== null`, so an
-  // email-authentication match (a user, no account yet) is announced to the receivers as a new
-  // person. SIGNALS.md §3.12: `is_existing` is true "if an email-authentication match was found"
-  // (allauth: the login's user exists). Fix: `isExisting` from `output.user !== null`.
   s.it("by email authentication: pre_social_login carries the matched user as an existing social login", async () => {
     const { flow } = await complete(fakes({ lookupSocialAccount: () => matchedByEmail }));
     expect(flow.signalTypes()).toEqual(["pre_social_login", "user_logged_in"]);
