@@ -132,6 +132,45 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `ALTER TABLE auth_flow ADD COLUMN code_expires_at BIGINT`,
     ],
   },
+  {
+    id: 7,
+    name: "social_accounts",
+    statements: [
+      // A person at a provider, known by (provider, uid) and never by email; `extra_data` is JSON.
+      `CREATE TABLE auth_social_account (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+        provider TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        extra_data TEXT NOT NULL,
+        date_joined BIGINT NOT NULL,
+        last_login BIGINT NOT NULL,
+        UNIQUE (provider, uid)
+      )`,
+      `CREATE INDEX auth_social_account_user ON auth_social_account (user_id)`,
+      // Only with `storeTokens`; the tokens are sealed (`src/social/token-box.ts`), never plain.
+      `CREATE TABLE auth_social_token (
+        account_id TEXT PRIMARY KEY REFERENCES auth_social_account(id) ON DELETE CASCADE,
+        sealed TEXT NOT NULL,
+        expires_at BIGINT
+      )`,
+      // A redirect in flight: keyed by the digest of its state parameter, taken once, swept when expired.
+      `CREATE TABLE auth_social_state (
+        digest TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        process TEXT NOT NULL,
+        next TEXT NOT NULL,
+        user_id TEXT,
+        pkce_verifier_sealed TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+      `CREATE INDEX auth_social_state_expiry ON auth_social_state (expires_at)`,
+    ],
+  },
 ];
 
 /**

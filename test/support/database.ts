@@ -49,7 +49,8 @@ export async function testDatabase(): Promise<TestDatabase> {
     url: urlFor(await workerSchema),
     reset: async (query) => {
       await query(
-        "TRUNCATE auth_outbox, auth_flow, auth_session, auth_verification, auth_email_address, auth_rate_limit, auth_user",
+        "TRUNCATE auth_outbox, auth_flow, auth_session, auth_verification, auth_email_address, auth_rate_limit, " +
+          "auth_social_state, auth_social_token, auth_social_account, auth_user",
       );
     },
   };
