@@ -6,7 +6,8 @@
  * Cross-setting rules (allauth's start-up checks) live in `config.ts`.
  */
 import { Either, ParseResult, Schema } from "effect";
-import type { AccountConfig, AdapterConfig, AuthConfig, FrontendUrls, RateLimitsConfig } from "./config.ts";
+import type { AccountConfig, AdapterConfig, AuthConfig, FrontendUrls, ProviderInput, RateLimitsConfig, SocialAccountConfig } from "./config.ts";
+import type { ProviderType } from "./social/types.ts";
 
 /** A configuration mistake found by `createAuth` before anything is opened. */
 export class ConfigError extends Error {
@@ -168,6 +169,64 @@ const FrontendUrls = object({
   socialaccountLoginError: optional(url),
 });
 
+/** The provider types (`src/social/providers.ts` holds their presets). */
+const providerTypes = ["openid_connect", "github", "google", "microsoft", "gitlab", "apple", "discord", "dummy"] as const;
+
+const absoluteUrl = expecting(
+  Schema.String.pipe(
+    Schema.filter((u) => {
+      try {
+        const parsed = new URL(u);
+        return (parsed.protocol === "https:" || parsed.protocol === "http:") && parsed.host !== "";
+      } catch {
+        return false;
+      }
+    }),
+  ),
+  "an absolute http(s) URL",
+);
+
+const nonEmpty = expecting(Schema.String.pipe(Schema.filter((s) => s.trim() !== "")), "a non-empty string");
+
+/** One `socialaccount.providers` entry: allauth's app and its settings, camelCased. */
+const Provider = object({
+  type: expecting(Schema.Literal(...providerTypes), `a provider type (${providerTypes.map((t) => `"${t}"`).join(", ")})`),
+  id: optional(
+    expecting(
+      Schema.String.pipe(Schema.filter((s) => /^[a-z0-9][a-z0-9_-]*$/i.test(s))),
+      "an id of letters, digits, _ and - (it appears in URLs)",
+    ),
+  ),
+  name: optional(nonEmpty),
+  clientId: optional(nonEmpty),
+  secret: optional(text),
+  serverUrl: optional(absoluteUrl),
+  tenant: optional(nonEmpty),
+  tokenAuthMethod: optional(expecting(Schema.Literal("client_secret_post", "client_secret_basic"), '"client_secret_post" or "client_secret_basic"')),
+  fetchUserinfo: optional(bool),
+  uidField: optional(nonEmpty),
+  scope: optional(list(Schema.String, "a string", "an array of scopes")),
+  authParams: optional(expecting(Schema.Record({ key: Schema.String, value: Schema.String }), "an object of string values")),
+  verifiedEmail: optional(
+    expecting(Schema.Union(Schema.Boolean, Schema.Array(Schema.String)), "true, false or an array of email domains"),
+  ),
+  emailAuthentication: optional(bool),
+});
+
+/** allauth's `SOCIALACCOUNT_*` settings, camelCased. */
+const SocialAccount = object({
+  // Not `list`: an entry's own fields report their mistakes.
+  providers: optional(Schema.Array(Provider).annotations({ message: () => "an array of provider entries" })),
+  autoSignup: optional(bool),
+  emailRequired: optional(bool),
+  emailVerification: optional(expecting(Schema.Literal("none", "optional", "mandatory"), '"none", "optional" or "mandatory"')),
+  emailAuthentication: optional(bool),
+  emailAuthenticationAutoConnect: optional(bool),
+  storeTokens: optional(bool),
+  requestsTimeout: optional(expecting(Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) && n > 0)), "a positive number of seconds")),
+  stateTimeout: optional(positive),
+});
+
 const hostPattern = /^(?:\*|\.?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])$/i;
 
 export const ConfigSchema = object({
@@ -197,6 +256,7 @@ export const ConfigSchema = object({
   frontendUrls: optional(FrontendUrls),
   account: optional(Account),
   adapter: optional(object({ isOpenForSignup: optional(hook), isNewUserActive: optional(hook) })),
+  socialaccount: optional(SocialAccount),
   allowedHosts: optional(
     list(
       Schema.String.pipe(Schema.filter((h) => hostPattern.test(h))),
@@ -230,12 +290,16 @@ const settingsInSync: [
   Same<keyof FrontendUrls, keyof typeof FrontendUrls.fields>,
   Same<keyof RateLimitsConfig, keyof typeof RateLimits.fields>,
   Same<keyof AdapterConfig, "isOpenForSignup" | "isNewUserActive">,
-] = [true, true, true, true, true];
+  Same<keyof SocialAccountConfig, keyof typeof SocialAccount.fields>,
+  Same<keyof ProviderInput, keyof typeof Provider.fields>,
+  Same<ProviderType, (typeof providerTypes)[number]>,
+] = [true, true, true, true, true, true, true, true];
 
 /** The setting names one level down, for suggestions at the top level. */
 const nested: Readonly<Record<string, ReadonlyArray<string>>> = {
   account: Object.keys(Account.fields),
   frontendUrls: Object.keys(FrontendUrls.fields),
+  socialaccount: Object.keys(SocialAccount.fields),
 };
 
 function camel(name: string): string {
@@ -265,11 +329,13 @@ function suggest(key: string, known: ReadonlyArray<string>, atTop: boolean): str
     }
     if (atTop) {
       // ACCOUNT_LOGIN_METHODS, HEADLESS_FRONTEND_URLS, login_methods at the top level.
-      const stripped = camel(key.replace(/^(ACCOUNT|HEADLESS)_/i, ""));
+      const stripped = camel(key.replace(/^(ACCOUNT|HEADLESS|SOCIALACCOUNT)_/i, ""));
       if (known.includes(stripped)) {
         return stripped;
       }
-      for (const [parent, names] of Object.entries(nested)) {
+      // SOCIALACCOUNT_EMAIL_VERIFICATION is socialaccount's, not account's.
+      const social = /^SOCIALACCOUNT_/i.test(key);
+      for (const [parent, names] of Object.entries(nested).sort(([a], [b]) => Number(b === "socialaccount" && social) - Number(a === "socialaccount" && social))) {
         if (names.includes(stripped)) {
           return `${parent}.${stripped}`;
         }

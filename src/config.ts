@@ -8,6 +8,8 @@ import type { EmailVerificationMode, FlowSettings, LoginMethod } from "../machin
 import { ConfigError, validateConfig } from "./config-schema.ts";
 import type { OutboxOptions } from "./runtime/outbox.ts";
 import type { Mail, MailDelivery } from "./services/mailer.ts";
+import { resolveProviders } from "./social/providers.ts";
+import type { ProviderConfig, ProviderType } from "./social/types.ts";
 
 /** allauth's `ACCOUNT_RATE_LIMITS` keys, camelCased; values keep allauth's format. */
 export interface RateLimitsConfig {
@@ -86,6 +88,49 @@ export interface FrontendUrls {
   readonly socialaccountLoginError?: string;
 }
 
+/**
+ * One `socialaccount.providers` entry: allauth's `SocialApp` with its `settings` merged in,
+ * camelCased. Presets fill in the rest (`src/social/providers.ts`).
+ */
+export interface ProviderInput {
+  readonly type: ProviderType;
+  /** allauth's `provider_id`: the name in URLs and in stored accounts (default: the type). */
+  readonly id?: string;
+  readonly name?: string;
+  readonly clientId?: string;
+  readonly secret?: string;
+  /** OIDC issuer: required for `openid_connect`, a self-hosted instance for `gitlab`. */
+  readonly serverUrl?: string;
+  /** `microsoft`: allauth's `tenant` (default `"common"`). */
+  readonly tenant?: string;
+  readonly tokenAuthMethod?: "client_secret_post" | "client_secret_basic";
+  readonly fetchUserinfo?: boolean;
+  readonly uidField?: string;
+  readonly scope?: ReadonlyArray<string>;
+  readonly authParams?: Readonly<Record<string, string>>;
+  /** allauth's `VERIFIED_EMAIL`: trust every address the provider gives, or those of these domains. */
+  readonly verifiedEmail?: boolean | ReadonlyArray<string>;
+  readonly emailAuthentication?: boolean;
+}
+
+/** allauth's `SOCIALACCOUNT_*` settings, camelCased. */
+export interface SocialAccountConfig {
+  readonly providers?: ReadonlyArray<ProviderInput>;
+  readonly autoSignup?: boolean;
+  /** Default: whether the account signup requires an email. */
+  readonly emailRequired?: boolean;
+  /** Default: `account.emailVerification`. */
+  readonly emailVerification?: EmailVerificationMode;
+  readonly emailAuthentication?: boolean;
+  readonly emailAuthenticationAutoConnect?: boolean;
+  /** Keep the provider's tokens, sealed (`auth_social_token`). */
+  readonly storeTokens?: boolean;
+  /** Seconds for each request to a provider. */
+  readonly requestsTimeout?: number;
+  /** Seconds a redirect to a provider may take to come back (allauth has no limit). */
+  readonly stateTimeout?: number;
+}
+
 export interface MailerLike {
   /** `delivery.idempotencyKey` is the same on every retry of one mail. */
   send(mail: Mail, delivery: MailDelivery): Promise<void>;
@@ -116,6 +161,8 @@ export interface AuthConfig {
   readonly frontendUrls?: FrontendUrls;
   readonly account?: AccountConfig;
   readonly adapter?: AdapterConfig;
+  /** allauth's `allauth.socialaccount` app: social login, connect and disconnect. */
+  readonly socialaccount?: SocialAccountConfig;
   /**
    * Django's `ALLOWED_HOSTS`: the hosts (no port) requests may name; `".example.com"` also
    * allows its subdomains, `"*"` any host. Default: `localhost`, `127.0.0.1`, `[::1]`.
@@ -203,6 +250,18 @@ export interface ResolvedConfig {
     readonly defaultHttpProtocol: "http" | "https";
   };
   readonly adapter: Required<AdapterConfig>;
+  readonly socialaccount: {
+    /** In the given order; empty when none is configured. */
+    readonly providers: ReadonlyArray<ProviderConfig>;
+    readonly autoSignup: boolean;
+    readonly emailRequired: boolean;
+    readonly emailVerification: EmailVerificationMode;
+    readonly emailAuthentication: boolean;
+    readonly emailAuthenticationAutoConnect: boolean;
+    readonly storeTokens: boolean;
+    readonly requestsTimeout: number;
+    readonly stateTimeout: number;
+  };
   readonly allowedHosts: ReadonlyArray<string>;
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
@@ -344,6 +403,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     signupEmail = "required";
   }
   const urls = config.frontendUrls ?? {};
+  const social = config.socialaccount ?? {};
   return {
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
@@ -356,7 +416,8 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       accountResetPassword: urls.accountResetPassword ?? "/account/password/reset",
       accountResetPasswordFromKey: urls.accountResetPasswordFromKey ?? "/account/password/reset/key/{key}",
       accountSignup: urls.accountSignup ?? "/account/signup",
-      socialaccountLoginError: urls.socialaccountLoginError ?? "/account/provider/callback",
+      // allauth sends a failed provider login with no known state to this URL or, unset, to "/".
+      socialaccountLoginError: urls.socialaccountLoginError ?? "/",
     },
     account: {
       loginMethods,
@@ -406,6 +467,17 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     adapter: {
       isOpenForSignup: config.adapter?.isOpenForSignup ?? (() => true),
       isNewUserActive: config.adapter?.isNewUserActive ?? (() => true),
+    },
+    socialaccount: {
+      providers: resolveProviders(social.providers ?? [], process.env["NODE_ENV"] === "production"),
+      autoSignup: social.autoSignup ?? true,
+      emailRequired: social.emailRequired ?? signupEmail === "required",
+      emailVerification: social.emailVerification ?? emailVerification,
+      emailAuthentication: social.emailAuthentication ?? false,
+      emailAuthenticationAutoConnect: social.emailAuthenticationAutoConnect ?? false,
+      storeTokens: social.storeTokens ?? false,
+      requestsTimeout: social.requestsTimeout ?? 5,
+      stateTimeout: social.stateTimeout ?? 600,
     },
     allowedHosts: (config.allowedHosts ?? defaultAllowedHosts).map((host) => host.toLowerCase()),
     trustedProxyCount: config.trustedProxyCount ?? 0,

@@ -319,7 +319,7 @@ describe("what a valid config may hold", () => {
       accountResetPassword: "/account/password/reset",
       accountResetPasswordFromKey: "/account/password/reset/key/{key}",
       accountSignup: "/account/signup",
-      socialaccountLoginError: "/account/provider/callback",
+      socialaccountLoginError: "/",
     });
     expect(existsSync(join(dir, "auth.db"))).toBe(false);
   });
