@@ -12,6 +12,7 @@ import { postLogin } from "./login.ts";
 import { manageEmail } from "./manage-email.ts";
 import { postPasswordChange } from "./password-change.ts";
 import { disallowedHost, requestOrigin } from "./host.ts";
+import { socialConfigJson } from "./providers-json.ts";
 import { getPasswordReset, postPasswordRequest, postPasswordReset } from "./password-reset.ts";
 import { postReauthenticate } from "./reauthenticate.ts";
 import { deleteSession, getSession } from "./session.ts";
@@ -57,6 +58,10 @@ async function getConfig(exchange: Exchange): Promise<Response> {
       authentication_method: methods.length === 1 ? methods[0] : "username_email",
     },
   };
+  const socialaccount = socialConfigJson(config, exchange.client);
+  if (socialaccount !== null) {
+    data["socialaccount"] = socialaccount;
+  }
   if (config.usersessions !== null) {
     data["usersessions"] = { track_activity: config.usersessions.trackActivity };
   }

@@ -9,6 +9,7 @@ import { flatErrors } from "../../machines/errors.ts";
 import { errorFor, statusFor } from "./error-table.ts";
 import type { InputError } from "./input.ts";
 import { pendingOf, pendingResetOf } from "./pending-flow.ts";
+import { providerFlowsJson } from "./providers-json.ts";
 
 /** What an endpoint decided; rendered once the step knows the final session. */
 export type Outcome =
@@ -42,9 +43,11 @@ export function flowsJson(
   session: SessionState,
   now: number,
   openForSignup: boolean,
+  client: "browser" | "app",
 ): Array<Record<string, unknown>> {
-  // allauth's order: login, login by code when enabled, signup only while open, then the
-  // pending stage; password reset by code (a process of its own) last, pending or not.
+  // allauth's order: login, login by code when enabled, signup only while open, the provider
+  // flows this client can start, then the pending stage; password reset by code (a process of
+  // its own) last, pending or not.
   const flows: Array<Record<string, unknown>> = [{ id: "login" }];
   if (config.account.loginByCodeEnabled) {
     flows.push({ id: "login_by_code" });
@@ -52,6 +55,7 @@ export function flowsJson(
   if (openForSignup) {
     flows.push({ id: "signup" });
   }
+  flows.push(...providerFlowsJson(config, client));
   const live = pendingOf(session, now);
   if (live !== null) {
     const listed = flows.find((f) => f["id"] === live.flow);
@@ -106,7 +110,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
       }
       return {
         status: 401,
-        body: { status: 401, data: { flows: flowsJson(ctx.config, ctx.session, ctx.now, ctx.openForSignup) }, meta: meta(ctx, false) },
+        body: { status: 401, data: { flows: flowsJson(ctx.config, ctx.session, ctx.now, ctx.openForSignup, ctx.client) }, meta: meta(ctx, false) },
       };
     }
     case "reauthenticate":
@@ -127,7 +131,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
         status: outcome.status,
         body: {
           status: outcome.status,
-          data: { flows: flowsJson(ctx.config, ctx.session, ctx.now, ctx.openForSignup) },
+          data: { flows: flowsJson(ctx.config, ctx.session, ctx.now, ctx.openForSignup, ctx.client) },
           meta: { is_authenticated: null },
         },
       };
