@@ -4,7 +4,9 @@
  * login runs as after a browser callback. Errors as ALLAUTH-ERRORS §19; `connected_other` is a
  * 400 without param, a closed signup 403, a connect needing reauthentication 401.
  */
+import { Clock } from "effect";
 import type { FlowError } from "../../machines/errors.ts";
+import { hitRateLimit } from "../storage/rate-limits.ts";
 import { verifyAppToken } from "../social/app-token.ts";
 import type { SocialProfile } from "../social/types.ts";
 import type { Exchange } from "./exchange.ts";
@@ -16,6 +18,21 @@ const tokenError = (code: FlowError["code"]): FlowError => ({ code, param: "toke
 const maxTokenLength = 16 * 1024;
 
 const text = (value: unknown): string | null => (typeof value === "string" && value !== "" && value.length <= maxTokenLength ? value : null);
+
+/**
+ * allauth's `verify_jti`: an ID token that carries `iss`, `jti` and `exp` is accepted once; a
+ * second use before it expires is refused (its `jti` is remembered until then).
+ */
+async function firstUse(exchange: Exchange, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
+  const { iss, jti, exp } = claims;
+  if (typeof iss !== "string" || typeof jti !== "string" || typeof exp !== "number") {
+    return true;
+  }
+  const { runtime } = exchange.deps;
+  const now = await runtime.runPromise(Clock.currentTimeMillis);
+  const until = Math.max(exp * 1000 - now, 60_000);
+  return runtime.runPromise(hitRateLimit(`jti:${iss}:${jti.slice(0, 200)}`, 1, until, now));
+}
 
 export async function postProviderToken(exchange: Exchange): Promise<Response> {
   const { config, bus } = exchange.deps;
@@ -70,6 +87,9 @@ export async function postProviderToken(exchange: Exchange): Promise<Response> {
       ...(text(accessToken) === null ? {} : { accessToken: text(accessToken)! }),
     }, { timeoutSeconds: config.socialaccount.requestsTimeout });
   } catch {
+    return exchange.respond({ kind: "errors", errors: [tokenError("invalid_token")] });
+  }
+  if (!(await firstUse(exchange, profile.extraData))) {
     return exchange.respond({ kind: "errors", errors: [tokenError("invalid_token")] });
   }
   const openForSignup = await config.adapter.isOpenForSignup(exchange.request);

@@ -61,3 +61,19 @@ describe("POST auth/provider/token", () => {
     await h.close();
   });
 });
+
+describe("an app ID token with a jti (allauth's verify_jti)", () => {
+  it("is accepted once; its second use before it expires is invalid_token", async () => {
+    const h = await socialHarness(idp);
+    const now = Math.floor(Date.now() / 1000);
+    const idToken = await idp.sign({ iss: idp.issuer, aud: clientId, sub: "jti-person", iat: now, exp: now + 600, jti: "one-time-1", email: "jti@example.com", email_verified: true });
+    const body = { provider: "devidp", process: "login", token: { client_id: clientId, id_token: idToken } };
+    expect((await h.app().request("POST", "auth/provider/token", body)).status).toBe(200);
+    take(h);
+    const replay = await h.app().request("POST", "auth/provider/token", body);
+    expect(replay.status).toBe(400);
+    expect(replay.body.errors).toEqual([{ param: "token", code: "invalid_token", message: "Invalid token." }]);
+    expect(take(h).names).toEqual([]);
+    await h.close();
+  });
+});
