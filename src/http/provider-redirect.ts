@@ -22,7 +22,7 @@ import { authorizationUrl, newRedirectSecrets } from "../social/client.ts";
 import { ProviderError } from "../social/errors.ts";
 import { openSecret, sealSecret } from "../social/token-box.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
-import { insertRedirectState, takeRedirectState } from "../storage/social.ts";
+import { insertRedirectState, sweepRedirectStates, takeRedirectState } from "../storage/social.ts";
 import type { Exchange } from "./exchange.ts";
 import { hostDomain, isAllowedHost } from "./host.ts";
 import { runSocialLogin } from "./social-flow.ts";
@@ -118,6 +118,8 @@ export async function postProviderRedirect(exchange: Exchange): Promise<Response
       Effect.gen(function* () {
         const tokens = yield* Tokens;
         const now = yield* Clock.currentTimeMillis;
+        // States that expired unused go as new ones come.
+        yield* sweepRedirectStates(now);
         yield* insertRedirectState({
           digest: tokens.digest(statePurpose, secrets.state),
           session_id: step.session.id!,

@@ -4,10 +4,11 @@
  * user's session, and mandatory verification of an address the provider did not verify.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { goodPassword } from "../support/harness.ts";
-import { take } from "./support.ts";
+import { TestContext } from "effect";
+import { goodPassword, harness } from "../support/harness.ts";
+import { advance, take } from "./support.ts";
 import type { IdentityProvider } from "../support/oidc-provider.ts";
-import { frontendCallback, socialHarness, socialRoundTrip, startProvider } from "../support/social.ts";
+import { frontendCallback, socialConfig, socialHarness, socialRoundTrip, startProvider, startRedirect } from "../support/social.ts";
 
 let idp: IdentityProvider;
 beforeAll(async () => {
@@ -73,6 +74,18 @@ describe("social login through the browser redirect", () => {
     expect(session.status).toBe(401);
     expect(session.body.data.flows).toContainEqual({ id: "verify_email", is_pending: true });
     expect(h.takeMails().map((m) => m.to)).toEqual(["bob@example.com"]);
+    await h.close();
+  });
+});
+
+describe("redirect states", () => {
+  it("an expired, unused state is swept when the next redirect starts", async () => {
+    const h = await harness({ socialaccount: socialConfig(idp) }, { layer: TestContext.TestContext });
+    await startRedirect(h, h.browser());
+    expect(await h.count("auth_social_state")).toBe(1);
+    await advance(h, "601 seconds");
+    await startRedirect(h, h.browser());
+    expect(await h.count("auth_social_state")).toBe(1);
     await h.close();
   });
 });
