@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
-import { chromium } from "playwright-core";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemo } from "../../examples/demo/app.ts";
 import type { Demo } from "../../examples/demo/app.ts";
 import type { Mail } from "../../src/services/mailer.ts";
+import { eventually, launchChromium } from "../support/browser.ts";
 import { testSecret } from "../support/harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "authmachines-browser-"));
@@ -30,21 +30,7 @@ beforeAll(async () => {
     database: `sqlite:${join(dir, "demo.db")}`,
     mailer: { send: async (mail) => void mails.push(mail) },
   });
-  context = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  ({ context, page } = await launchChromium(join(dir, "profile")));
 }, 60_000);
 
 afterAll(async () => {
@@ -52,11 +38,6 @@ afterAll(async () => {
   await demo?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Polls `read` until the assertion holds (a loaded machine runs Chromium slowly). */
-function eventually<T>(read: () => T | Promise<T>) {
-  return expect.poll(read, { timeout: 20_000, interval: 100 });
-}
 
 /** The one mail that arrives next (delivery runs just after the step commits). */
 async function nextMail(): Promise<Mail> {
