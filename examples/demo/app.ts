@@ -1,7 +1,9 @@
 /**
  * The demo app: the allauth headless API on a SQLite file and a one-page frontend served at
  * `/` and at the default `frontendUrls` paths, so the links in the verification and reset mails
- * open it (`/account/verify-email/{key}`, `/account/password/reset/key/{key}`).
+ * open it (`/account/verify-email/{key}`, `/account/password/reset/key/{key}`). Outside production
+ * it offers the `dummy` provider: its page (`/accounts/dummy/login/`) stands in for a provider's
+ * login, and the social login comes back to `/account/provider/callback`.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -32,11 +34,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     database: options.database,
     mailer: options.mailer,
     account: { loginMethods: ["email"], emailVerification: "mandatory", loginOnEmailConfirmation: true },
+    // The dummy provider is refused when NODE_ENV is "production"; the demo then offers none.
+    ...(process.env["NODE_ENV"] === "production" ? {} : { socialaccount: { providers: [{ type: "dummy" }] } }),
   });
   const page = readFileSync(new URL("./index.html", import.meta.url));
   const api = toNodeListener(auth.handler);
   const server = createServer((req, res) => {
-    if (req.url?.startsWith("/_allauth/")) {
+    // The API, and the browser routes outside it (the dummy provider's page, providers' callbacks).
+    if (req.url?.startsWith("/_allauth/") || req.url?.startsWith("/accounts/")) {
       void api(req, res);
       return;
     }

@@ -1,7 +1,8 @@
 /**
  * The demo: the allauth headless API on a SQLite file with mail printed to the console, and a
  * one-page frontend that signs up, verifies, logs in and out, and resets a password through it.
- * The links in the mails open its pages.
+ * The links in the mails open its pages. Outside production it also logs in through the `dummy`
+ * provider ("Continue with Dummy").
  *
  *   npm start                      # http://127.0.0.1:3000
  *   PORT=4000 DATABASE=sqlite:demo.db npm start
