@@ -3,6 +3,7 @@
  * whose browser client can post the provider redirect form and follow the round trip — to the
  * provider, back to our callback, and on to the frontend's `callback_url`.
  */
+import type { CreateAuthOptions } from "../../src/auth.ts";
 import type { AuthConfig } from "../../src/config.ts";
 import { forgetClients } from "../../src/social/client.ts";
 import { harness } from "./harness.ts";
@@ -24,9 +25,10 @@ export const people: Readonly<Record<string, TestAccount>> = {
   nomail: { name: "No Mail" },
 };
 
-export async function startProvider(): Promise<IdentityProvider> {
+/** The provider with `accounts` (read at each claim: a test may change a person between logins). */
+export async function startProvider(accounts: Readonly<Record<string, TestAccount>> = people): Promise<IdentityProvider> {
   forgetClients();
-  return startIdentityProvider({ clients: [{ clientId, secret: clientSecret, redirectUris: [callbackUri] }], accounts: people });
+  return startIdentityProvider({ clients: [{ clientId, secret: clientSecret, redirectUris: [callbackUri] }], accounts });
 }
 
 /** The `socialaccount` config naming `idp` as `devidp`, plus the dummy provider. */
@@ -41,8 +43,13 @@ export function socialConfig(idp: IdentityProvider, social: NonNullable<AuthConf
   };
 }
 
-export async function socialHarness(idp: IdentityProvider, config: Partial<AuthConfig> = {}, social: NonNullable<AuthConfig["socialaccount"]> = {}) {
-  return harness({ ...config, socialaccount: socialConfig(idp, social) });
+export async function socialHarness(
+  idp: IdentityProvider,
+  config: Partial<AuthConfig> = {},
+  social: NonNullable<AuthConfig["socialaccount"]> = {},
+  options: CreateAuthOptions = {},
+) {
+  return harness({ ...config, socialaccount: socialConfig(idp, social) }, options);
 }
 
 /** A request outside the API (the callback, the dummy page) with the browser client's cookies. */
@@ -100,13 +107,24 @@ export function locationOf(response: Response): string | null {
   return response.headers.get("location");
 }
 
-/** A whole browser round trip as `account`: redirect, provider login, our callback. Resolves to the final location. */
-export async function socialRoundTrip(h: Harness, client: Client, idp: IdentityProvider, account: string, process = "login"): Promise<string> {
+/** A browser round trip as `account` up to our callback's answer (whatever it is). */
+export async function socialCallback(h: Harness, client: Client, idp: IdentityProvider, account: string, process = "login"): Promise<Response> {
   const authorization = await startRedirect(h, client, { process });
   const back = await idp.signIn(authorization.href, { account });
-  const response = await visit(h, client, back.pathname + back.search);
+  return visit(h, client, back.pathname + back.search);
+}
+
+/** A whole browser round trip as `account`: redirect, provider login, our callback. Resolves to the final location. */
+export async function socialRoundTrip(h: Harness, client: Client, idp: IdentityProvider, account: string, process = "login"): Promise<string> {
+  const response = await socialCallback(h, client, idp, account, process);
   expect302(response);
   return locationOf(response)!;
+}
+
+/** The app's `POST auth/provider/token` with a genuine ID token for `account`. */
+export async function providerToken(client: Client, idp: IdentityProvider, account: string, process = "login") {
+  const idToken = await idp.idTokenFor(account, { clientId });
+  return client.request("POST", "auth/provider/token", { provider: "devidp", process, token: { client_id: clientId, id_token: idToken } });
 }
 
 function expect302(response: Response): void {
