@@ -50,8 +50,14 @@ export async function runSocialLogin(
   const { config, bus } = deps;
   const now = await step.run(Clock.currentTimeMillis);
   let immediate: Response | null = null;
+  // A receiver's own failure, kept to be rethrown as it is (the machine only sees "unexpected").
+  const receiver: { failed: boolean; error: unknown } = { failed: false, error: undefined };
   const preSocialLogin = async (): Promise<PreSocialLoginOutput> => {
-    const decided = await bus.deliverPreSocialLogin(step);
+    const decided = await bus.deliverPreSocialLogin(step).catch((error: unknown) => {
+      receiver.failed = true;
+      receiver.error = error;
+      throw error;
+    });
     if (decided.response !== null) {
       immediate = decided.response;
       return { kind: "abort" };
@@ -81,6 +87,10 @@ export async function runSocialLogin(
     },
     event: { type: "COMPLETE", profile: profileData(profile) },
   });
+  if (receiver.failed) {
+    // The step rolls back and the error is reported as the receiver threw it.
+    throw receiver.error;
+  }
   if (snapshot.hasTag("aborted")) {
     const response = immediate ?? new Response(null, { status: 403 });
     return { outcome: { kind: "response", response }, error: null };
