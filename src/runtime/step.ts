@@ -118,8 +118,14 @@ interface Transaction {
 function rejection(cause: Cause.Cause<unknown>): unknown {
   const failure = Cause.failureOption(cause);
   if (Option.isSome(failure) && failure.value instanceof AuthFailure) {
-    const { code, param } = failure.value;
-    return param === undefined ? { code } : { code, param };
+    // The flow error as data: its details fill the message, `also` carries the form's other errors.
+    const { code, param, details, also } = failure.value;
+    return {
+      code,
+      ...(param === undefined ? {} : { param }),
+      ...(details === undefined ? {} : { details }),
+      ...(also === undefined ? {} : { also }),
+    };
   }
   return Cause.squash(cause);
 }
