@@ -50,6 +50,11 @@ async function verifyIdToken(provider: ProviderConfig, idToken: string, options:
       audience: provider.clientId!,
       algorithms,
       requiredClaims: ["sub", "exp", "iat"],
+      // jose checks `iat` against its clock only under a maximum age: so an ID token dated more than
+      // the tolerance ahead (or issued over a day ago) is refused. 30 s is openid-client's tolerance
+      // on the browser callback too.
+      maxTokenAge: "1 day",
+      clockTolerance: 30,
     }));
   } catch (error) {
     throw new TokenError(`the ID token was refused: ${safeLabel(error)}`);
