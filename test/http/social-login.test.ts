@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestContext } from "effect";
-import { goodPassword, harness } from "../support/harness.ts";
+import { openTokens } from "../../src/social/token-box.ts";
+import { goodPassword, harness, testSecret } from "../support/harness.ts";
 import { advance, take } from "./support.ts";
 import type { IdentityProvider } from "../support/oidc-provider.ts";
 import { frontendCallback, socialConfig, socialHarness, socialRoundTrip, startProvider, startRedirect } from "../support/social.ts";
@@ -86,6 +87,24 @@ describe("redirect states", () => {
     await advance(h, "601 seconds");
     await startRedirect(h, h.browser());
     expect(await h.count("auth_social_state")).toBe(1);
+    await h.close();
+  });
+});
+
+describe("storeTokens", () => {
+  it("keeps the provider's tokens sealed at rest, never in clear, and none by default", async () => {
+    const plain = await socialHarness(idp);
+    await socialRoundTrip(plain, plain.browser(), idp, "alice");
+    expect(await plain.count("auth_social_token")).toBe(0);
+    await plain.close();
+
+    const h = await socialHarness(idp, {}, { storeTokens: true });
+    await socialRoundTrip(h, h.browser(), idp, "alice");
+    const rows = await h.query<{ sealed: string }>("SELECT sealed FROM auth_social_token");
+    expect(rows).toHaveLength(1);
+    const opened = openTokens(testSecret, rows[0]!.sealed);
+    expect(opened?.accessToken.length).toBeGreaterThan(10);
+    expect(rows[0]!.sealed).not.toContain(opened!.accessToken);
     await h.close();
   });
 });
