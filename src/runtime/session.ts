@@ -29,11 +29,13 @@ export const loadSession = (token: string | null): Effect.Effect<SessionState, n
       return { ...anonymous, gone: true };
     }
     const userRow = row.user_id === null ? null : yield* findUserById(row.user_id);
+    // Django's `get_user`: a user deactivated since login is anonymous (SECURITY.md SE-07).
+    const active = userRow !== null && Number(userRow.is_active) === 1;
     return {
       id: row.id,
       publicId: Number(row.public_id),
       newToken: null,
-      user: userRow === null ? null : toUserRef(userRow),
+      user: active ? toUserRef(userRow) : null,
       data: JSON.parse(row.data) as SessionData,
       createdAt: row.created_at,
       gone: false,
