@@ -267,6 +267,7 @@ export const ConfigSchema = object({
   ),
   trustedProxyCount: optional(count),
   secureCookies: optional(bool),
+  hostPrefixedCookies: optional(bool),
   usersessions: optional(
     Schema.Union(Schema.Boolean, object({ trackActivity: optional(bool) })).annotations({ message: () => "true, false or an object" }),
   ),

@@ -175,6 +175,11 @@ export interface AuthConfig {
   readonly trustedProxyCount?: number;
   /** Mark cookies `Secure` (default: true unless the request is plain http). */
   readonly secureCookies?: boolean;
+  /**
+   * Name the session cookie `__Host-sessionid` (always `Secure`, `Path=/`, no `Domain`), so a
+   * sibling subdomain or a plain-http page cannot set it. Needs https. Default false.
+   */
+  readonly hostPrefixedCookies?: boolean;
   /** Delivery of mails and `auth.signals.after` receivers (see `src/runtime/outbox.ts`). */
   readonly outbox?: Partial<OutboxOptions>;
   /**
@@ -265,6 +270,7 @@ export interface ResolvedConfig {
   readonly allowedHosts: ReadonlyArray<string>;
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
+  readonly hostPrefixedCookies: boolean;
   readonly outbox: OutboxOptions;
   /** Null when user sessions are off. */
   readonly usersessions: { readonly trackActivity: boolean } | null;
@@ -372,6 +378,9 @@ function startupChecks(config: AuthConfig, loginMethods: ReadonlyArray<LoginMeth
   }
   if (account.changeEmail === true && account.maxEmailAddresses != null && account.maxEmailAddresses !== 2) {
     fail("account.maxEmailAddresses", `account.changeEmail needs null or 2 (the old address and the new), got ${account.maxEmailAddresses}`);
+  }
+  if (config.hostPrefixedCookies === true && config.secureCookies === false) {
+    fail("hostPrefixedCookies", "a __Host- cookie needs Secure cookies (secureCookies true or unset)");
   }
   const range = (min: number | undefined, max: number | undefined, minPath: string, maxPath: string) => {
     if (min !== undefined && max !== undefined && min > max) {
@@ -482,6 +491,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     allowedHosts: (config.allowedHosts ?? defaultAllowedHosts).map((host) => host.toLowerCase()),
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
+    hostPrefixedCookies: config.hostPrefixedCookies ?? false,
     usersessions:
       config.usersessions === undefined || config.usersessions === false
         ? null

@@ -29,6 +29,8 @@ export interface HandlerDeps {
 }
 
 export const sessionCookie = "sessionid";
+/** The session cookie's name under `hostPrefixedCookies` (SECURITY.md SE-09). */
+export const hostSessionCookie = "__Host-sessionid";
 export const csrfCookie = "csrftoken";
 
 function parseCookies(header: string | null): Map<string, string> {
@@ -75,7 +77,11 @@ export class Exchange {
   get token(): string | null {
     return this.client === "app"
       ? this.request.headers.get("x-session-token")
-      : (this.#cookies.get(sessionCookie) ?? null);
+      : (this.#cookies.get(this.#sessionCookie) ?? null);
+  }
+
+  get #sessionCookie(): string {
+    return this.deps.config.hostPrefixedCookies ? hostSessionCookie : sessionCookie;
   }
 
   /** Browser clients: an unsafe method needs `X-CSRFToken` equal to the `csrftoken` cookie. */
@@ -180,12 +186,13 @@ export class Exchange {
       headers.set("content-type", "application/json");
     }
     if (this.client === "browser") {
-      const secure = this.deps.config.secureCookies ?? this.origin.secure;
+      // A `__Host-` cookie is only kept by browsers when it is Secure.
+      const secure = this.deps.config.hostPrefixedCookies || (this.deps.config.secureCookies ?? this.origin.secure);
       const flags = `Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
       if (session.newToken !== null) {
-        headers.append("set-cookie", `${sessionCookie}=${session.newToken}; ${flags}; HttpOnly; Max-Age=1209600`);
+        headers.append("set-cookie", `${this.#sessionCookie}=${session.newToken}; ${flags}; HttpOnly; Max-Age=1209600`);
       } else if ((before.id !== null || before.gone) && session.id === null) {
-        headers.append("set-cookie", `${sessionCookie}=; ${flags}; HttpOnly; Max-Age=0`);
+        headers.append("set-cookie", `${this.#sessionCookie}=; ${flags}; HttpOnly; Max-Age=0`);
       }
       // Django's `login()` rotates the CSRF token: a login in this step sets a fresh one.
       const loggedIn = session.newToken !== null && session.user !== null;

@@ -1,6 +1,7 @@
 /**
  * `node:http` (and Express/Connect) adapter: `http.createServer(toNodeListener(auth.handler))`.
- * Passes the socket's address as the client IP.
+ * Passes the socket's address as the client IP; a TLS socket makes the request URL https (a
+ * trusted proxy's `X-Forwarded-Proto` is read by the handler, see `host.ts`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
@@ -16,7 +17,8 @@ export function toNodeListener(
     const host = req.headers.host ?? "localhost";
     let url: URL;
     try {
-      url = new URL(req.url ?? "/", `http://${host}`);
+      const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http";
+      url = new URL(req.url ?? "/", `${scheme}://${host}`);
     } catch {
       // A Host header no URL can hold: refused like a host outside `allowedHosts`.
       await send(res, disallowedHost());
