@@ -2,7 +2,8 @@
  * `auth.handler`: a Fetch `Request → Response` function serving the allauth headless API under
  * `/_allauth/{browser|app}/v1/`. A host outside `allowedHosts` answers 400 before anything else,
  * unknown paths 404, wrong methods 405, a browser request without a valid CSRF token 403, and an
- * unexpected failure 500 with no detail.
+ * unexpected failure 500 (503 when the database is unreachable) with no detail: nothing throws
+ * past it.
  */
 import type { Exchange, HandlerDeps } from "./exchange.ts";
 import { Exchange as ExchangeClass } from "./exchange.ts";
@@ -11,6 +12,7 @@ import { postCodeConfirm, postCodeRequest, postCodeResend } from "./login-by-cod
 import { postLogin } from "./login.ts";
 import { manageEmail } from "./manage-email.ts";
 import { postPasswordChange } from "./password-change.ts";
+import { failure, plain } from "./failure.ts";
 import { disallowedHost, requestOrigin } from "./host.ts";
 import { socialConfigJson } from "./providers-json.ts";
 import { getPasswordReset, postPasswordRequest, postPasswordReset } from "./password-reset.ts";
@@ -98,10 +100,6 @@ async function getConfig(exchange: Exchange): Promise<Response> {
   return exchange.respond({ kind: "data", status: 200, data });
 }
 
-function plain(status: number): Response {
-  return new Response(JSON.stringify({ status }), { status, headers: { "content-type": "application/json" } });
-}
-
 /** The client address: the socket's, or the configured number of proxies back in `X-Forwarded-For`. */
 function clientIp(request: Request, socketIp: string | undefined, trustedProxyCount: number): string {
   if (trustedProxyCount > 0) {
@@ -141,8 +139,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       try {
         return await page.endpoint(exchange);
       } catch (error) {
-        deps.report("request failed", error);
-        return plain(500);
+        return failure(deps.report, error);
       }
     }
     const match = /^\/_allauth\/(browser|app)\/v1\/(.+?)\/?$/.exec(url.pathname);
@@ -166,15 +163,15 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       clientIp(request, options?.ip, deps.config.trustedProxyCount),
       origin,
     );
-    // The provider redirect is a form: its `csrfmiddlewaretoken` is checked by the endpoint.
-    if (match[2] !== "auth/provider/redirect" && !exchange.csrfOk()) {
-      return exchange.respond({ kind: "status", status: 403 });
-    }
     try {
+      // The provider redirect is a form: its `csrfmiddlewaretoken` is checked by the endpoint.
+      if (match[2] !== "auth/provider/redirect" && !exchange.csrfOk()) {
+        // Reads the session (for its cookies): inside the boundary, like everything that may touch storage.
+        return await exchange.respond({ kind: "status", status: 403 });
+      }
       return (await exchange.admit()) ?? (await endpoint(exchange));
     } catch (error) {
-      deps.report("request failed", error);
-      return plain(500);
+      return failure(deps.report, error);
     }
   };
 }
