@@ -171,6 +171,40 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
       `CREATE INDEX auth_social_state_expiry ON auth_social_state (expires_at)`,
     ],
   },
+  {
+    id: 8,
+    name: "verification_digest_not_unique_and_sweep",
+    statements: [
+      // A code digest repeats over time (8 letters from 20): it was UNIQUE across all rows, so a
+      // new code equal to an old one failed. Codes are checked against their flow's row; keys are
+      // looked up by digest, preferring a live row. The table is rebuilt (SQLite cannot drop it).
+      `CREATE TABLE auth_verification_next (
+        id TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+        email_address_id TEXT,
+        email TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        used_at BIGINT,
+        fingerprint TEXT
+      )`,
+      `INSERT INTO auth_verification_next (id, purpose, digest, user_id, email_address_id, email, created_at, expires_at, attempts, used_at, fingerprint)
+        SELECT id, purpose, digest, user_id, email_address_id, email, created_at, expires_at, attempts, used_at, fingerprint FROM auth_verification`,
+      `DROP TABLE auth_verification`,
+      `ALTER TABLE auth_verification_next RENAME TO auth_verification`,
+      `CREATE INDEX auth_verification_user ON auth_verification (user_id, purpose)`,
+      `CREATE INDEX auth_verification_digest ON auth_verification (purpose, digest)`,
+      `CREATE INDEX auth_verification_expiry ON auth_verification (expires_at)`,
+      // For the sweep of expired rows (`sweep.ts`).
+      `CREATE INDEX auth_session_expiry ON auth_session (expires_at)`,
+      `CREATE INDEX auth_flow_expiry ON auth_flow (expires_at)`,
+      `CREATE INDEX auth_rate_limit_at ON auth_rate_limit (at)`,
+      `CREATE INDEX auth_outbox_delivered ON auth_outbox (status, delivered_at)`,
+    ],
+  },
 ];
 
 /**

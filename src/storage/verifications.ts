@@ -1,6 +1,6 @@
 /**
- * Verification keys and codes: stored as digests, single use (`used_at` set by one atomic
- * update), expiring. A code's attempts are counted on its flow (`code-flows.ts`).
+ * Verification keys and codes: stored as digests (not unique: a code repeats over time), single
+ * use (`used_at` set by one atomic update), expiring. A code's attempts are counted on its flow (`code-flows.ts`).
  */
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
@@ -36,7 +36,8 @@ export const insertVerification = (
 export const findVerificationByDigest = (purpose: string, digest: string) =>
   Effect.flatMap(
     sqlClient,
-    (sql) => sql<VerificationRow>`SELECT * FROM auth_verification WHERE purpose = ${purpose} AND digest = ${digest}`,
+    (sql) => sql<VerificationRow>`SELECT * FROM auth_verification WHERE purpose = ${purpose} AND digest = ${digest}
+      ORDER BY CASE WHEN used_at IS NULL THEN 0 ELSE 1 END, expires_at DESC LIMIT 1`,
   ).pipe(
     Effect.map((rows) => rows[0] ?? null),
     Effect.orDie,
