@@ -8,7 +8,7 @@ import type { AuthConfig, ResolvedConfig } from "./config.ts";
 import { resolveConfig } from "./config.ts";
 import type { HandlerOptions } from "./http/handler.ts";
 import { createHandler } from "./http/handler.ts";
-import { Outbox } from "./runtime/outbox.ts";
+import { describeError, Outbox } from "./runtime/outbox.ts";
 import { SignalBus } from "./runtime/signal-bus.ts";
 import type { AppRuntime, AppServices, Inspect } from "./runtime/step.ts";
 import { Mailer } from "./services/mailer.ts";
@@ -37,7 +37,10 @@ export interface Auth {
 export interface CreateAuthOptions {
   /** Merged over the service layers; tests pass `TestContext.TestContext` to drive time. */
   readonly layer?: Layer.Layer<never>;
-  /** Where failures that do not change a response go (default: `console.error`). */
+  /**
+   * Where failures that do not change a response go, and start-up warnings (with `error`
+   * undefined); default: `console.error`.
+   */
   readonly report?: (message: string, error: unknown) => void;
   /**
    * An XState inspector that sees every flow actor, e.g. `createWebSocketInspector().inspect`
@@ -85,9 +88,20 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
   const report =
     extra.report ??
     ((message: string, error: unknown) => {
-      console.error(`authmachines: ${message}:`, error instanceof Error ? error.message : error);
+      if (error === undefined) {
+        console.error(`authmachines: ${message}`);
+      } else {
+        console.error(`authmachines: ${message}:`, error instanceof Error ? describeError(error) : error);
+      }
     });
-  const outbox = new Outbox(runtime, bus, config.outbox, report);
+  if (config.mailer === "console") {
+    report('warning: the "console" mailer prints every mail, keys and codes included, to stdout (development only)', undefined);
+  }
+  const rateLimitRetentionMs = Math.max(
+    86_400_000,
+    ...Object.values(config.account.rateLimits).flatMap((rules) => rules.map((rule) => rule.periodInSeconds * 1000)),
+  );
+  const outbox = new Outbox(runtime, bus, config.outbox, report, { secret: config.secret, rateLimitRetentionMs });
   outbox.start();
   const handler = createHandler({
     runtime,

@@ -276,6 +276,7 @@ export const ConfigSchema = object({
       maxAttempts: optional(positive),
       leaseMs: optional(positive),
       pollIntervalMs: optional(expecting(Schema.Union(intFrom(1), Schema.Literal(false)), "a positive integer or false")),
+      closeTimeoutMs: optional(positive),
     }),
   ),
 });

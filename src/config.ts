@@ -413,6 +413,10 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
   }
   const urls = config.frontendUrls ?? {};
   const social = config.socialaccount ?? {};
+  if ((config.mailer ?? "console") === "console" && process.env["NODE_ENV"] === "production") {
+    // It prints every mail, keys and codes included (SECURITY.md LG-01, LG-08).
+    throw new ConfigError("mailer", 'the "console" mailer prints keys and codes, and is refused when NODE_ENV is "production"');
+  }
   return {
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
@@ -498,8 +502,11 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
         : { trackActivity: config.usersessions === true ? false : (config.usersessions.trackActivity ?? false) },
     outbox: {
       maxAttempts: config.outbox?.maxAttempts ?? 8,
-      leaseMs: config.outbox?.leaseMs ?? 60_000,
+      // Renewed while a mail is sent, so short: a crashed instance's rows are retried within
+      // lease + poll interval (≤ 13 s).
+      leaseMs: config.outbox?.leaseMs ?? 8_000,
       pollIntervalMs: config.outbox?.pollIntervalMs ?? 5_000,
+      closeTimeoutMs: config.outbox?.closeTimeoutMs ?? 10_000,
     },
   };
 }

@@ -55,7 +55,9 @@ export const checkCode = (process: CodeProcess, code: string | null) =>
     }
     const found = taken.verificationId === null ? null : yield* findVerificationById(taken.verificationId);
     const verification = found?.purpose === process.purpose ? found : null;
-    if (verification !== null && (verification.used_at !== null || verification.expires_at <= now)) {
+    // A missing row was swept after it expired (`storage/sweep.ts`).
+    const swept = taken.verificationId !== null && found === null;
+    if (swept || (verification !== null && (verification.used_at !== null || verification.expires_at <= now))) {
       return { result: "gone" } satisfies CheckCodeOutput;
     }
     const raw = code ?? "";

@@ -4,12 +4,18 @@
  * delivered at least once: a failed delivery is retried with exponential backoff (by this
  * process's poller or any other instance's), and after `maxAttempts` it is dead-lettered, to be
  * listed and retried by hand. Every delivery carries the row id as its idempotency key.
- * A delivered mail keeps only its recipient and subject: its link or code leaves the table.
+ * A delivered mail keeps only its recipient and subject: its link or code leaves the table; until
+ * then the mail is sealed (AES-256-GCM under a key derived from `secret`, SECURITY.md TK-02).
+ * A claimed row is leased for `leaseMs` and the lease is renewed while it is being sent, so the
+ * rows of a crashed instance are retried within seconds. The poller also sweeps expired rows
+ * (`storage/sweep.ts`). Closing finishes the send in progress (up to `closeTimeoutMs`) and gives
+ * the other claimed rows back to the next poller.
  */
-import { Clock, Effect } from "effect";
+import { Cause, Clock, Effect, Exit } from "effect";
 import type { Mail } from "../services/mailer.ts";
 import { Mailer } from "../services/mailer.ts";
 import { Tokens } from "../services/tokens.ts";
+import { openSecret, sealSecret } from "../social/token-box.ts";
 import type { OutboxRow } from "../storage/outbox.ts";
 import {
   claimOutboxRows,
@@ -17,8 +23,11 @@ import {
   listOutboxRows,
   markDelivered,
   markFailed,
+  releaseOutboxRows,
+  renewLease,
   requeueOutboxRow,
 } from "../storage/outbox.ts";
+import { sweepExpired } from "../storage/sweep.ts";
 import type { DurableSignal, SignalBus } from "./signal-bus.ts";
 import { durableCopy } from "./signal-bus.ts";
 import type { AppRuntime, Step } from "./step.ts";
@@ -26,10 +35,19 @@ import type { AppRuntime, Step } from "./step.ts";
 export interface OutboxOptions {
   /** Deliveries tried before a row is dead-lettered. */
   readonly maxAttempts: number;
-  /** How long a claimed row is reserved for the instance delivering it. */
+  /** How long a claimed row is reserved for the instance delivering it (renewed while sending). */
   readonly leaseMs: number;
   /** How often this instance looks for due rows (retries, another instance's crash); false: never. */
   readonly pollIntervalMs: number | false;
+  /** How long `close()` waits for the send in progress before interrupting it. */
+  readonly closeTimeoutMs: number;
+}
+
+/** What the outbox needs beyond its options: the key for sealed mails, and sweep retention. */
+export interface OutboxContext {
+  readonly secret: string;
+  /** The longest rate-limit period (older hits are swept). */
+  readonly rateLimitRetentionMs: number;
 }
 
 /** An outbox row as `auth.outbox.list` shows it (no payload). */
@@ -46,16 +64,48 @@ export interface OutboxEntry {
 
 const batchSize = 50;
 const maxBackoffMs = 3_600_000;
+const sweepEveryMs = 60_000;
+const deliveredRetentionMs = 7 * 86_400_000;
+const mailLabel = "authmachines outbox mail v1";
+
+/** A failure as kept in `last_error` and reported: the error's own message and code. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+}
+
+/** Hides any word of the mail's text (a key, a code, a link) that an error message repeats. */
+function withoutMailContent(message: string, mail: Mail | null): string {
+  if (mail === null) {
+    return message;
+  }
+  let clean = message;
+  for (const word of new Set(`${mail.text} ${mail.html ?? ""}`.split(/[\s"'<>]+/))) {
+    if (word.length >= 8 && clean.includes(word)) {
+      clean = clean.split(word).join("[mail content]");
+    }
+  }
+  return clean;
+}
 
 export class Outbox {
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining: Promise<number> | null = null;
+  /** Every delivery in progress (the poller's and the ones a response started). */
+  readonly #delivering = new Set<Promise<void>>();
+  #closing = false;
+  readonly #abort = new AbortController();
+  #lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly runtime: AppRuntime,
     private readonly bus: SignalBus,
     private readonly options: OutboxOptions,
     private readonly report: (message: string, error: unknown) => void,
+    private readonly context: OutboxContext,
   ) {}
 
   /** Writes the step's mails and durable signals into its transaction; returns the row ids. */
@@ -64,6 +114,7 @@ export class Outbox {
     if (step.mails.length === 0 && signals.length === 0) {
       return [];
     }
+    const secret = this.context.secret;
     return step.write(
       Effect.gen(function* () {
         const tokens = yield* Tokens;
@@ -71,7 +122,7 @@ export class Outbox {
         const ids: Array<string> = [];
         for (const mail of step.mails) {
           const id = tokens.id();
-          yield* insertOutboxRow({ id, kind: "mail", topic: "mail", payload: JSON.stringify(mail), now });
+          yield* insertOutboxRow({ id, kind: "mail", topic: "mail", payload: sealSecret(secret, JSON.stringify(mail), mailLabel), now });
           ids.push(id);
         }
         for (const emitted of signals) {
@@ -86,13 +137,31 @@ export class Outbox {
   }
 
   /** Claims and delivers due rows (only `ids`, when given); returns how many were delivered. */
-  async deliver(ids?: ReadonlyArray<string>): Promise<number> {
+  deliver(ids?: ReadonlyArray<string>): Promise<number> {
+    const delivering = this.#deliver(ids);
+    const settled = delivering.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#delivering.add(settled);
+    void settled.then(() => this.#delivering.delete(settled));
+    return delivering;
+  }
+
+  async #deliver(ids?: ReadonlyArray<string>): Promise<number> {
+    if (this.#closing) {
+      return 0;
+    }
     const now = await this.runtime.runPromise(Clock.currentTimeMillis);
     const rows = await this.runtime.runPromise(
       claimOutboxRows({ now, leaseMs: this.options.leaseMs, limit: batchSize, ...(ids === undefined ? {} : { ids }) }),
     );
     let delivered = 0;
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
+      if (this.#closing) {
+        await this.runtime.runPromise(releaseOutboxRows(rows.slice(index).map((left) => left.id)));
+        break;
+      }
       delivered += (await this.#deliverRow(row)) ? 1 : 0;
     }
     return delivered;
@@ -106,7 +175,7 @@ export class Outbox {
         for (;;) {
           const delivered = await this.deliver();
           total += delivered;
-          if (delivered === 0) {
+          if (delivered === 0 || this.#closing) {
             return total;
           }
         }
@@ -143,23 +212,84 @@ export class Outbox {
     }
     this.#timer = setInterval(() => {
       this.drain().catch((error: unknown) => this.report("outbox drain failed", error));
+      this.sweep().catch((error: unknown) => this.report("sweep of expired rows failed", error));
     }, this.options.pollIntervalMs);
     this.#timer.unref();
   }
 
+  /** Deletes expired rows, at most once a minute (by the runtime's clock); true when it ran. */
+  async sweep(): Promise<boolean> {
+    const now = await this.runtime.runPromise(Clock.currentTimeMillis);
+    if (this.#closing || now - this.#lastSweep < sweepEveryMs) {
+      return false;
+    }
+    this.#lastSweep = now;
+    await this.runtime.runPromise(
+      sweepExpired({ now, rateLimitRetentionMs: this.context.rateLimitRetentionMs, deliveredRetentionMs }),
+    );
+    return true;
+  }
+
+  /** Stops polling; the send in progress gets `closeTimeoutMs`, the rest is left to the next poller. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await this.#draining?.catch(() => undefined);
+    this.#closing = true;
+    if (this.#delivering.size === 0) {
+      return;
+    }
+    const draining = Promise.all(this.#delivering);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), this.options.closeTimeoutMs);
+    });
+    const outcome = await Promise.race([draining, late]);
+    clearTimeout(timer);
+    if (outcome === "late") {
+      this.#abort.abort();
+      await draining;
+    }
+  }
+
+  /** The mail of a row: sealed, or plain JSON as written before mails were sealed. */
+  #openMail(payload: string): Mail {
+    const plain = payload.startsWith("{") ? payload : openSecret(this.context.secret, payload, mailLabel);
+    if (plain === null) {
+      throw new Error("the sealed mail cannot be opened (was the secret changed?)");
+    }
+    return JSON.parse(plain) as Mail;
+  }
+
+  /** Sends a mail, renewing the row's lease meanwhile; rejects with the mailer's own error. */
+  async #send(row: OutboxRow, mail: Mail): Promise<void> {
+    const runtime = this.runtime;
+    const leaseMs = this.options.leaseMs;
+    const renew = setInterval(() => {
+      runtime
+        .runPromise(Effect.flatMap(Clock.currentTimeMillis, (now) => renewLease(row.id, now + leaseMs)))
+        .catch((error: unknown) => this.report("outbox lease renewal failed", error));
+    }, Math.max(leaseMs / 4, 10));
+    try {
+      const exit = await runtime.runPromiseExit(
+        Effect.flatMap(Mailer, (mailer) => mailer.send(mail, { idempotencyKey: row.id })),
+        { signal: this.#abort.signal },
+      );
+      if (Exit.isFailure(exit)) {
+        throw Cause.isInterruptedOnly(exit.cause) ? new Error("interrupted: the outbox was closed") : Cause.squash(exit.cause);
+      }
+    } finally {
+      clearInterval(renew);
+    }
   }
 
   async #deliverRow(row: OutboxRow): Promise<boolean> {
     const runtime = this.runtime;
+    let mail: Mail | null = null;
     try {
       let kept = row.payload;
       if (row.kind === "mail") {
-        const mail = JSON.parse(row.payload) as Mail;
-        await runtime.runPromise(Effect.flatMap(Mailer, (mailer) => mailer.send(mail, { idempotencyKey: row.id })));
+        mail = this.#openMail(row.payload);
+        await this.#send(row, mail);
         kept = JSON.stringify({ to: mail.to, subject: mail.subject });
       } else {
         const signal = { ...(JSON.parse(row.payload) as object), idempotencyKey: row.id } as DurableSignal<never>;
@@ -172,7 +302,7 @@ export class Outbox {
       const now = await runtime.runPromise(Clock.currentTimeMillis);
       const attempts = Number(row.attempts);
       const dead = attempts >= this.options.maxAttempts;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = withoutMailContent(describeError(error), mail);
       await runtime.runPromise(
         markFailed(row.id, {
           dead,
@@ -180,7 +310,10 @@ export class Outbox {
           error: message.slice(0, 500),
         }),
       );
-      this.report(dead ? `outbox row ${row.id} dead after ${attempts} attempts` : `outbox delivery failed (${row.id})`, error);
+      const what = dead ? `outbox row ${row.id} dead after ${attempts} attempts` : `outbox delivery failed (${row.id})`;
+      // The mailer's error with its code, but never the mail's content.
+      const code = (error as { code?: unknown } | null)?.code;
+      this.report(what, mail === null ? error : Object.assign(new Error(message), typeof code === "string" ? { code } : {}));
       return false;
     }
   }

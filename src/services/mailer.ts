@@ -22,15 +22,28 @@ export interface MailerShape {
   readonly send: (mail: Mail, delivery: MailDelivery) => Effect.Effect<void>;
 }
 
+/** The SMTP connect, greeting and socket timeouts. */
+export const smtpTimeoutMs = 10_000;
+
 export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, MailerShape>() {
   /** nodemailer over SMTP to `url`, from `from`. */
   static layerSmtp(url: string, from: string): Layer.Layer<Mailer> {
     return Layer.sync(Mailer, () => {
-      const transport = nodemailer.createTransport(url);
+      // At most 10 s without progress (connect, greeting, socket): the outbox lease is renewed
+      // meanwhile, and a hanging server does not hold a delivery (or `close()`) for minutes.
+      const transport = nodemailer.createTransport({
+        url,
+        connectionTimeout: smtpTimeoutMs,
+        greetingTimeout: smtpTimeoutMs,
+        socketTimeout: smtpTimeoutMs,
+      });
       return {
         send: (mail, delivery) =>
-          Effect.tryPromise(() =>
-            transport.sendMail({
+          Effect.tryPromise({
+            // The transport's own error (e.g. ECONNREFUSED with its code) is what gets reported.
+            catch: (error) => error,
+            try: () =>
+              transport.sendMail({
               // A retried mail keeps its Message-ID, so receiving systems can drop a duplicate.
               messageId: `<${delivery.idempotencyKey}@authmachines>`,
               from,
@@ -40,12 +53,12 @@ export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, 
               text: mail.text,
               ...(mail.html === undefined ? {} : { html: mail.html }),
             }),
-          ).pipe(Effect.asVoid, Effect.orDie),
+          }).pipe(Effect.asVoid, Effect.orDie),
       };
     });
   }
 
-  /** Prints each mail to stdout (the demo's default). */
+  /** Prints each mail to stdout, keys and codes included (the demo's default; refused in production). */
   static readonly layerConsole: Layer.Layer<Mailer> = Layer.succeed(Mailer, {
     send: (mail) =>
       Effect.sync(() => {

@@ -1,5 +1,6 @@
 /**
- * Secrets at rest (provider tokens with `storeTokens`, PKCE verifiers of redirects in flight):
+ * Secrets at rest (provider tokens with `storeTokens`, PKCE verifiers of redirects in flight,
+ * undelivered mails in the outbox under their own label):
  * AES-256-GCM under a key derived from the auth `secret` with HKDF-SHA256, a fresh 12-byte IV
  * per seal. A sealed value reads `v1.<iv>.<ciphertext>.<tag>` (base64url); opening anything
  * tampered, truncated or sealed under another secret answers null, never throws.
@@ -12,23 +13,25 @@ const info = "authmachines social token box v1";
 
 const keys = new Map<string, Buffer>();
 
-function keyFor(secret: string): Buffer {
-  let key = keys.get(secret);
+/** `label` separates keys by use (HKDF info): a value sealed for one use never opens for another. */
+function keyFor(secret: string, label: string): Buffer {
+  const cacheKey = `${label}\u0000${secret}`;
+  let key = keys.get(cacheKey);
   if (key === undefined) {
-    key = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), info, 32));
-    keys.set(secret, key);
+    key = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), label, 32));
+    keys.set(cacheKey, key);
   }
   return key;
 }
 
-export function sealSecret(secret: string, plaintext: string): string {
+export function sealSecret(secret: string, plaintext: string, label: string = info): string {
   const iv = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", keyFor(secret), iv);
+  const cipher = createCipheriv("aes-256-gcm", keyFor(secret, label), iv);
   const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
   return [version, iv, body, cipher.getAuthTag()].map((part) => (typeof part === "string" ? part : part.toString("base64url"))).join(".");
 }
 
-export function openSecret(secret: string, sealed: string): string | null {
+export function openSecret(secret: string, sealed: string, label: string = info): string | null {
   const parts = sealed.split(".");
   if (parts.length !== 4 || parts[0] !== version) {
     return null;
@@ -38,7 +41,7 @@ export function openSecret(secret: string, sealed: string): string | null {
     return null;
   }
   try {
-    const decipher = createDecipheriv("aes-256-gcm", keyFor(secret), iv!);
+    const decipher = createDecipheriv("aes-256-gcm", keyFor(secret, label), iv!);
     decipher.setAuthTag(tag!);
     return Buffer.concat([decipher.update(body!), decipher.final()]).toString("utf8");
   } catch {

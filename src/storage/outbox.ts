@@ -85,3 +85,20 @@ export const requeueOutboxRow = (id: string, now: number) =>
     Effect.map((rows) => rows.length === 1),
     Effect.orDie,
   );
+
+/** Extends the lease of a row being delivered (so a slow send is not taken by another drainer). */
+export const renewLease = (id: string, lockedUntil: number) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    withWriteTransaction(sql`UPDATE auth_outbox SET locked_until = ${lockedUntil} WHERE id = ${id} AND status = 'pending'`),
+  ).pipe(Effect.asVoid, Effect.orDie);
+
+/** Gives back claimed rows that were not tried (closing): due now, their attempt not counted. */
+export const releaseOutboxRows = (ids: ReadonlyArray<string>) =>
+  ids.length === 0
+    ? Effect.void
+    : Effect.flatMap(sqlClient, (sql) =>
+        withWriteTransaction(
+          sql`UPDATE auth_outbox SET locked_until = NULL, attempts = attempts - 1
+            WHERE ${sql.in("id", ids)} AND status = 'pending' AND attempts > 0`,
+        ),
+      ).pipe(Effect.asVoid, Effect.orDie);

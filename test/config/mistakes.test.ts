@@ -77,7 +77,7 @@ describe("unknown keys at any depth", () => {
 
   it("a key that resembles nothing lists the keys known there", async () => {
     const error = await refusal({ outbox: { retries: 3 } });
-    expect(error.message).toBe("outbox.retries: unknown setting (known here: maxAttempts, leaseMs, pollIntervalMs)");
+    expect(error.message).toBe("outbox.retries: unknown setting (known here: maxAttempts, leaseMs, pollIntervalMs, closeTimeoutMs)");
   });
 
   it("a typo in an adapter hook or a frontend URL name is refused too", async () => {
