@@ -1,28 +1,52 @@
 /**
  * Password policy, checked before any hashing: length in code points between the configured
  * minimum (15 by default) and maximum, not entirely numeric, not a commonly used password, not
- * the user's username or email local part. No composition rules; compared after NFKC.
+ * the user's username or email local part. No composition rules. Lengths count the code points
+ * as typed (SECURITY.md CR-02: "\uFDFA" is one, although NFKC makes it 18); the other checks
+ * compare after NFKC.
  */
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { joinErrors } from "../../machines/errors.ts";
 import type { FlowError } from "../../machines/errors.ts";
 
-/** A small blocklist of the most common passwords of 15+ characters and their stems. */
-const common = new Set([
-  "password",
-  "passwordpassword",
-  "password123456789",
-  "123456789012345",
-  "qwertyuiopasdfgh",
-  "qwertyuiopasdfghjkl",
-  "1q2w3e4r5t6y7u8i",
-  "iloveyouiloveyou",
-  "aaaaaaaaaaaaaaa",
-  "abcdefghijklmnop",
-  "letmeinletmeinletmein",
-  "welcomewelcome123",
-  "administrator123",
-  "passw0rdpassw0rd",
-]);
+/**
+ * Common passwords, one a line, lower-cased and NFKC-normalised, gzipped: the 49,233 entries of
+ * the `passwords` dictionary of the npm package `@zxcvbn-ts/language-common` 4.1.3 (MIT licence,
+ * copyright Dan Wheeler, Dropbox, Inc. and @zxcvbn-ts; see common-passwords.LICENSE.txt beside
+ * it). Loaded once, on first use.
+ */
+let commonPasswords: ReadonlySet<string> | undefined;
+
+function common(): ReadonlySet<string> {
+  commonPasswords ??= new Set(
+    gunzipSync(readFileSync(new URL("./common-passwords.txt.gz", import.meta.url))).toString("utf8").split("\n").filter((line) => line !== ""),
+  );
+  return commonPasswords;
+}
+
+/** Longest entry of the list; a value longer than two of them cannot be two entries joined. */
+const longestCommon = 20;
+
+/**
+ * A folded password is common when it is on the list, or is two entries of it joined
+ * ("password" + "12345678", "passwordpassword" + "1"): whole values only, never a substring.
+ */
+function isCommon(folded: string): boolean {
+  const list = common();
+  if (list.has(folded)) {
+    return true;
+  }
+  if (folded.length > 2 * longestCommon) {
+    return false;
+  }
+  for (let i = 1; i < folded.length; i++) {
+    if (list.has(folded.slice(0, i)) && list.has(folded.slice(i))) {
+      return true;
+    }
+  }
+  return false;
+}
 
 export interface PasswordPolicy {
   readonly minLength: number;
@@ -56,10 +80,10 @@ export function passwordErrors(
   if (similar !== undefined) {
     errors.push({ code: "password_too_similar", param, details: { attribute: similar[0] } });
   }
-  if ([...normalized].length < policy.minLength) {
+  if (length < policy.minLength) {
     errors.push({ code: "password_too_short", param, details: { limit: policy.minLength } });
   }
-  if (common.has(folded) || common.has(folded.replace(/\s+/g, ""))) {
+  if (isCommon(folded) || isCommon(folded.replace(/\s+/g, ""))) {
     errors.push({ code: "password_too_common", param });
   }
   if (/^\d+$/.test(normalized)) {

@@ -13,7 +13,7 @@ import { client, clients, closeAll, expectErrors, expectStatus, messages, open, 
 afterEach(closeAll);
 
 const newPassword = "a brand new passphrase 77";
-const short = "short";
+const short = "sh0rt-x";
 const link: AccountConfig = { loginMethods: ["email"], emailVerification: "none" };
 const code: AccountConfig = { ...link, passwordResetByCodeEnabled: true };
 

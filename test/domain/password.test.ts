@@ -1,8 +1,10 @@
 /**
- * `checkPassword`: length in code points (max on the raw value, min after NFKC), no composition
+ * `checkPassword`: length in code points as typed, no composition
  * rules, whole-value blocklist, not entirely numeric, not the username / email / local part
  * (SECURITY.md CR-01, CR-02, CR-03, CR-05, CR-07).
  */
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { checkPassword, passwordErrors } from "../../src/domain/password.ts";
 
@@ -26,10 +28,13 @@ describe("checkPassword: length", () => {
     });
   });
 
-  it("measures the minimum after NFKC (a ligature counts as the letters it stands for)", () => {
-    // 8 × U+FB01 "ﬁ" is 8 code points, 16 after NFKC.
-    expect(checkPassword("\ufb01".repeat(7), policy)?.code).toBe("password_too_short");
-    expect(checkPassword("\ufb01".repeat(8), policy)).toBeNull();
+  it("counts the code points as typed, not after NFKC (CR-02, issue #10 finding 8)", () => {
+    // U+FDFA is one code point and 18 after NFKC; U+FB01 "ﬁ" is one, two after NFKC.
+    expect("\ufdfa".normalize("NFKC")).toHaveLength(18);
+    expect(checkPassword("\ufdfa", policy)).toEqual({ code: "password_too_short", param: "password", details: { limit: 15 } });
+    expect(checkPassword("\ufb01".repeat(8), policy)?.code).toBe("password_too_short");
+    expect(checkPassword("\ufb01".repeat(14), policy)?.code).toBe("password_too_short");
+    expect(checkPassword("\ufb01".repeat(15), policy)).toBeNull();
   });
 
   it("accepts 64, 256 and 1024 characters and refuses 1025, even of multi-byte characters", () => {
@@ -78,7 +83,7 @@ describe("checkPassword: blocklist and context", () => {
       { code: "password_too_common", param: "password" },
       { code: "password_entirely_numeric", param: "password" },
     ]);
-    expect(passwordErrors("1234", policy, { username: "1234" }, "new_password")).toEqual([
+    expect(passwordErrors("9182", policy, { username: "9182" }, "new_password")).toEqual([
       { code: "password_too_similar", param: "new_password", details: { attribute: "username" } },
       { code: "password_too_short", param: "new_password", details: { limit: 15 } },
       { code: "password_entirely_numeric", param: "new_password" },
@@ -88,6 +93,22 @@ describe("checkPassword: blocklist and context", () => {
       param: "password",
       also: [{ code: "password_entirely_numeric", param: "password" }],
     });
+  });
+
+  it("uses a list of at least 20,000 common passwords, matched case-insensitively after NFKC (CR-07, issue #10 finding 8)", () => {
+    for (const password of ["Password12345678", "passwordpassword1", "PASSWORD12345678", "ｐａｓｓｗｏｒｄ12345678", "superman superman", "Dragon1234567890"]) {
+      expect(checkPassword(password, policy), password).toEqual({ code: "password_too_common", param: "password" });
+    }
+    // entries deep in the list, each padded to the minimum with another entry
+    expect(checkPassword("trustno1trustno1", policy)?.code).toBe("password_too_common");
+    expect(checkPassword("sunshine-2024-x7q", policy)).toBeNull();
+  });
+
+  it("ships the list: at least 20,000 entries, one a line, lower-cased", () => {
+    const lines = gunzipSync(readFileSync(new URL("../../src/domain/common-passwords.txt.gz", import.meta.url))).toString("utf8").split("\n").filter((l) => l !== "");
+    expect(lines.length).toBeGreaterThanOrEqual(20000);
+    expect(lines.every((l) => l === l.normalize("NFKC").toLowerCase())).toBe(true);
+    expect(lines).toContain("password");
   });
 
   it("compares whole values: a password that merely contains a common one is accepted", () => {

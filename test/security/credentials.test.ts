@@ -69,6 +69,11 @@ describe("length (CR-01, CR-02, CR-03)", () => {
     await expectUsable(fifteen);
   });
 
+  it("the length is the code points as typed: U+FDFA (18 after NFKC) is one, and too short (issue #10 finding 8)", async () => {
+    await expectRefusedAtSignup("\ufdfa", "password_too_short");
+    await expectRefusedAtSignup("\ufdfa".repeat(14), "password_too_short");
+  });
+
   it("64- and 256-character passwords are accepted and log in", async () => {
     const p64 = "0123456789abcdef-".repeat(4).slice(0, 64);
     expect(p64).toHaveLength(64);
@@ -139,7 +144,7 @@ describe("exact comparison after NFKC (CR-05, CR-06)", () => {
 });
 
 describe("blocklist (CR-07)", () => {
-  it.each(["password123456789", "PasswordPassword", "qwertyuiopasdfgh"])("%j is refused as too common", async (p) => {
+  it.each(["password123456789", "PasswordPassword", "qwertyuiopasdfgh", "Password12345678", "passwordpassword1"])("%j is refused as too common", async (p) => {
     await expectRefusedAtSignup(p, "password_too_common");
   });
 
