@@ -75,6 +75,14 @@ const userSessionRoutes: Readonly<Record<string, Readonly<Record<string, Endpoin
   "auth/sessions": { GET: userSessions, DELETE: userSessions },
 };
 
+/**
+ * `table[key]` when `key` is the table's own entry: a path or method such as `constructor`,
+ * `toString` or `__proto__` never reaches the object's prototype (SECURITY.md IV-03).
+ */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** allauth's `ConfigResponse`: the account keys, then one key per optional app that is on. */
 async function getConfig(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
@@ -146,13 +154,13 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
     const route =
       match === null
         ? undefined
-        : (routes[match[2]!] ??
-          (deps.config.usersessions === null ? undefined : userSessionRoutes[match[2]!]) ??
-          (social ? socialRoutes[match[2]!] : undefined));
+        : (own(routes, match[2]!) ??
+          (deps.config.usersessions === null ? undefined : own(userSessionRoutes, match[2]!)) ??
+          (social ? own(socialRoutes, match[2]!) : undefined));
     if (match === null || route === undefined) {
       return plain(404);
     }
-    const endpoint = route[request.method];
+    const endpoint = own(route, request.method);
     if (endpoint === undefined) {
       return plain(405);
     }
