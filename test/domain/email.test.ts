@@ -4,6 +4,7 @@
  * look-alike `@` signs are refused, never repaired (SECURITY.md EM-01, EM-03, EM-04, EM-06).
  */
 import { describe, expect, it } from "vitest";
+import { domainToASCII } from "node:url";
 import { cleanEmail } from "../../src/domain/email.ts";
 
 describe("cleanEmail: canonical form", () => {
@@ -126,5 +127,26 @@ describe("cleanEmail: refused", () => {
     ["percent-encoded at only", "alice%40example.com"],
   ])("%s", (_name, input) => {
     expect(cleanEmail(input)).toBeNull();
+  });
+});
+
+describe("cleanEmail: mixed-script domain labels (UTS #39; SECURITY.md EM-03, issue #10 finding 10)", () => {
+  it.each([
+    ["Latin with a Cyrillic а", "user@ex\u0430mple.com"],
+    ["Latin with a Greek ο", "user@g\u03bfogle.com"],
+    ["Cyrillic with a Latin e in the top-level label", "user@example.\u0440\u0444e"],
+    ["the same label given as an A-label", `user@${domainToASCII("ex\u0430mple.com")}`],
+    ["Latin with Cyrillic in a subdomain", "user@m\u0430il.example.com"],
+  ])("refuses %s", (_, input) => {
+    expect(cleanEmail(input)).toBeNull();
+  });
+
+  it.each([
+    ["one script per label", "user@\u043f\u0440\u0438\u043c\u0435\u0440.example", "user@xn--e1afmkfd.example"],
+    ["Greek, with digits and hyphens", "user@\u03b5\u03bb\u03bb\u03ac\u03b4\u03b1-2.example", "user@xn---2-v8buoe6ba.example"],
+    ["Latin with Han and Katakana (Japanese)", "user@abc\u65e5\u672c\u30c6.example", `user@${domainToASCII("abc\u65e5\u672c\u30c6.example")}`],
+    ["Latin with accents", "user@b\u00fccher.example", "user@xn--bcher-kva.example"],
+  ])("accepts %s", (_, input, expected) => {
+    expect(cleanEmail(input)).toBe(expected);
   });
 });

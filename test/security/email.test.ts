@@ -162,6 +162,19 @@ describe("look-alike addresses (EM-02, EM-03)", () => {
     expect(await addresses()).toEqual(["admin@example.com"]);
   });
 
+  it("a domain label mixing Latin with a Cyrillic а is refused at signup (UTS #39; issue #10 finding 10)", async () => {
+    await open({ emailVerification: "mandatory" });
+    await signup("victim@example.com");
+    h.takeMails();
+    for (const email of ["victim@ex\u0430mple.com", "victim@g\u03bfogle.com"]) {
+      const res = await signup(email);
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ param: "email", code: "invalid", message: "Enter a valid email address." }]);
+    }
+    expect(await addresses()).toEqual(["victim@example.com"]);
+    expect(h.mails).toEqual([]);
+  });
+
   it("a fullwidth at sign is refused rather than normalised into a second address", async () => {
     await open({ emailVerification: "mandatory" });
     const res = await signup("a@b.com\uff20evil.test");
