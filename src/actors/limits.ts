@@ -4,6 +4,7 @@
  */
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
+import { rateLimitIp } from "../domain/ip.ts";
 import { hitRateLimit } from "../storage/rate-limits.ts";
 
 export const takeActionLimit = (
@@ -14,7 +15,7 @@ export const takeActionLimit = (
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
     for (const rule of config.account.rateLimits[action] ?? []) {
-      const value = keys[rule.scope];
+      const value = rule.scope === "ip" ? rateLimitIp(keys.ip) : keys[rule.scope];
       if (value === undefined) {
         continue;
       }

@@ -1,15 +1,16 @@
 /**
  * allauth's `login_failed` limiter, shared by every route that checks a password (login,
- * reauthentication): hits per client IP and per login key, taken before hashing, given back on
- * success, cleared for a user's keys by a password reset.
+ * reauthentication): hits per client IP (its /64 for IPv6) and per account — or per login key
+ * while the key names no account — taken before hashing, given back on success, cleared by a
+ * password reset.
  */
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
+import { rateLimitIp } from "../domain/ip.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
 import { clearRateLimit, releaseHits, takeHits } from "../storage/rate-limits.ts";
 import type { UserRow } from "../storage/users.ts";
-import { listEmailAddresses } from "../storage/users.ts";
 
 export interface FailureBucket {
   readonly scope: "ip" | "key";
@@ -17,13 +18,16 @@ export interface FailureBucket {
 }
 
 /**
- * The buckets of one attempt; keys must already be canonical (lower-cased, cleaned). A check by
- * account (reauthentication) passes every login key of the account, so it shares their buckets.
+ * The per-key bucket of an account: its email, username and every added address share one
+ * budget (SECURITY.md TH-01; issue #10 finding 6). No login key has a colon, so none collides.
  */
-export function loginFailureBuckets(ip: string, keys: string | ReadonlyArray<string>): ReadonlyArray<FailureBucket> {
+export const accountFailureKey = (userId: string): string => `account:${userId}`;
+
+/** The buckets of one attempt; `key` must already be canonical (lower-cased, cleaned). */
+export function loginFailureBuckets(ip: string, key: string): ReadonlyArray<FailureBucket> {
   return [
-    { scope: "ip", bucket: `login_failed:ip:${ip}` },
-    ...[...new Set([keys].flat())].map((key) => ({ scope: "key" as const, bucket: `login_failed:key:${key}` })),
+    { scope: "ip", bucket: `login_failed:ip:${rateLimitIp(ip)}` },
+    { scope: "key", bucket: `login_failed:key:${key}` },
   ];
 }
 
@@ -60,14 +64,14 @@ export function returnLoginAttempt(step: Step, ids: ReadonlyArray<string>): Prom
   return step.run(releaseHits(ids));
 }
 
-/** Clears the per-key buckets of these login keys (a password reset does this). */
+/** Clears the per-key buckets of these keys (a password reset clears its account's). */
 export const clearLoginFailures = (keys: ReadonlyArray<string>) =>
   Effect.forEach(keys, (key) => clearRateLimit(`login_failed:key:${key}`), { discard: true });
 
 /**
- * Checks a logged-in user's password (reauthentication, password change) under the limiter of
- * every login key of the account — its addresses and username, as a password reset clears them —
- * so guesses through any route count together (SECURITY.md TH-06).
+ * Checks a logged-in user's password (reauthentication, password change) under the account's
+ * limiter, the one a login naming the account uses, so guesses through any route count together
+ * (SECURITY.md TH-06).
  */
 export async function checkAccountPassword(
   step: Step,
@@ -75,13 +79,7 @@ export async function checkAccountPassword(
   user: UserRow,
   password: string,
 ): Promise<"ok" | "wrong" | "throttled"> {
-  const addresses = await step.run(listEmailAddresses(user.id));
-  const keys = [
-    ...(user.email === "" ? [] : [user.email]),
-    ...addresses.map((a) => a.email),
-    ...(user.username === null ? [] : [user.username.toLowerCase()]),
-  ];
-  const buckets = loginFailureBuckets(step.request.ip, keys.length === 0 ? [user.id.toLowerCase()] : keys);
+  const buckets = loginFailureBuckets(step.request.ip, accountFailureKey(user.id));
   const attempt = await takeLoginAttempt(step, config, buckets);
   if (attempt === null) {
     return "throttled";

@@ -15,7 +15,7 @@ import {
   toEmailAddressRef,
   toUserRef,
 } from "../storage/users.ts";
-import { loginFailureBuckets, returnLoginAttempt, takeLoginAttempt } from "./login-failures.ts";
+import { accountFailureKey, loginFailureBuckets, returnLoginAttempt, takeLoginAttempt } from "./login-failures.ts";
 import { isConfirmEmailSpent, loginPipelineActors } from "./login-pipeline.ts";
 
 interface Candidate {
@@ -67,12 +67,13 @@ export function loginActors(step: Step, config: ResolvedConfig) {
     ...loginPipelineActors(step, config),
     authenticatePassword: fromPromise<AuthenticateOutput, LoginForm>(async ({ input }) => {
       const mismatch = input.email !== null ? "email_password_mismatch" : "username_password_mismatch";
-      const buckets = loginFailureBuckets(step.request.ip, failureKey(input));
-      const attempt = await takeLoginAttempt(step, config, buckets);
+      // Per account once the identifier names one, per identifier otherwise.
+      const candidate = await step.run(findCandidate(input, account));
+      const key = candidate === null ? failureKey(input) : accountFailureKey(candidate.user.id);
+      const attempt = await takeLoginAttempt(step, config, loginFailureBuckets(step.request.ip, key));
       if (attempt === null) {
         throw { code: "too_many_login_attempts" };
       }
-      const candidate = await step.run(findCandidate(input, account));
       const ok = await step.verifyPassword(candidate?.user.password ?? null, input.password.reveal());
       if (!ok || candidate === null) {
         throw { code: mismatch, param: "password" };

@@ -49,7 +49,7 @@ import {
   setVerificationFingerprint,
 } from "../storage/verifications.ts";
 import { verifyAddress } from "./email-verification.ts";
-import { clearLoginFailures } from "./login-failures.ts";
+import { accountFailureKey, clearLoginFailures } from "./login-failures.ts";
 import type { CodeProcess, Reissue } from "./code-verification.ts";
 import { codeVerificationActors } from "./code-verification.ts";
 import { takeActionLimit } from "./limits.ts";
@@ -234,11 +234,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
           if (step.session.user?.id === owner.id) {
             yield* endSession(step);
           }
-          const addresses = yield* listEmailAddresses(owner.id);
-          yield* clearLoginFailures([
-            ...addresses.map((a) => a.email),
-            ...(owner.username === null ? [] : [owner.username.toLowerCase()]),
-          ]);
+          yield* clearLoginFailures([accountFailureKey(owner.id)]);
           if (account.emailNotifications && owner.email !== "") {
             step.mail(notificationMail(config, owner.email, "password_reset"));
           }

@@ -1,6 +1,7 @@
 /** Rate limits checked at the edge, before a step: a breach answers 429 and runs no flow. */
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
+import { rateLimitIp } from "../domain/ip.ts";
 import type { AppRuntime } from "../runtime/step.ts";
 import { hitRateLimit } from "../storage/rate-limits.ts";
 
@@ -16,7 +17,7 @@ export async function consume(
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis;
       for (const rule of rules) {
-        const value = keys[rule.scope];
+        const value = rule.scope === "ip" ? rateLimitIp(keys.ip) : keys[rule.scope];
         if (value === undefined) {
           continue;
         }
