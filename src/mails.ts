@@ -60,7 +60,7 @@ export function accountAlreadyExistsMail(config: ResolvedConfig, to: string): Ma
 export function notificationMail(
   config: ResolvedConfig,
   to: string,
-  what: "password_changed" | "password_set" | "password_reset" | "email_changed" | "email_removed" | "account_connected" | "account_disconnected",
+  what: "password_changed" | "password_set" | "password_reset" | "email_changed" | "email_removed" | "account_connected" | "account_disconnected" | "pre_account_secured",
   /** `email_removed`: the address that was removed (the mail goes to the primary one); the provider's name for the social ones. */
   removed: string = to,
 ): Mail {
@@ -71,6 +71,12 @@ export function notificationMail(
     email_changed: ["Email Changed", "The email address of your account has been changed from this address."],
     email_removed: ["Email Removed", `The email address ${removed} has been removed from your account.`],
     account_connected: ["Third-Party Account Connected", `A third-party account from ${removed} has been connected to your account.`],
+    pre_account_secured: [
+      "Account Secured",
+      "This email address was confirmed for your account. Any password set before the confirmation no longer works, " +
+        "and every other session of the account has been signed out. To sign in with a password, use the password " +
+        "forgotten procedure.",
+    ],
     account_disconnected: [
       "Third-Party Account Disconnected",
       `A third-party account from ${removed} has been disconnected from your account.`,

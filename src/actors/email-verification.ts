@@ -12,16 +12,20 @@ import { fail } from "../errors.ts";
 import { notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
+import { unusablePasswordPrefix } from "../services/password-hasher.ts";
 import { lockKey } from "../storage/locks.ts";
+import { deleteOtherSessions } from "../storage/sessions.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
 import {
   deleteEmailAddress,
   findEmailAddressById,
+  findEmailClaims,
   findEmailAddresses,
   findUserById,
   findUserEmailAddress,
   insertEmailAddress,
   listEmailAddresses,
+  setPassword,
   setUserEmail,
   toEmailAddressRef,
   toUserRef,
@@ -58,10 +62,64 @@ const refuseTaken = (row: Pick<EmailAddressRow, "id" | "email">, config: Resolve
     }
   });
 
+/**
+ * Someone else's claim on the address (SECURITY.md EM-09) goes once the address is proved here;
+ * a claim that was its account's primary hands that over to a verified address of the account.
+ */
+const dropClaims = (row: EmailAddressRow) =>
+  Effect.gen(function* () {
+    for (const claim of yield* findEmailClaims(row.email, row.id)) {
+      if (claim.user_id === row.user_id) {
+        continue;
+      }
+      yield* deleteEmailAddress(claim.id);
+      const heir = (yield* listEmailAddresses(claim.user_id)).find((a) => Number(a.verified) === 1);
+      if (Number(claim.is_primary) === 1 && heir !== undefined) {
+        yield* updateEmailAddress({ ...heir, is_primary: 1 });
+        yield* setUserEmail(claim.user_id, heir.email);
+      }
+    }
+  });
+
+/**
+ * Did the password of `userId` come from this session: logged in as the user, or holding the
+ * user's signup or password login parked until the address is verified?
+ */
+const sessionHoldsPassword = (step: Step, userId: string) => {
+  const login = step.session.data.pending?.login ?? null;
+  return (
+    step.session.user?.id === userId ||
+    (login !== null && login.userId === userId && (login.signup || login.method === "password"))
+  );
+};
+
+/**
+ * The account's only address is proved by someone who did not set its password (a pre-account
+ * takeover: someone signed up with another person's address): that password becomes unusable,
+ * the account's other sessions end, and the address is told.
+ */
+const securePreAccount = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
+  Effect.gen(function* () {
+    const tokens = yield* Tokens;
+    const user = yield* findUserById(row.user_id);
+    if (user === null || sessionHoldsPassword(step, user.id)) {
+      return;
+    }
+    if (!user.password.startsWith(unusablePasswordPrefix)) {
+      yield* setPassword(user.id, `${unusablePasswordPrefix}${tokens.key()}`);
+    }
+    yield* deleteOtherSessions(user.id, step.session.id);
+    step.mail(notificationMail(config, row.email, "pre_account_secured"));
+  });
+
 export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
   Effect.gen(function* () {
     yield* refuseTaken(row, config);
+    yield* dropClaims(row);
     const siblings = (yield* listEmailAddresses(row.user_id)).filter((a) => a.id !== row.id);
+    if (siblings.length === 0) {
+      yield* securePreAccount(step, row, config);
+    }
     const from = siblings[0] ?? null;
     const hasPrimary = siblings.some((a) => Number(a.is_primary) === 1);
     const makePrimary = config.account.changeEmail || !hasPrimary;

@@ -16,7 +16,7 @@ import { cleanEmail } from "../domain/email.ts";
 import { fail } from "../errors.ts";
 import { unknownAccountMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
-import { findEmailAddressById, findEmailAddresses, findUserById, toEmailAddressRef, toUserRef } from "../storage/users.ts";
+import { findEmailAddressById, findHeldEmailAddresses, findUserById, toEmailAddressRef, toUserRef } from "../storage/users.ts";
 import { consumeVerification, lockedVerification } from "../storage/verifications.ts";
 import type { CodeProcess, Reissue } from "./code-verification.ts";
 import { codeVerificationActors } from "./code-verification.ts";
@@ -50,7 +50,8 @@ export function loginByCodeActors(step: Step, config: ResolvedConfig, process: C
           if (email === null) {
             return yield* fail("invalid", "email");
           }
-          const rows = [...(yield* findEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
+          // A claim (SECURITY.md EM-09) is answered as an unknown address.
+          const rows = [...(yield* findHeldEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
           const row = rows[0];
           const owner = row === undefined ? null : yield* findUserById(row.user_id);
           if ((owner === null || Number(owner.is_active) !== 1) && account.preventEnumeration === false) {

@@ -31,7 +31,7 @@ import { deleteAllUserSessions } from "../storage/sessions.ts";
 import type { UserRow } from "../storage/users.ts";
 import {
   findEmailAddressById,
-  findEmailAddresses,
+  findHeldEmailAddresses,
   findUserById,
   listEmailAddresses,
   setPassword,
@@ -117,7 +117,8 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
           if (email === null) {
             return yield* fail("invalid", "email");
           }
-          const rows = [...(yield* findEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
+          // A claim (SECURITY.md EM-09) is answered as an unknown address.
+          const rows = [...(yield* findHeldEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
           const address = rows[0];
           const user = address === undefined ? null : yield* findUserById(address.user_id);
           if ((user === null || Number(user.is_active) !== 1) && account.preventEnumeration === false) {

@@ -21,7 +21,7 @@ import { unusablePasswordPrefix } from "../services/password-hasher.ts";
 import { Tokens } from "../services/tokens.ts";
 import { lockKey } from "../storage/locks.ts";
 import {
-  findEmailAddresses,
+  findHeldEmailAddresses,
   findUserById,
   findUserByUsername,
   insertEmailAddress,
@@ -31,8 +31,8 @@ import {
 } from "../storage/users.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
 
-/** Is `email` in use by any account (verified or not)? */
-const isEmailInUse = (email: string) => Effect.map(findEmailAddresses(email), (rows) => rows.length > 0);
+/** Is `email` held by any account (verified, or unverified but not a mere claim)? */
+const isEmailInUse = (email: string) => Effect.map(findHeldEmailAddresses(email), (rows) => rows.length > 0);
 
 /** Is an address taken by someone else refused as `email_taken` (not hidden, not allowed)? */
 export function refusesTakenEmail(account: ResolvedConfig["account"]): boolean {

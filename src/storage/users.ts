@@ -136,3 +136,22 @@ export const findUserEmailAddress = (userId: string, email: string) =>
     Effect.map((rows) => rows[0] ?? null),
     Effect.orDie,
   );
+
+/**
+ * The rows of `email` that hold it: an unverified row on an account that also has a verified
+ * address is only a claim (SECURITY.md EM-09), and is left out.
+ */
+export const findHeldEmailAddresses = (email: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address a WHERE a.email = ${email} AND NOT (
+      a.verified = 0 AND EXISTS (SELECT 1 FROM auth_email_address b WHERE b.user_id = a.user_id AND b.verified = 1))`,
+  ).pipe(Effect.orDie);
+
+/** The claims on `email` other than row `keepId`: unverified rows on accounts with a verified address. */
+export const findEmailClaims = (email: string, keepId: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address a WHERE a.email = ${email} AND a.id <> ${keepId}
+      AND a.verified = 0 AND EXISTS (SELECT 1 FROM auth_email_address b WHERE b.user_id = a.user_id AND b.verified = 1)`,
+  ).pipe(Effect.orDie);

@@ -152,6 +152,8 @@ describe("single use (TK-03, TK-11)", () => {
     expect(first.status).toBe(401);
     expect(h.takeSignals()).toEqual(["email_confirmed"]);
     expect(await verified(h)).toBe(true);
+    // Proved outside the signup's session: the signup's password is dropped, and the address told.
+    expect(h.takeMails().map((m) => m.subject)).toEqual(["[example.com] Account Secured"]);
 
     const before = await counts(h);
     const [usedBefore] = await h.query<{ used_at: number }>("SELECT used_at FROM auth_verification");
