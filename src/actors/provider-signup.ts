@@ -6,6 +6,7 @@
 import { Effect } from "effect";
 import { fromPromise } from "xstate";
 import type { FlowError } from "../../machines/errors.ts";
+import { joinErrors } from "../../machines/errors.ts";
 import type {
   CreateSocialUserInput,
   CreateSocialUserOutput,
@@ -14,21 +15,13 @@ import type {
 } from "../../machines/social-contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
-import { cleanUsername } from "../domain/username.ts";
 import { failWith } from "../errors.ts";
 import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
-import { findUserByUsername } from "../storage/users.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
 import { createSocialUser, freeUsername, isAddressTaken } from "./social-account.ts";
-import { refusesTakenEmail } from "./signup.ts";
-
-/** Errors joined as allauth reports a form's: the first carries the rest, in field order. */
-function joined(errors: ReadonlyArray<FlowError>): FlowError | null {
-  const [first, ...rest] = errors;
-  return first === undefined ? null : { ...first, ...(rest.length > 0 ? { also: rest } : {}) };
-}
+import { refusesTakenEmail, signupUsername } from "./signup.ts";
 
 export function providerSignupActors(step: Step, config: ResolvedConfig, provider: ProviderConfig, profile: SocialProfile) {
   const account = config.account;
@@ -54,24 +47,12 @@ export function providerSignupActors(step: Step, config: ResolvedConfig, provide
           } else if (config.socialaccount.emailRequired) {
             errors.push({ code: "required", param: "email" });
           }
-          let username: string | null = null;
-          if (input.username !== null && input.username !== "") {
-            const cleaned = cleanUsername(input.username, {
-              minLength: account.usernameMinLength,
-              maxLength: account.usernameMaxLength,
-              blacklist: account.usernameBlacklist,
-            });
-            if (typeof cleaned !== "string") {
-              errors.push(cleaned);
-            } else if ((yield* findUserByUsername(cleaned)) !== null) {
-              errors.push({ code: "username_taken", param: "username" });
-            } else {
-              username = cleaned;
-            }
-          } else if (account.signupUsername === "required") {
-            errors.push({ code: "required", param: "username" });
+          const typed = yield* signupUsername(config, input.username);
+          const username = typeof typed === "string" ? typed : null;
+          if (typed !== null && typeof typed !== "string") {
+            errors.push(typed);
           }
-          const refused = joined(errors);
+          const refused = joinErrors(errors);
           return refused === null ? { email, username, hidden } : yield* failWith(refused);
         }),
       ),

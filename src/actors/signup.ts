@@ -68,22 +68,10 @@ export const cleanSignup = (
     } else if (account.signupEmail === "required") {
       errors.push({ code: "required", param: "email" });
     }
-    let username: string | null = null;
-    if (form.username !== null) {
-      const cleaned = cleanUsername(form.username, {
-        minLength: account.usernameMinLength,
-        maxLength: account.usernameMaxLength,
-        blacklist: account.usernameBlacklist,
-      });
-      if (typeof cleaned !== "string") {
-        errors.push(cleaned);
-      } else if ((yield* findUserByUsername(cleaned)) !== null) {
-        errors.push({ code: "username_taken", param: "username" });
-      } else {
-        username = cleaned;
-      }
-    } else if (account.signupUsername === "required") {
-      errors.push({ code: "required", param: "username" });
+    const typedUsername = yield* signupUsername(config, form.username);
+    const username = typeof typedUsername === "string" || typedUsername === null ? typedUsername : null;
+    if (typedUsername !== null && typeof typedUsername !== "string") {
+      errors.push(typedUsername);
     }
     if (form.password !== null) {
       const policy = { minLength: account.passwordMinLength, maxLength: account.passwordMaxLength };
@@ -93,6 +81,27 @@ export const cleanSignup = (
       errors.push(...passwordErrors(form.password, policy, { username: username ?? form.username, email: email ?? form.email }));
     }
     return { errors, valid: { email, username, emailTaken } satisfies ValidateSignupOutput };
+  });
+
+/**
+ * A signup form's `username` (local or provider signup): cleaned and free, or its error; null
+ * when none was typed and none is required.
+ */
+export const signupUsername = (config: ResolvedConfig, typed: string | null) =>
+  Effect.gen(function* () {
+    const account = config.account;
+    if (typed === null || typed === "") {
+      return account.signupUsername === "required" ? ({ code: "required", param: "username" } satisfies FlowError) : null;
+    }
+    const cleaned = cleanUsername(typed, {
+      minLength: account.usernameMinLength,
+      maxLength: account.usernameMaxLength,
+      blacklist: account.usernameBlacklist,
+    });
+    if (typeof cleaned !== "string") {
+      return cleaned;
+    }
+    return (yield* findUserByUsername(cleaned)) === null ? cleaned : ({ code: "username_taken", param: "username" } satisfies FlowError);
   });
 
 export function signupActors(step: Step, config: ResolvedConfig) {
