@@ -28,8 +28,11 @@ export interface Auth {
   readonly config: ResolvedConfig;
   /** The Effect runtime the flows run on (for tests and advanced use). */
   readonly runtime: AppRuntime;
-  /** Mails and durable signals: drain due rows now, list and retry dead-lettered ones. */
-  readonly outbox: Pick<Outbox, "drain" | "list" | "retry">;
+  /**
+   * Mails and durable signals: drain due rows now, wait for the deliveries that responses started
+   * (`settled`), list and retry dead-lettered ones.
+   */
+  readonly outbox: Pick<Outbox, "drain" | "settled" | "list" | "retry">;
   /** Stops the outbox poller (waiting for a drain in progress) and closes the database. */
   readonly close: () => Promise<void>;
 }
@@ -119,6 +122,7 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     runtime,
     outbox: {
       drain: () => outbox.drain(),
+      settled: () => outbox.settled(),
       list: (status, limit) => outbox.list(status, limit),
       retry: (id) => outbox.retry(id),
     },

@@ -3,7 +3,6 @@
  * request as receivers see it, and running a flow step — machine, receivers, commit, then mail —
  * before the response goes out.
  */
-import { timingSafeEqual } from "node:crypto";
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
 import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
@@ -11,8 +10,8 @@ import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
-import { Tokens } from "../services/tokens.ts";
 import { touchSession } from "../storage/sessions.ts";
+import { csrfCookieValid, csrfTokenMatches, issueCsrfToken } from "./csrf.ts";
 import type { RequestOrigin } from "./host.ts";
 import type { Outcome } from "./responses.ts";
 import { render } from "./responses.ts";
@@ -47,12 +46,6 @@ function parseCookies(header: string | null): Map<string, string> {
   return cookies;
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** Whether `outcome` is a 429. */
 const isRateLimited = (outcome: Outcome): boolean =>
   (outcome.kind === "status" && outcome.status === 429) ||
@@ -84,20 +77,25 @@ export class Exchange {
     return this.deps.config.hostPrefixedCookies ? hostSessionCookie : sessionCookie;
   }
 
-  /** Browser clients: an unsafe method needs `X-CSRFToken` equal to the `csrftoken` cookie. */
-  /** A form's `csrfmiddlewaretoken` checked as the header would be (browser form POSTs). */
-  csrfTokenOk(token: string | null): boolean {
-    const cookie = this.#cookies.get(csrfCookie);
-    return cookie !== undefined && cookie.length >= 16 && token !== null && safeEqual(cookie, token);
+  /** The session cookie a CSRF token is bound to ("" for a browser without one). */
+  get #csrfBinding(): string {
+    return this.#cookies.get(this.#sessionCookie) ?? "";
   }
 
+  /** A form's `csrfmiddlewaretoken` checked as the header would be (browser form POSTs). */
+  csrfTokenOk(token: string | null): boolean {
+    return csrfTokenMatches(this.deps.config.secret, this.#csrfBinding, this.#cookies.get(csrfCookie), token);
+  }
+
+  /**
+   * Browser clients: an unsafe method needs `X-CSRFToken` holding the token of the `csrftoken`
+   * cookie, issued for this browser's session (`csrf.ts`).
+   */
   csrfOk(): boolean {
     if (this.client === "app" || ["GET", "HEAD", "OPTIONS"].includes(this.request.method)) {
       return true;
     }
-    const cookie = this.#cookies.get(csrfCookie);
-    const header = this.request.headers.get("x-csrftoken");
-    return cookie !== undefined && cookie.length >= 16 && header !== null && safeEqual(cookie, header);
+    return this.csrfTokenOk(this.request.headers.get("x-csrftoken"));
   }
 
   async loadSession(): Promise<SessionState> {
@@ -165,8 +163,9 @@ export class Exchange {
       throw error;
     }
     if (ids.length > 0) {
-      // Delivered now for a prompt mail; a failure here is retried by the outbox.
-      await this.deps.outbox.deliver(ids).catch((error: unknown) => this.deps.report("outbox delivery failed", error));
+      // Sent after the response, never before it: a request for a known account takes as long
+      // as one for an unknown address (no mail). A failure here is retried by the outbox.
+      void this.deps.outbox.deliver(ids).catch((error: unknown) => this.deps.report("outbox delivery failed", error));
     }
     return response;
   }
@@ -189,16 +188,18 @@ export class Exchange {
       // A `__Host-` cookie is only kept by browsers when it is Secure.
       const secure = this.deps.config.hostPrefixedCookies || (this.deps.config.secureCookies ?? this.origin.secure);
       const flags = `Path=/; SameSite=Lax${secure ? "; Secure" : ""}`;
+      let binding = this.#csrfBinding;
       if (session.newToken !== null) {
         headers.append("set-cookie", `${this.#sessionCookie}=${session.newToken}; ${flags}; HttpOnly; Max-Age=1209600`);
+        binding = session.newToken;
       } else if ((before.id !== null || before.gone) && session.id === null) {
         headers.append("set-cookie", `${this.#sessionCookie}=; ${flags}; HttpOnly; Max-Age=0`);
+        binding = "";
       }
-      // Django's `login()` rotates the CSRF token: a login in this step sets a fresh one.
-      const loggedIn = session.newToken !== null && session.user !== null;
-      if (!this.#cookies.has(csrfCookie) || loggedIn) {
-        const token = await this.deps.runtime.runPromise(Effect.map(Tokens, (t) => t.key()));
-        headers.append("set-cookie", `${csrfCookie}=${token}; ${flags}; Max-Age=31449600`);
+      // The token follows the session cookie: a new session (a login) gets a new token, and a
+      // missing, foreign or stale cookie is replaced (Django's `login()` rotates it too).
+      if (!csrfCookieValid(this.deps.config.secret, binding, this.#cookies.get(csrfCookie)) || binding !== this.#csrfBinding) {
+        headers.append("set-cookie", `${csrfCookie}=${issueCsrfToken(this.deps.config.secret, binding)}; ${flags}; Max-Age=31449600`);
       }
     }
     return new Response(body === null ? null : JSON.stringify(body), { status, headers });

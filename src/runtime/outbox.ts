@@ -167,6 +167,13 @@ export class Outbox {
     return delivered;
   }
 
+  /** Resolves once no delivery is in progress (those a response started, and the poller's). */
+  async settled(): Promise<void> {
+    while (this.#delivering.size > 0) {
+      await Promise.all(this.#delivering);
+    }
+  }
+
   /** Delivers every due row, batch after batch (one drain at a time per instance). */
   drain(): Promise<number> {
     this.#draining ??= (async () => {

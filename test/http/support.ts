@@ -202,6 +202,7 @@ export async function raw(
     }),
     { ip: init.ip ?? "10.9.9.9" },
   );
+  await h.auth.outbox.settled();
   const text = await response.text();
   return { status: response.status, body: text === "" ? null : JSON.parse(text), headers: response.headers };
 }

@@ -134,9 +134,11 @@ async function logIn(port: number) {
   );
   expect(signup.status).toBe(200);
   const session = /sessionid=([^;]+)/.exec(signup.cookies.join("\n"))![1]!;
+  // The login gave the browser a token bound to its new session.
+  const loggedIn = /csrftoken=([^;]+)/.exec(signup.cookies.join("\n"))![1]!;
   const app = await call(port, "POST", "app/v1/auth/login", {}, { email: "alice@example.com", password: goodPassword });
   expect(app.status).toBe(200);
-  return { cookie: `sessionid=${session}; csrftoken=${csrf}`, csrf, token: app.body.meta.session_token as string };
+  return { cookie: `sessionid=${session}; csrftoken=${loggedIn}`, csrf: loggedIn, token: app.body.meta.session_token as string };
 }
 
 /** The requests that read the session first, each on a path of its own (one before the CSRF check). */

@@ -144,4 +144,41 @@ describe("durability across processes", () => {
     expect(await h.auth.outbox.list("pending")).toEqual([]);
     await h.close();
   }, 60_000);
+
+  it("with the default lease and poll interval, a mail claimed by a process killed with -9 is sent by a live instance within 15 s", async () => {
+    const database = await sharedDatabase();
+    const { child, next } = startChild(database, "signup-hang-defaults");
+    await next("requested");
+    const probe = await harness({ database, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
+    for (;;) {
+      const rows = await probe.query<{ kind: string; attempts: number }>("SELECT kind, attempts FROM auth_outbox");
+      if (rows.some((row) => row.kind === "mail" && Number(row.attempts) === 1)) {
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await probe.close();
+    await killed(child);
+    const killedAt = Date.now();
+
+    // A live instance with the default outbox options: its own poller finds the dead claim.
+    let sentAt = 0;
+    const h = await harness({
+      database,
+      account,
+      passwordHasher: fastHasher,
+      mailer: { send: async () => void (sentAt ||= Date.now()) },
+    });
+    expect(h.auth.config.outbox.leaseMs).toBe(8_000);
+    expect(h.auth.config.outbox.pollIntervalMs).toBe(5_000);
+    while (sentAt === 0 && Date.now() - killedAt < 20_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const retryDelay = sentAt - killedAt;
+    console.log(`kill -9 retry delay: ${retryDelay} ms`);
+    expect(sentAt).toBeGreaterThan(0);
+    expect(retryDelay).toBeLessThan(15_000);
+    expect((await h.auth.outbox.list("pending")).filter((row) => row.kind === "mail")).toEqual([]);
+    await h.close();
+  }, 60_000);
 });

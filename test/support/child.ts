@@ -3,7 +3,8 @@
  *  - CHILD_DATABASE: the database URL to share with the test process;
  *  - CHILD_ACTION: `signup-code` (sign up in code mode, print the session token and the code,
  *    then wait to be killed) or `signup-hang` (sign up with a mail transport that never answers,
- *    so the process dies between commit and delivery).
+ *    so the process dies between commit and delivery), or `signup-hang-defaults` (the same with
+ *    the outbox's default lease).
  * It prints one JSON line per event on stdout.
  */
 import { createAuth } from "../../src/auth.ts";
@@ -19,7 +20,7 @@ const auth = await createAuth(
     secret: "test-secret-test-secret-test-secret-0123",
     database,
     mailer:
-      action === "signup-hang"
+      action.startsWith("signup-hang")
         ? { send: () => new Promise<void>(() => undefined) }
         : { send: async (mail) => void mails.push(mail) },
     passwordHasher: { hash: async (p) => `fast$${p}`, verify: async (h, p) => h === `fast$${p}` },
@@ -28,7 +29,7 @@ const auth = await createAuth(
       emailVerification: "mandatory",
       emailVerificationByCodeEnabled: action === "signup-code",
     },
-    outbox: { pollIntervalMs: false, leaseMs: 300 },
+    outbox: action === "signup-hang-defaults" ? { pollIntervalMs: false } : { pollIntervalMs: false, leaseMs: 300 },
   },
   { report: () => undefined },
 );
@@ -45,6 +46,7 @@ const request = auth.handler(
 );
 if (action === "signup-code") {
   const response = await request;
+  await auth.outbox.settled();
   const body = (await response.json()) as { meta: { session_token: string } };
   const code = /^([A-Z]{4}-[A-Z]{4})$/m.exec(mails[0]!.text)![1];
   say({ event: "signed-up", status: response.status, token: body.meta.session_token, code });

@@ -76,6 +76,8 @@ function makeClient(auth: Auth, kind: "browser" | "app", ip: string): Client {
         }),
         { ip },
       );
+      // Mails and after-commit receivers run after the response; a test reads them once they have.
+      await auth.outbox.settled();
       for (const cookie of response.headers.getSetCookie()) {
         const [pair] = cookie.split(";");
         const [name, value] = pair!.split("=") as [string, string];

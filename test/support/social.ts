@@ -66,6 +66,7 @@ export async function visit(h: Harness, client: Client, url: string, init: { met
     }),
     { ip: "10.0.0.1" },
   );
+  await h.auth.outbox.settled();
   for (const cookie of response.headers.getSetCookie()) {
     const [pair] = cookie.split(";");
     const at = pair!.indexOf("=");
