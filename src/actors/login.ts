@@ -9,6 +9,7 @@ import type { Step } from "../runtime/step.ts";
 import type { EmailAddressRow, UserRow } from "../storage/users.ts";
 import {
   findEmailAddresses,
+  findHeldEmailAddresses,
   findUserById,
   findUserByUsername,
   listEmailAddresses,
@@ -23,7 +24,7 @@ interface Candidate {
   readonly address: EmailAddressRow | null;
 }
 
-/** The account a login names: by address (verified first) or by username. */
+/** The account a login names: by address (held before claimed, verified first) or by username. */
 const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
   Effect.gen(function* () {
     if (form.email !== null) {
@@ -31,7 +32,10 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
       if (email === null) {
         return null;
       }
-      const rows = [...(yield* findEmailAddresses(email))].sort((a, b) => Number(b.verified) - Number(a.verified));
+      // A claim (SECURITY.md EM-09) names its account only while no other account holds the address.
+      const held = yield* findHeldEmailAddresses(email);
+      const named = held.length > 0 ? held : yield* findEmailAddresses(email);
+      const rows = [...named].sort((a, b) => Number(b.verified) - Number(a.verified));
       const address = rows[0];
       if (address === undefined) {
         return null;

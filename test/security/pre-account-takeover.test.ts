@@ -208,6 +208,26 @@ describe("the attacker added the victim's address, unverified, to an account wit
     expect(await passwordWorks(victim, newPassword)).toBe(true);
   });
 
+  it("password login by the address names the victim's own account, not the claim, before either is verified", async () => {
+    await open({ rateLimits: { confirmEmail: false } });
+    await claim();
+    // While nobody else holds it, the claim logs its own account in (as allauth's lookup does).
+    expect(await passwordWorks(victim, attackerPassword)).toBe(true);
+    const signup = await h.app().request("POST", "auth/signup", { email: victim, password: newPassword });
+    expect(signup.status).toBe(200);
+    h.takeSignals();
+    h.takeMails();
+    const login = await h.app().request("POST", "auth/login", { email: victim, password: newPassword });
+    expect(login.status).toBe(200);
+    expect(login.body.data.user.email).toBe(victim);
+    expect(h.takeSignals()).toEqual(["user_logged_in"]);
+    // The attacker's password no longer opens anything through the victim's address.
+    const attacker = await h.app().request("POST", "auth/login", { email: victim, password: attackerPassword });
+    expect(attacker.status).toBe(400);
+    expect(attacker.body.errors[0].code).toBe("email_password_mismatch");
+    expect(h.takeSignals()).toEqual([]);
+  });
+
   it("a claim that was the attacker's primary hands it to their verified address when deleted", async () => {
     await open({ rateLimits: { confirmEmail: false } });
     const attacker = h.browser();
