@@ -127,7 +127,7 @@ describe("connecting an account already mine", () => {
   });
 });
 
-describe("connecting an account owned by another user", () => {
+describe("connecting an account owned by another user: refused, the owner's link untouched (OA-11)", () => {
   async function ownedByAlice(h: Harness): Promise<string> {
     await socialRoundTrip(h, h.browser(), idp, "alice");
     const [row] = await accountRows(h);
@@ -164,7 +164,7 @@ describe("connecting an account owned by another user", () => {
   });
 });
 
-describe("connecting without a logged-in user", () => {
+describe("connecting without a logged-in user (OA-10)", () => {
   it("browser: pre_social_login, then ?error=permission_denied; nothing stored", async () => {
     const h = await socialHarness(idp, base);
     const browser = h.browser();
@@ -187,10 +187,12 @@ describe("connecting without a logged-in user", () => {
   });
 });
 
-describe("connecting with reauthenticationRequired", () => {
+describe("connecting with reauthenticationRequired (OA-10)", () => {
   const stale = { ...base, account: { ...base.account, reauthenticationRequired: true } };
 
-  it("browser: within 300 s it connects; after, ?error=reauthentication_required with pre_social_login only", async () => {
+  // The provider has just authenticated the person (a fresh sign-in, whatever its ID token says
+  // of auth_time, acr or amr): that never counts as our reauthentication (OA-17).
+  it("browser: within 300 s it connects; after, ?error=reauthentication_required with pre_social_login only (OA-17)", async () => {
     const h = await socialHarness(idp, stale, {}, { layer: TestContext.TestContext });
     const browser = h.browser();
     await passwordUser(h, browser);

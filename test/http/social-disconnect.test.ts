@@ -1,7 +1,8 @@
 /**
  * `DELETE account/providers` end to end, with accounts connected over a real OpenID provider:
  * `social_account_removed` after the row is gone, the last account's guards (`no_password`
- * before `no_verified_email`), checks before reauthentication, and the input errors.
+ * before `no_verified_email`; SECURITY.md OA-12), checks before reauthentication, and the input
+ * errors.
  */
 import { SqlClient } from "@effect/sql";
 import { Effect, TestContext } from "effect";
@@ -132,6 +133,30 @@ describe("the last account", () => {
     expect(res.body.errors).toEqual([{ code: "no_password", message: "Your account has no password set up." }]);
     expect(h.takeSignals()).toEqual([]);
     expect(await uids(h)).toEqual(["alice"]);
+    await h.close();
+  });
+
+  it("a social-only user: the last account stays (no writes); once a password is set it goes, and the owner is told (OA-12)", async () => {
+    const h = await socialHarness(idp, { ...base, account: { ...base.account, emailNotifications: true } });
+    const browser = h.browser();
+    await socialRoundTrip(h, browser, idp, "alice");
+    h.takeSignals();
+    h.takeMails();
+    const before = { users: await h.count("auth_user"), addresses: await h.count("auth_email_address") };
+    const refused = await disconnect(browser, "alice");
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ code: "no_password", message: "Your account has no password set up." }]);
+    expect(h.takeSignals()).toEqual([]);
+    expect(h.takeMails()).toEqual([]);
+    expect(await uids(h)).toEqual(["alice"]);
+    expect({ users: await h.count("auth_user"), addresses: await h.count("auth_email_address") }).toEqual(before);
+    expect((await browser.request("POST", "account/password/change", { new_password: "a brand new passphrase 77" })).status).toBe(200);
+    expect(h.takeSignals()).toEqual(["password_set"]);
+    h.takeMails();
+    expect((await disconnect(browser, "alice")).status).toBe(200);
+    expect(h.takeSignals()).toEqual(["social_account_removed"]);
+    expect(await uids(h)).toEqual([]);
+    expect(h.takeMails().map((mail) => [mail.to, mail.subject])).toEqual([["alice@example.com", "[example.com] Third-Party Account Disconnected"]]);
     await h.close();
   });
 

@@ -92,7 +92,7 @@ describe("redirect states", () => {
 });
 
 describe("storeTokens", () => {
-  it("keeps the provider's tokens sealed at rest, never in clear, and none by default", async () => {
+  it("keeps the provider's tokens sealed at rest, never in clear, and none by default (OA-16)", async () => {
     const plain = await socialHarness(idp);
     await socialRoundTrip(plain, plain.browser(), idp, "alice");
     expect(await plain.count("auth_social_token")).toBe(0);

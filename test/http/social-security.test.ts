@@ -1,9 +1,10 @@
 /**
- * The browser's provider round trip under attack (SECURITY.md OA-02..06, OA-13, OA-14): a state
- * tampered with, replayed, expired, carried to another browser, provider or user; an answer with
- * the wrong nonce or issuer, a spent code, a changed redirect URI, a provider error or a malformed
- * query. Each ends as a 302 to the frontend with `?error=…&error_process=…`, nobody logged in,
- * no signal, nothing written and nothing reported.
+ * The browser's provider round trip under attack (SECURITY.md OA-01, OA-02, OA-03, OA-04,
+ * OA-05, OA-06, OA-10, OA-13, OA-14): a state tampered with, replayed, expired, carried to
+ * another browser, provider or user; an answer with the wrong nonce or issuer, a spent code, a
+ * changed redirect URI, a provider error or a malformed query. Each ends as a 302 to the
+ * frontend with `?error=…&error_process=…`, nobody logged in, no signal, nothing written and
+ * nothing reported.
  */
 import { createHash } from "node:crypto";
 import { TestContext } from "effect";
@@ -100,7 +101,7 @@ function tokenCalls(spy: { mock: { calls: Array<Array<unknown>> } }, provider: I
 }
 
 describe("the redirect state", () => {
-  it("tampered by one character, empty or missing: unknown on the error page, and the genuine state stays usable", async () => {
+  it("tampered by one character, empty or missing: unknown on the error page, and the genuine state stays usable (OA-03)", async () => {
     await open();
     const browser = h.browser();
     const back = await answered(browser);
@@ -152,7 +153,7 @@ describe("the redirect state", () => {
     await expectClean(await visit(h, browser, pathOf(back)), failed(errorPage, "unknown"), browser, { ...before, auth_social_state: 1 }, 0);
   });
 
-  it("a connect state after its user logged out, or once another user logged in: unknown", async () => {
+  it("a connect state after its user logged out, or once another user logged in: unknown (OA-04)", async () => {
     await open();
     const browser = h.browser();
     await signup(browser, { email: "uma@example.com" });
@@ -174,7 +175,7 @@ describe("the redirect state", () => {
     await expectClean(await visit(h, browser, pathOf(third)), failed(errorPage, "unknown"), browser, now, 1, "vic@example.com");
   });
 
-  it("taken to another provider's callback, or the dummy's page, and back: unknown", async () => {
+  it("taken to another provider's callback, or the dummy's page, and back: unknown (OA-04)", async () => {
     await open();
     const browser = h.browser();
     const back = await answered(browser);
@@ -190,7 +191,7 @@ describe("the redirect state", () => {
 });
 
 describe("the provider's answer", () => {
-  it("an ID token with another nonce, or none: unknown", async () => {
+  it("an ID token with another nonce, or none: unknown (OA-05)", async () => {
     await open();
     const browser = h.browser();
     const fetchSpy = vi.spyOn(globalThis, "fetch");
@@ -206,7 +207,7 @@ describe("the provider's answer", () => {
     expect(tokenCalls(fetchSpy, idp)).toBe(2);
   });
 
-  it("mix-up: a code from another identity provider, with or without its iss, is unknown and never exchanged with ours", async () => {
+  it("mix-up: a code from another identity provider, with or without its iss, is unknown and never exchanged with ours (OA-06)", async () => {
     await open();
     const browser = h.browser();
     const fetchSpy = vi.spyOn(globalThis, "fetch");
@@ -306,7 +307,7 @@ describe("the redirect form", () => {
     expect(locationOf(await postForm(browser, { callback_url: "http://localhost:3000/cb" }))).toMatch(new RegExp(`^${idp.issuer}/auth\\?`));
   });
 
-  it("without the CSRF token, with a wrong one, or as JSON: 403; a GET: 405; no state either way", async () => {
+  it("without the CSRF token, with a wrong one, or as JSON: 403; a GET: 405; no state either way (OA-10)", async () => {
     await open();
     const browser = h.browser();
     const before = await counts();
@@ -341,7 +342,7 @@ describe("the redirect form", () => {
     expect(await h.count("auth_social_state")).toBe(0);
   });
 
-  it("S256 and a nonce go to the provider; the stored row holds neither the state nor the verifier the token request proves", async () => {
+  it("S256 and a nonce go to the provider; the stored row holds neither the state nor the verifier the token request proves (OA-01)", async () => {
     await open();
     const browser = h.browser();
     const authorization = await startRedirect(h, browser);

@@ -8,7 +8,7 @@ import type { ProviderConfig } from "../../src/social/types.ts";
 import { secret } from "./fixtures.ts";
 
 /** A GitHub-like provider on 127.0.0.1 whose answers each test chooses. */
-type Mode = "ok" | "token-500" | "token-html" | "token-hang" | "user-500" | "user-html" | "emails-404";
+type Mode = "ok" | "token-302" | "token-500" | "token-html" | "token-hang" | "user-500" | "user-html" | "emails-404";
 let mode: Mode = "ok";
 let server: Server;
 let base: string;
@@ -33,9 +33,16 @@ beforeAll(async () => {
       };
       if (path === "/token") {
         if (mode === "token-hang") return;
+        if (mode === "token-302") {
+          response.writeHead(302, { location: `${base}/token-moved` });
+          return response.end();
+        }
         if (mode === "token-500") return json(500, { error: "server_error", error_description: "the provider's own words" });
         if (mode === "token-html") return html();
         return json(200, { access_token: "gho_accesstoken", token_type: "bearer", scope: "user:email" });
+      }
+      if (path === "/token-moved") {
+        return json(200, { access_token: "gho_movedtoken", token_type: "bearer", scope: "user:email" });
       }
       if (path === "/user") {
         if (mode === "user-500") return json(500, {});
@@ -89,7 +96,7 @@ async function roundTrip(options = { timeoutSeconds: 5, now: 0 }) {
 }
 
 describe("a plain OAuth 2 preset (GitHub-like)", () => {
-  it("sends PKCE without a nonce, exchanges the code with the verifier and reads the user and the addresses", async () => {
+  it("sends PKCE without a nonce, exchanges the code with the verifier and reads the user and the addresses (OA-01)", async () => {
     const { url, secrets, run } = await roundTrip();
     expect(url.searchParams.get("nonce")).toBeNull();
     expect(url.searchParams.get("code_challenge_method")).toBe("S256");
@@ -136,7 +143,17 @@ describe("a plain OAuth 2 preset (GitHub-like)", () => {
     });
   }
 
-  it("ends a provider that never answers as a ProviderError after the timeout", async () => {
+  it("does not follow a token endpoint's redirect, and exchanges the code once (OA-15)", async () => {
+    mode = "token-302";
+    const { secrets, run } = await roundTrip();
+    const error = await run().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderError);
+    expect((error as ProviderError).reason).toMatch(/^code exchange: /);
+    expect((error as ProviderError).message).not.toContain(secrets.pkceVerifier);
+    expect(seen.map((s) => s.path)).toEqual(["/token"]);
+  });
+
+  it("ends a provider that never answers as a ProviderError after the timeout (OA-15)", async () => {
     mode = "token-hang";
     const started = performance.now();
     const error = await (await roundTrip({ timeoutSeconds: 1, now: 0 })).run().catch((e: unknown) => e);

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authorizationUrl, forgetClients, newRedirectSecrets } from "../../src/social/client.ts";
 import { completeCallback } from "../../src/social/callback.ts";
@@ -112,7 +114,7 @@ describe("the OIDC redirect and callback", () => {
     expect(error.reason).toMatch(/^code exchange: /);
   });
 
-  it("refuses a callback issued by another provider (mix-up)", async () => {
+  it("refuses a callback issued by another provider (mix-up, OA-06)", async () => {
     const { url, expected, secrets } = await redirect();
     const foreign = new URL(url.href.replace(idp.issuer, other.issuer));
     const back = await other.signIn(foreign.href, { account: "alice" });
@@ -167,6 +169,25 @@ describe("the OIDC redirect and callback", () => {
     expect((await failure(completeCallback(provider, repeated, expected, options), [expected.state])).reason).toBe("the callback repeats code");
     // None of the refusals above reached the provider: the code still works.
     expect((await completeCallback(provider, back, expected, options)).uid).toBe("alice");
+  });
+
+  it("refuses a discovery document that names another issuer than the configured one (OA-06)", async () => {
+    // Our provider's genuine document, served from another origin: its issuer is not that origin.
+    const document = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).text();
+    const server = createServer((request, response) => {
+      response.writeHead(request.url === "/.well-known/openid-configuration" ? 200 : 404, { "content-type": "application/json" });
+      response.end(request.url === "/.well-known/openid-configuration" ? document : "{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const impostor = oidcProvider(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { id: "impostor" });
+      const error = await failure(authorizationUrl(impostor, { ...newRedirectSecrets(), redirectUri: callback }), []);
+      expect(error.reason).toMatch(/^discovery: /);
+      // The same document at its own issuer loads.
+      expect((await authorizationUrl(provider, { ...newRedirectSecrets(), redirectUri: callback })).origin).toBe(idp.issuer);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("ends an unreachable provider as a ProviderError", async () => {
