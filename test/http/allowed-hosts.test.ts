@@ -1,7 +1,8 @@
 /**
  * `allowedHosts` (Django's `ALLOWED_HOSTS`) and the origin mailed links are built on: a request
  * naming another host is refused before anything runs; `X-Forwarded-Host` / `-Proto` count only
- * behind trusted proxies; the default config mails absolute links on the request's origin.
+ * behind trusted proxies; the default config mails absolute links on the request's origin. So a
+ * reset link is never built on a host an attacker names (SECURITY.md TK-15).
  */
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -35,6 +36,8 @@ async function send(origin: string, method: string, path: string, body?: unknown
     }),
     { ip: "10.7.7.7" },
   );
+  // Mails go out after the response; wait for them so each test reads its own.
+  await h.auth.outbox.settled();
   return { status: response.status, body: (await response.json()) as any, headers: response.headers };
 }
 
@@ -119,6 +122,36 @@ describe("mailed links", () => {
     await open({ account: { loginMethods: ["email"], defaultHttpProtocol: "https" } });
     await send("http://localhost:3000", "POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     expect(mailedLink()).toMatch(/^https:\/\/localhost:3000\/account\/verify-email\//);
+  });
+});
+
+describe("reset links never follow a host the requester names (TK-15)", () => {
+  const evil = { "x-forwarded-host": "evil.test", "x-forwarded-proto": "https" };
+
+  it("Host: evil.test is refused before anything is written or mailed", async () => {
+    await open();
+    await send("http://localhost:3000", "POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeMails();
+    const before = await counts();
+    const res = await send("http://evil.test", "POST", "auth/password/request", { email: "ann@example.com" });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([expect.objectContaining({ code: "disallowed_host" })]);
+    expect(await counts()).toEqual(before);
+    expect(h.takeMails()).toEqual([]);
+  });
+
+  it("X-Forwarded-Host: evil.test without a trusted proxy: the link is on the configured URL, or the request's own origin", async () => {
+    await open({ frontendUrls: { accountResetPasswordFromKey: "https://app.example.com/reset/{key}" } });
+    await send("http://localhost:3000", "POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeMails();
+    expect((await send("http://localhost:3000", "POST", "auth/password/request", { email: "ann@example.com" }, evil)).status).toBe(200);
+    expect(mailedLink()).toMatch(/^https:\/\/app\.example\.com\/reset\/[A-Za-z0-9_%-]+$/);
+    await h.close();
+    await open();
+    await send("http://localhost:3000", "POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeMails();
+    expect((await send("http://localhost:3000", "POST", "auth/password/request", { email: "ann@example.com" }, evil)).status).toBe(200);
+    expect(mailedLink()).toMatch(/^http:\/\/localhost:3000\/account\/password\/reset\/key\/[A-Za-z0-9_%-]+$/);
   });
 });
 

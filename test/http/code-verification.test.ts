@@ -252,7 +252,7 @@ describe.each(cases)("the code-verification process: $name", (flow) => {
 });
 
 describe.each(cases.filter((flow) => flow.resend !== null))("resending a code: $name", (flow) => {
-  it("mails a new code (the old one is wrong now) within the quota, then answers 409", async () => {
+  it("mails a new code (the old one is wrong now) within the quota, then answers 409 (TH-10)", async () => {
     const h = await open(flow, { clock: true });
     const { client, code } = await flow.open(h);
     const codes = [code];

@@ -50,7 +50,7 @@ describe("login by code", () => {
     await h.close();
   });
 
-  it("answers an unknown address as a known one, mails an 'unknown account' notice and can never log in", async () => {
+  it("answers an unknown address as a known one, mails an 'unknown account' notice and can never log in (EN-08)", async () => {
     const h = await harness({ account: base, passwordHasher: fastHasher });
     await account(h, true);
     const real = h.app();
@@ -60,6 +60,9 @@ describe("login by code", () => {
     expect([b.status, b.body.data, Object.keys(b.body.meta).sort()]).toEqual([a.status, a.body.data, Object.keys(a.body.meta).sort()]);
     const mails = h.takeMails();
     expect(mails.map((m) => m.subject)).toEqual(["[example.com] Sign In Code", "[example.com] Unknown Account"]);
+    // One code row, the known account's: the unknown address's flow has no code at all.
+    const codes = await h.query<{ email: string }>("SELECT email FROM auth_verification WHERE purpose = 'login_code'");
+    expect(codes.map((c) => c.email)).toEqual(["ann@example.com"]);
     const code = codeFromMail(mails[0]!);
     const wrongReal = await real.request("POST", "auth/code/confirm", { code: "BCDF-GHJK" });
     const guess = await fake.request("POST", "auth/code/confirm", { code });

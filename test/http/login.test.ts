@@ -341,7 +341,7 @@ describe("session rotation at login", () => {
     h.takeMails();
   }
 
-  test("a browser's sessionid cookie changes at login and the old one no longer names a session", async () => {
+  test("a browser's sessionid cookie changes at login and the old one no longer names a session (SE-03)", async () => {
     await open(config);
     const browser = h.browser();
     await pendingThenVerified(browser);
@@ -360,7 +360,7 @@ describe("session rotation at login", () => {
     expect(await h.count("auth_session")).toBe(2); // the signup client's pending one, and the new one
   });
 
-  test("an app's meta.session_token changes at login and the old token is gone (410)", async () => {
+  test("an app's meta.session_token changes at login and the old token is gone (410) (SE-03)", async () => {
     await open(config);
     const app = h.app();
     await pendingThenVerified(app);

@@ -213,7 +213,7 @@ describe("account/email", () => {
 });
 
 describe("reauthentication", () => {
-  it("suspends an add after the window, and replays it after POST auth/reauthenticate, never emitting user_logged_in", async () => {
+  it("suspends an add after the window, and replays it after POST auth/reauthenticate, never emitting user_logged_in (SE-08)", async () => {
     const h = await harness(
       { account: { ...base, reauthenticationRequired: true }, passwordHasher: fastHasher },
       { layer: TestContext.TestContext },

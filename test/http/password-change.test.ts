@@ -85,7 +85,7 @@ describe("POST account/password/change", () => {
     await h.close();
   });
 
-  it("refuses a wrong current password with enter_current_password and changes nothing", async () => {
+  it("refuses a wrong current password with enter_current_password and changes nothing (CR-14)", async () => {
     const h = await harness(base);
     const browser = h.browser();
     await loggedIn(h, browser);
@@ -104,14 +104,19 @@ describe("POST account/password/change", () => {
     await h.close();
   });
 
-  it("asks for the current password when the user has one", async () => {
+  it("asks for the current password when the user has one, and changes nothing (CR-14)", async () => {
     const h = await harness(base);
     const browser = h.browser();
     await loggedIn(h, browser);
+    const [before] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    // Without current_password this is the "set password" form, which a user with a password cannot use.
     const response = await browser.request("POST", "account/password/change", { new_password: newPassword });
     expect(response.status).toBe(400);
     expect(response.body.errors[0]).toMatchObject({ code: "required", param: "current_password" });
     expect(h.takeSignals()).toEqual([]);
+    const [after] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    expect(after!.password).toBe(before!.password);
+    expect((await browser.request("POST", "auth/login", { email: "ann@example.com", password: newPassword })).status).not.toBe(200);
     await h.close();
   });
 

@@ -54,7 +54,7 @@ describe("password reset by link", () => {
     await h.close();
   });
 
-  it("answers an unknown address exactly as a known one and mails it an 'unknown account' notice", async () => {
+  it("answers an unknown address exactly as a known one and mails it an 'unknown account' notice (EN-04)", async () => {
     const h = await harness({ account: base, passwordHasher: fastHasher });
     await account(h);
     const known = await h.app().request("POST", "auth/password/request", { email: "ann@example.com" });
@@ -123,7 +123,7 @@ describe("password reset by link", () => {
     await h.close();
   });
 
-  it("kills the key when the user logs in, changes the password, or changes their emails", async () => {
+  it("kills the key when the user logs in, changes the password, or changes their emails (TK-09)", async () => {
     for (const change of ["login", "password", "email"] as const) {
       const h = await harness({ account: base, passwordHasher: fastHasher });
       await account(h);
@@ -170,7 +170,7 @@ describe("password reset by link", () => {
     await h.close();
   });
 
-  it("ends every session of the user and clears the failed-login throttle", async () => {
+  it("ends every session of the user and clears the failed-login throttle (TH-07)", async () => {
     const h = await harness({ account: base, passwordHasher: fastHasher });
     await account(h);
     const session = h.app();

@@ -19,7 +19,7 @@ async function open(account: AccountConfig) {
 }
 
 describe("passwordless signup", () => {
-  it("creates a user without a usable password, hashing nothing, and logs in", async () => {
+  it("creates a user without a usable password, hashing nothing, and logs in (CR-16)", async () => {
     const { h, spy } = await open(passwordless);
     const client = h.browser();
     const res = await client.request("POST", "auth/signup", { email: "ann@example.com" });
@@ -39,7 +39,7 @@ describe("passwordless signup", () => {
     await h.close();
   });
 
-  it("no password logs in: a password login fails as a mismatch", async () => {
+  it("no password logs in: a password login fails as a mismatch (CR-16)", async () => {
     const { h } = await open(passwordless);
     await h.app().request("POST", "auth/signup", { email: "ann@example.com" });
     take(h);

@@ -208,7 +208,7 @@ describe("connecting with reauthenticationRequired (OA-10)", () => {
     await h.close();
   });
 
-  it("app token: 401 with the reauthenticate flow, nothing added", async () => {
+  it("app token: 401 with the reauthenticate flow, nothing added (SE-08)", async () => {
     const h = await socialHarness(idp, stale, {}, { layer: TestContext.TestContext });
     const app = h.app();
     await passwordUser(h, app);

@@ -206,7 +206,7 @@ describe("the last account", () => {
 describe("with reauthenticationRequired", () => {
   const stale = { ...base, account: { ...base.account, reauthenticationRequired: true } };
 
-  it("an old login: 401 reauthenticate and nothing removed; the checks still answer 400 first", async () => {
+  it("an old login: 401 reauthenticate and nothing removed; the checks still answer 400 first (SE-08)", async () => {
     const h = await socialHarness(idp, stale, {}, { layer: TestContext.TestContext });
     const browser = h.browser();
     await connectedUser(h, browser, ["alice", "carol"]);

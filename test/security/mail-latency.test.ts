@@ -1,5 +1,5 @@
 /**
- * Mail latency (issue #10 finding 5, SECURITY.md EN-01): a response never waits for the mailer.
+ * Mail latency (issue #10 finding 5, SECURITY.md EN-01, EN-04's timing): a response never waits for the mailer.
  * With a slow mailer, `auth/password/request` and `auth/code/request` for a known account take as
  * long as for an unknown address (which gets no mail while `emailUnknownAccounts` is off), and
  * the mail still arrives after the response. Medians over 200 requests each, interleaved.

@@ -68,7 +68,7 @@ describe("two instances on one database", () => {
     expect(b.takeSignals()).toEqual(["email_confirmed", "user_logged_in"]);
   });
 
-  it("share rate limits: failed logins through both count together", async () => {
+  it("share rate limits: failed logins through both count together (TH-12)", async () => {
     const [a, b] = await pair({ emailVerification: "none" });
     await a.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     for (let i = 0; i < 5; i++) {
