@@ -1,8 +1,10 @@
 /**
- * Enumeration (SECURITY.md §3 EN-01, EN-02, EN-06; §8 EM-13): a failed login looks the same
- * whether or not the account exists and costs one verification either way; a signup with a taken
- * address under `preventEnumeration: true` + mandatory verification looks like a fresh signup and
- * mails the owner an "Account Already Exists" notice carrying no link, key or code.
+ * Enumeration (SECURITY.md §3 EN-01, EN-02, EN-05, EN-06, EN-07; §8 EM-13): a failed login looks
+ * the same whether or not the account exists and costs one verification either way; a signup with
+ * a taken address under `preventEnumeration: true` + mandatory verification looks like a fresh
+ * signup and mails the owner an "Account Already Exists" notice carrying no link, key or code; a
+ * failing mail transport answers reset requests alike; adding another account's address looks
+ * like adding a fresh one, and that claim never gets verified.
  */
 import { TestClock, TestContext } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
@@ -353,5 +355,87 @@ describe("code-mode verification info (GET auth/email/verify)", () => {
     const [row] = await h.query<{ verified: number }>("SELECT verified FROM auth_email_address");
     expect(row!.verified).toBe(0);
     await h.close();
+  });
+});
+
+describe("a failing mail transport tells nothing (EN-05)", () => {
+  it("reset requests for a known and an unknown address answer alike; both mails wait in the outbox with the error, and go out later", async () => {
+    let down = true;
+    const sent: Array<string> = [];
+    const mailer = {
+      send: async (mail: { to: string }) => {
+        if (down) {
+          throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:25"), { code: "ESOCKET" });
+        }
+        sent.push(mail.to);
+      },
+    };
+    await open({ account: { loginMethods: ["email"], emailVerification: "none" }, mailer, outbox: { pollIntervalMs: false } }, true);
+    expect((await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    h.takeSignals();
+    reports = [];
+
+    const known = await h.app().request("POST", "auth/password/request", { email: "ann@example.com" });
+    const unknown = await h.app().request("POST", "auth/password/request", { email: "nobody@example.com" });
+    expect(known.status).toBe(200);
+    expect([unknown.status, unknown.body]).toEqual([known.status, known.body]);
+    expect(headerShape(unknown)).toEqual(headerShape(known));
+    expect(h.takeSignals()).toEqual([]);
+
+    const rows = await h.query<{ status: string; attempts: number; last_error: string }>(
+      "SELECT status, attempts, last_error FROM auth_outbox WHERE kind = 'mail' ORDER BY created_at",
+    );
+    expect(rows.map((r) => [r.status, Number(r.attempts), r.last_error])).toEqual([
+      ["pending", 1, expect.stringContaining("ECONNREFUSED")],
+      ["pending", 1, expect.stringContaining("ECONNREFUSED")],
+    ]);
+    expect(reports).toHaveLength(2);
+
+    down = false;
+    await h.auth.runtime.runPromise(TestClock.adjust("1 hour"));
+    expect(await h.auth.outbox.drain()).toBe(2);
+    expect(sent.sort()).toEqual(["ann@example.com", "nobody@example.com"]);
+  });
+});
+
+describe("adding an address another account holds (EN-07)", () => {
+  it("answers as for a fresh address, and the claim can never be verified while the owner holds it", async () => {
+    await open({ account: { loginMethods: ["email"], emailVerification: "optional" } }, true);
+    for (const email of ["bea@example.com", "ann@example.com"]) {
+      expect((await h.app().request("POST", "auth/signup", { email, password: goodPassword })).status).toBe(200);
+    }
+    await h.query("UPDATE auth_email_address SET verified = 1");
+    // Past the signup mails' confirm_email cooldown (1/180s per address).
+    await h.auth.runtime.runPromise(TestClock.adjust("181 seconds"));
+    h.takeSignals();
+    h.takeMails();
+    const ann = h.app();
+    expect((await ann.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    h.takeSignals();
+
+    const answers: Array<[number, unknown, Array<string>]> = [];
+    const links: Array<string> = [];
+    for (const email of ["bea@example.com", "fresh@example.com"]) {
+      const res = await ann.request("POST", "account/email", { email });
+      const added = (res.body.data as Array<{ email: string }>).find((a) => a.email === email);
+      answers.push([res.status, { ...added, email: "<added>" }, h.takeSignals()]);
+      const mails = h.takeMails();
+      expect(mails.map((m) => m.to)).toEqual([email]);
+      links.push(/verify-email\/(\S+)/.exec(mails[0]!.text)![1]!);
+    }
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0]![0]).toBe(200);
+
+    const claimed = await ann.request("POST", "auth/email/verify", { key: decodeURIComponent(links[0]!) });
+    expect(claimed.status).toBe(400);
+    expect(claimed.body.errors).toEqual([expect.objectContaining({ param: "key", code: "email_taken" })]);
+    expect(h.takeSignals()).toEqual([]);
+    const rows = await h.query<{ user: string; verified: number }>(
+      "SELECT u.email AS user, a.verified FROM auth_email_address a JOIN auth_user u ON u.id = a.user_id WHERE a.email = 'bea@example.com' ORDER BY u.email",
+    );
+    expect(rows.map((r) => [r.user, Number(r.verified)])).toEqual([
+      ["ann@example.com", 0],
+      ["bea@example.com", 1],
+    ]);
   });
 });

@@ -1,9 +1,9 @@
 /**
- * Rate-limit keys (SECURITY.md TH-01, TH-02, TH-05; issue #10 finding 6): per-IP limits key an
- * IPv6 client by its /64 and an IPv4-mapped IPv6 address as the IPv4 address, so rotating
+ * Rate-limit keys (SECURITY.md TH-01, TH-02, TH-04, TH-05; issue #10 finding 6): per-IP limits key
+ * an IPv6 client by its /64 and an IPv4-mapped IPv6 address as the IPv4 address, so rotating
  * addresses inside one /64 or respelling an IPv4 address buys no budget; `login_failed` counts per
  * account once the identifier names one, so the email, the username and each added address share
- * one budget of 5 failures.
+ * one budget of 5 failures; and a successful login does not clear its IP's failures.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { AuthConfig } from "../../src/config.ts";
@@ -86,5 +86,30 @@ describe("login_failed per account (5/300s/key)", () => {
     expect((await post("198.51.100.98", "auth/login", { email: "nobody@example.com", password: "wrong password" })).body.errors[0].code).toBe(
       "email_password_mismatch",
     );
+  });
+});
+
+describe("a success does not reset another client's failures (TH-04)", () => {
+  it("9 failures from one IP, a good login of another account from it, then the 10th failure spends the 10/m/ip budget", async () => {
+    await open({ loginMethods: ["email"], emailVerification: "none" });
+    for (const email of ["ann@example.com", "bob@example.com", "cy@example.com"]) {
+      expect((await post("192.0.2.1", "auth/signup", { email, password: goodPassword })).status).toBe(200);
+    }
+    const attacker = "203.0.113.7";
+    // Under each account's 5/300s/key: 4 at Ann, 4 at Bob, 1 at an unknown address.
+    const targets = [...Array(4).fill("ann@example.com"), ...Array(4).fill("bob@example.com"), "nobody@example.com"];
+    for (const email of targets) {
+      const res = await post(attacker, "auth/login", { email, password: "wrong password again" });
+      expect(res.body.errors[0].code).toBe("email_password_mismatch");
+    }
+    expect((await post(attacker, "auth/login", { email: "cy@example.com", password: goodPassword })).status).toBe(200);
+    expect((await post(attacker, "auth/login", { email: "nobody2@example.com", password: "wrong password again" })).body.errors[0].code).toBe(
+      "email_password_mismatch",
+    );
+    const throttled = await post(attacker, "auth/login", { email: "cy@example.com", password: goodPassword });
+    expect(throttled.status).toBe(400);
+    expect(throttled.body.errors).toEqual([{ code: "too_many_login_attempts", message: expect.any(String) }]);
+    // Another client keeps its own budget.
+    expect((await post("203.0.113.8", "auth/login", { email: "cy@example.com", password: goodPassword })).status).toBe(200);
   });
 });
