@@ -1,10 +1,18 @@
 /**
  * Credentials (SECURITY.md §2): length in code points with a minimum of 15, long passwords
  * accepted and never truncated, one fixed normalisation (NFKC) and nothing else, a blocklist, and
- * argon2id at OWASP's parameters with a per-password salt. Uses the real argon2id hasher.
+ * argon2id at OWASP's parameters with a per-password salt, verified by argon2's own verify (CR-13);
+ * no hints, questions or expiry (CR-15: the one evidence of compromise the library acts on, another
+ * person proving the account's only address, makes the password unusable, see
+ * pre-account-takeover.test.ts); only the server's rules count (CR-17). Uses the real argon2id
+ * hasher.
  */
+import { readFileSync } from "node:fs";
+import { hash as argonHash } from "@node-rs/argon2";
+import { Effect, TestClock, TestContext } from "effect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { argon2idParameters } from "../../src/services/password-hasher.ts";
+import { argon2idParameters, PasswordHasher } from "../../src/services/password-hasher.ts";
+import { Tokens } from "../../src/services/tokens.ts";
 import { harness } from "../support/harness.ts";
 import type { ClientResponse, Harness } from "../support/harness.ts";
 
@@ -191,5 +199,67 @@ describe("storage (CR-09, CR-10)", () => {
     expect(rows[1]!.password).toMatch(phc);
     expect(rows[0]!.password).not.toBe(rows[1]!.password);
     expect(phc.exec(rows[0]!.password)![4]).not.toBe(phc.exec(rows[1]!.password)![4]);
+  });
+});
+
+describe("verification is the KDF's own, and codes compare in constant time (CR-13)", () => {
+  it("the argon2id hasher verifies with the library's verify and never compares hashes itself", () => {
+    const source = readFileSync(new URL("../../src/services/password-hasher.ts", import.meta.url), "utf8");
+    expect(source).toMatch(/argonVerify\(stored, password\.normalize\("NFKC"\)\)/);
+    expect(source).not.toMatch(/(stored|dummy|hash)\s*[!=]==?\s*[a-z]/);
+    const tokens = readFileSync(new URL("../../src/services/tokens.ts", import.meta.url), "utf8");
+    expect(tokens).toMatch(/timingSafeEqual\(x, y\)/);
+    const codes = readFileSync(new URL("../../src/actors/code-verification.ts", import.meta.url), "utf8");
+    expect(codes).toMatch(/tokens\.equal\(verification\.digest, /);
+  });
+
+  it("stored values of any length or shape verify as false without throwing", async () => {
+    const verify = (stored: string, password: string) =>
+      Effect.runPromise(Effect.flatMap(PasswordHasher, (hasher) => hasher.verify(stored, password)).pipe(Effect.provide(PasswordHasher.layerArgon2id)));
+    const real = await argonHash("correct horse battery staple 42", argon2idParameters);
+    expect(await verify(real, "correct horse battery staple 42")).toBe(true);
+    for (const stored of ["", "!", "$argon2id$", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", real.slice(0, -5), `${real}AAAA`, "x".repeat(4096)]) {
+      expect(await verify(stored, "correct horse battery staple 42"), stored.slice(0, 40)).toBe(false);
+    }
+    const { equal } = Effect.runSync(Effect.provide(Tokens, Tokens.layer("a secret of at least thirty-two bytes!!")));
+    expect(equal("abc", "abcd")).toBe(false);
+    expect(equal("", "abc")).toBe(false);
+    expect(equal("abc", "abc")).toBe(true);
+  });
+});
+
+describe("no hints, no questions, no expiry (CR-15)", () => {
+  it("the user table holds no hint, question or password date; a password 400 days old logs in as on day one", async () => {
+    const email = await expectUsable("correct horse battery staple 42");
+    const [row] = await h.query<Record<string, unknown>>("SELECT * FROM auth_user WHERE email = ?", email);
+    expect(Object.keys(row!).filter((column) => /hint|question|answer|expir|changed|rotat/i.test(column))).toEqual([]);
+
+    const aged = await harness(
+      { account: { loginMethods: ["email"], emailVerification: "none" } },
+      { layer: TestContext.TestContext },
+    );
+    try {
+      expect((await aged.app().request("POST", "auth/signup", { email: "old@example.com", password: "correct horse battery staple 42" })).status).toBe(200);
+      await aged.auth.runtime.runPromise(TestClock.adjust("400 days"));
+      const res = await aged.app().request("POST", "auth/login", { email: "old@example.com", password: "correct horse battery staple 42" });
+      expect(res.status).toBe(200);
+      expect(res.body.data.flows).toBeUndefined();
+      expect(aged.takeSignals()).toEqual(["user_signed_up", "user_logged_in", "user_logged_in"]);
+    } finally {
+      await aged.close();
+    }
+  });
+});
+
+describe("nothing but the server's own rules (CR-17)", () => {
+  it("a generated password with any characters is accepted from a body of just email and password; client-side fields change nothing", async () => {
+    await expectUsable("kQ7#v!2z^P@x 9&Lm(];'\"\\`~ä");
+    const email = freshEmail();
+    const res = await h.app().request("POST", "auth/signup", { email, password: "pasted passphrase from a manager", typed: false, pasted: true });
+    expect(res.status).toBe(200);
+    expect((await login(email, "pasted passphrase from a manager")).status).toBe(200);
+    // And a client's own checks are no substitute: a short password is refused whatever the client claims.
+    const short = await h.app().request("POST", "auth/signup", { email: freshEmail(), password: "xkcd-horse-bat", client_validated: true });
+    expectError(short, "password", "password_too_short");
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Verification keys and codes (SECURITY.md §5 TK-01..TK-04, TK-08, TK-11..TK-13; §12): 256-bit
+ * Verification keys and codes (SECURITY.md §5 TK-01..TK-04, TK-08, TK-10..TK-13; §12): 256-bit
  * URL-safe keys stored only as keyed digests, single use even under concurrency, three days of
- * life, purpose-typed (a code is no key and a key no code), wrong-typed or blank keys matching
+ * life, bound to the address they were mailed to, purpose-typed (a code is no key and a key no
+ * code), wrong-typed or blank keys matching
  * nothing, GET changing nothing, and no password, key or code in signals, snapshots, rows or
  * error messages.
  */
@@ -266,6 +267,35 @@ describe("expiry (TK-04, EN-09)", () => {
     const accepted = await verify(b.client, codeFromMail(b.mail));
     expect(accepted.status).toBe(200);
     expect(early.takeSignals()).toEqual(["email_confirmed", "user_logged_in"]);
+  });
+});
+
+describe("a key is bound to the address it was mailed to, not to a row (TK-10)", () => {
+  it("changeEmail: after the pending address moves from A to B, A's link verifies neither; B's own link verifies B", async () => {
+    const h = await open({ emailVerification: "optional", changeEmail: true, maxEmailAddresses: 2 });
+    const client = h.app();
+    expect((await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    await h.query("UPDATE auth_email_address SET verified = 1");
+    h.takeMails();
+    h.takeSignals();
+    const links: Record<string, string> = {};
+    for (const email of ["a@attacker.example", "victim@example.com"]) {
+      expect((await client.request("POST", "account/email", { email })).status).toBe(200);
+      const [mail] = h.takeMails();
+      expect(mail!.to).toBe(email);
+      links[email] = keyFromMail(mail!);
+    }
+    h.takeSignals();
+    const before = await counts(h);
+    expectInvalidKey(await verify(h.app(), links["a@attacker.example"]));
+    expect(await counts(h)).toEqual(before);
+    expect(h.takeSignals()).toEqual([]);
+    expect(await verified(h, "victim@example.com")).toBe(false);
+    expect(await h.query("SELECT email FROM auth_email_address WHERE email = 'a@attacker.example'")).toEqual([]);
+
+    expect((await verify(client, links["victim@example.com"])).status).toBe(200);
+    expect(h.takeSignals()).toEqual(["email_confirmed", "email_changed"]);
+    expect(await verified(h, "victim@example.com")).toBe(true);
   });
 });
 
