@@ -1,7 +1,8 @@
 /**
  * `savePassword`, shared by `password-change` and `password-set`: check the current password
- * (change only), check the new one against the policy, hash outside the transaction, then save it,
- * end the user's other sessions, and queue the notification mail when enabled.
+ * (change only), check the new one against the policy, hash outside the transaction, then save it
+ * if the stored password is still the one checked (CC-02), end the user's other sessions, and
+ * queue the notification mail when enabled.
  */
 import { Effect } from "effect";
 import { fromPromise } from "xstate";
@@ -15,7 +16,7 @@ import { endSession } from "../runtime/session.ts";
 import { checkAccountPassword } from "./login-failures.ts";
 import type { Step } from "../runtime/step.ts";
 import { deleteOtherSessions } from "../storage/sessions.ts";
-import { findUserById, setPassword, toUserRef } from "../storage/users.ts";
+import { findUserById, replacePassword, toUserRef } from "../storage/users.ts";
 
 export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "password_changed" | "password_set") {
   return {
@@ -50,9 +51,13 @@ export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "pa
         throw refused;
       }
       const hash = await step.hash(input.newPassword.reveal());
-      return step.write(
+      const saved = await step.write(
         Effect.gen(function* () {
-          yield* setPassword(row.id, hash);
+          // The password checked above (or the unusable one) must still be the stored one: a
+          // parallel change that committed first makes this one's current password wrong.
+          if (!(yield* replacePassword(row.id, row.password, hash))) {
+            return null;
+          }
           yield* deleteOtherSessions(row.id, step.session.id);
           if (config.account.emailNotifications && row.email !== "") {
             step.mail(notificationMail(config, row.email, kind));
@@ -64,6 +69,10 @@ export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "pa
           return { user };
         }),
       );
+      if (saved === null) {
+        throw { code: "enter_current_password", param: "current_password" };
+      }
+      return saved;
     }),
     endSession: fromPromise<void, void>(() => step.write(endSession(step))),
   };

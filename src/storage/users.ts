@@ -128,6 +128,19 @@ export const setPassword = (id: string, password: string) =>
     Effect.orDie,
   );
 
+/**
+ * Replaces the password only if it is still `expected` (the hash the caller checked): false when
+ * another step changed it meanwhile, so two parallel changes cannot both pass the same check.
+ */
+export const replacePassword = (id: string, expected: string, password: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<{ id: string }>`UPDATE auth_user SET password = ${password} WHERE id = ${id} AND password = ${expected} RETURNING id`,
+  ).pipe(
+    Effect.map((rows) => rows.length === 1),
+    Effect.orDie,
+  );
+
 export const findUserEmailAddress = (userId: string, email: string) =>
   Effect.flatMap(
     sqlClient,
