@@ -181,17 +181,28 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
         }),
       ),
     ),
-    startSession: fromPromise<StartSessionOutput, StartSessionInput>(({ input }) =>
-      step.write(
+    startSession: fromPromise<StartSessionOutput, StartSessionInput>(async ({ input }) => {
+      const checked = step.checkedPassword?.userId === input.userId ? step.checkedPassword : null;
+      const started = await step.write(
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis;
+          // The update locks the user's row until commit, so the password read next is the one
+          // a parallel change committed, and that change then sees this session to end it.
           yield* setLastLogin(input.userId, now);
           const row = yield* findUserById(input.userId);
+          if (checked !== null && row!.password !== checked.hash) {
+            return null;
+          }
           const user = toUserRef(row!);
           yield* rotateSession(step, user);
           return { user };
         }),
-      ),
-    ),
+      );
+      if (started === null) {
+        // The password this login checked was changed meanwhile: it is no longer the password.
+        throw checked!.error;
+      }
+      return started;
+    }),
   };
 }

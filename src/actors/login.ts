@@ -82,6 +82,7 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       if (!ok || candidate === null) {
         throw { code: mismatch, param: "password" };
       }
+      step.checkedPassword = { userId: candidate.user.id, hash: candidate.user.password, error: { code: mismatch, param: "password" } };
       await returnLoginAttempt(step, attempt);
       const addresses = await step.run(listEmailAddresses(candidate.user.id));
       // allauth's `is_login_rate_limited`: the code this login would mail cannot be sent.

@@ -11,6 +11,7 @@ import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import type { ManagedRuntime } from "effect";
 import type { InspectionEvent, Observer } from "xstate";
 import type { AuthenticationRecord, PendingLogin } from "../../machines/contracts.ts";
+import type { FlowError } from "../../machines/errors.ts";
 import type { AuthSignal, UserRef } from "../../machines/signals.ts";
 import { AuthFailure } from "../errors.ts";
 import type { Mail, Mailer } from "../services/mailer.ts";
@@ -142,6 +143,11 @@ export class Step {
   readonly deliveredEarly = new Set<EmittedSignal>();
   /** The session's data changed in memory (an authentication record) and is not written yet. */
   sessionUnsaved = false;
+  /**
+   * The stored password hash a login of this step checked (outside the transaction), and the
+   * error to answer if it is no longer stored when the session starts (CC-08).
+   */
+  checkedPassword: { readonly userId: string; readonly hash: string; readonly error: FlowError } | null = null;
   #transaction: Transaction | null = null;
   #opening: Promise<void> | null = null;
   #finished = false;
