@@ -1,12 +1,13 @@
 /**
- * Concurrency (SECURITY.md §10): parallel requests against one database end with one winner.
+ * Concurrency (SECURITY.md §10: CC-01, CC-02, CC-03, CC-04, CC-05, CC-06, CC-08): parallel requests
+ * against one database end with one winner.
  */
 import { describe, expect, it } from "vitest";
-import { codeFromMail, goodPassword, harness } from "../support/harness.ts";
+import { codeFromMail, goodPassword, harness, keyFromMail } from "../support/harness.ts";
 import { emailRows, fastHasher } from "./support.ts";
 
 describe("races", () => {
-  it("50 parallel signups with one email create one account, and every response looks the same", async () => {
+  it("50 parallel signups with one email create one account, and every response looks the same (CC-01)", async () => {
     const h = await harness({
       account: { loginMethods: ["email"], emailVerification: "mandatory" },
       passwordHasher: fastHasher,
@@ -17,11 +18,12 @@ describe("races", () => {
     expect(new Set(responses.map((r) => r.status))).toEqual(new Set([401]));
     expect(new Set(responses.map((r) => JSON.stringify(r.body.data)))).toHaveProperty("size", 1);
     expect(await h.count("auth_user")).toBe(1);
+    expect(await h.count("auth_email_address")).toBe(1);
     expect(h.signals.filter((s) => s.type === "user_signed_up")).toHaveLength(1);
     await h.close();
   });
 
-  it("10 parallel confirmations of the right login code log in exactly once", async () => {
+  it("10 parallel confirmations of the right login code log in exactly once (CC-03)", async () => {
     const h = await harness({
       account: { loginMethods: ["email"], emailVerification: "none", loginByCodeEnabled: true },
       passwordHasher: fastHasher,
@@ -38,7 +40,7 @@ describe("races", () => {
     await h.close();
   });
 
-  it("10 parallel wrong login codes leave the attempt counter at the limit and the flow aborted", async () => {
+  it("10 parallel wrong login codes leave the attempt counter at the limit and the flow aborted (CC-03)", async () => {
     const h = await harness({
       account: { loginMethods: ["email"], emailVerification: "none", loginByCodeEnabled: true },
       passwordHasher: fastHasher,
@@ -58,7 +60,7 @@ describe("races", () => {
     await h.close();
   });
 
-  it("10 parallel resets with one key and different passwords: exactly one wins, and its password is the one stored", async () => {
+  it("10 parallel resets with one key and different passwords: exactly one wins, and its password is the one stored (CC-04)", async () => {
     const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher });
     await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     h.takeMails();
@@ -77,7 +79,7 @@ describe("races", () => {
     await h.close();
   });
 
-  it("parallel 'make primary' on different addresses leaves exactly one primary", async () => {
+  it("parallel 'make primary' on different addresses leaves exactly one primary (CC-06)", async () => {
     const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher });
     const client = h.app();
     await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
@@ -94,7 +96,7 @@ describe("races", () => {
     await h.close();
   });
 
-  it("the same add-email sent twice at once stores one row", async () => {
+  it("the same add-email sent twice at once stores one row (CC-02)", async () => {
     const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher });
     const client = h.app();
     await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
@@ -106,6 +108,95 @@ describe("races", () => {
     expect([a.status, b.status].sort()).toEqual([200, 400]);
     expect((await emailRows(h)).filter((r) => r.email === "b@example.com")).toHaveLength(1);
     expect(h.takeSignals().filter((s) => s === "email_added")).toHaveLength(1);
+    await h.close();
+  });
+  it("two users verifying one address at once: exactly one owns it verified (CC-06)", async () => {
+    // Without rate limits: the second verification mail to one address would wait out the cooldown.
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "optional", rateLimits: false }, passwordHasher: fastHasher });
+    const clients = [h.app(), h.app()];
+    const keys: Array<string> = [];
+    for (const [i, client] of clients.entries()) {
+      await client.request("POST", "auth/signup", { email: `user${i}@example.com`, password: goodPassword });
+      h.takeMails();
+      expect((await client.request("POST", "account/email", { email: "shared@example.com" })).status).toBe(200);
+      keys.push(keyFromMail(h.takeMails()[0]!));
+    }
+    await Promise.all(clients.map((client, i) => client.request("POST", "auth/email/verify", { key: keys[i] })));
+    expect((await emailRows(h)).filter((r) => r.email === "shared@example.com" && r.verified === 1)).toHaveLength(1);
+    expect(h.signals.filter((s) => s.type === "email_confirmed")).toHaveLength(1);
+    await h.close();
+  });
+
+  it("the same password change sent twice at once changes it once and mails one notice (CC-02)", async () => {
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", emailNotifications: true }, passwordHasher: fastHasher });
+    const client = h.app();
+    await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeMails();
+    h.takeSignals();
+    const change = { current_password: goodPassword, new_password: "a fresh passphrase 123" };
+    const answers = await Promise.all([client.request("POST", "account/password/change", change), client.request("POST", "account/password/change", change)]);
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+    expect(h.takeMails().map((m) => m.subject)).toEqual(["[example.com] Password Changed"]);
+    await h.close();
+  });
+
+  it("two address changes at once: each mailed key verifies its own address or nothing (CC-05)", async () => {
+    const h = await harness({
+      account: { loginMethods: ["email"], emailVerification: "optional", changeEmail: true, maxEmailAddresses: 2 },
+      passwordHasher: fastHasher,
+    });
+    const client = h.app();
+    await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    await h.query("UPDATE auth_email_address SET verified = 1");
+    h.takeMails();
+    await Promise.all(["a@example.com", "b@example.com"].map((email) => client.request("POST", "account/email", { email })));
+    const mails = h.takeMails();
+    expect(mails.map((m) => m.to).sort()).toEqual(["a@example.com", "b@example.com"]);
+    for (const mail of mails) {
+      const before = new Set((await emailRows(h)).filter((r) => r.verified === 1).map((r) => r.email));
+      await client.request("POST", "auth/email/verify", { key: keyFromMail(mail) });
+      const now = (await emailRows(h)).filter((r) => r.verified === 1).map((r) => r.email);
+      expect(now.filter((email) => !before.has(email))).toEqual(expect.arrayContaining([]));
+      for (const email of now.filter((e) => !before.has(e))) {
+        expect(email).toBe(mail.to);
+      }
+    }
+    const verified = (await emailRows(h)).filter((r) => r.verified === 1).map((r) => r.email);
+    expect(verified).toHaveLength(1);
+    expect(["a@example.com", "b@example.com"]).toContain(verified[0]);
+    await h.close();
+  });
+  it("a login with the old password racing a password change never leaves a live session with the old password (CC-08)", async () => {
+    // The login's password check is held up until the change has committed.
+    let hold: Promise<void> | null = null;
+    const hasher = {
+      hash: fastHasher.hash,
+      verify: async (hash: string, password: string) => {
+        const ok = await fastHasher.verify(hash, password);
+        const waiting = hold;
+        hold = null;
+        if (waiting !== null) await waiting;
+        return ok;
+      },
+    };
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", logoutOnPasswordChange: true }, passwordHasher: hasher });
+    const owner = h.app();
+    expect((await owner.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    expect((await owner.request("GET", "auth/session")).status).toBe(200);
+    let release = () => {};
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const intruder = h.app();
+    const login = intruder.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
+    while (hold !== null) await new Promise((resolve) => setTimeout(resolve, 5));
+    const change = await owner.request("POST", "account/password/change", { current_password: goodPassword, new_password: "a fresh passphrase 123" });
+    // logoutOnPasswordChange ends the changing session too (allauth's LOGOUT_ON_PASSWORD_CHANGE).
+    expect([change.status, change.body.meta.is_authenticated]).toEqual([401, false]);
+    expect(h.takeSignals()).toContain("password_changed");
+    release();
+    const late = await login;
+    // Either the login failed, or the session it made does not survive the change.
+    expect(late.status === 200 ? (await intruder.request("GET", "auth/session")).status : late.status).not.toBe(200);
     await h.close();
   });
 });
