@@ -16,12 +16,21 @@ import { PasswordHasher } from "./services/password-hasher.ts";
 import { Settings } from "./services/settings.ts";
 import { Tokens } from "./services/tokens.ts";
 import { databaseLayer } from "./storage/database.ts";
+import { getSession } from "./runtime/get-session.ts";
+import type { AuthSession, RequestHeaders } from "./runtime/get-session.ts";
+import { hostSessionCookie, sessionCookie } from "./http/exchange.ts";
 
 export interface Auth {
   /** Connect receivers: `on` (in-step, can abort the step) and `after` (after commit). */
   readonly signals: Pick<SignalBus, "on" | "after">;
   /** The allauth headless API as a Fetch handler. */
   readonly handler: (request: Request, options?: HandlerOptions) => Promise<Response>;
+  /**
+   * Who is logged in, for the app's own routes: the user and how the session authenticated, or
+   * null. Takes a fetch `Request` or a Node request (anything with `headers`); reads the
+   * `X-Session-Token` header (app clients) or the session cookie (browsers), in one query.
+   */
+  readonly getSession: (request: { readonly headers: RequestHeaders }) => Promise<AuthSession | null>;
   /** The flow machines by slug, unprovided (see `authmachines/machines`). */
   readonly machines: typeof machines;
   /** The resolved configuration. */
@@ -117,6 +126,8 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
   return {
     signals: bus,
     handler,
+    getSession: (request) =>
+      runtime.runPromise(getSession(request.headers, config.hostPrefixedCookies ? hostSessionCookie : sessionCookie)),
     machines,
     config,
     runtime,

@@ -1,5 +1,6 @@
 export { createAuth } from "./auth.ts";
 export type { Auth, CreateAuthOptions } from "./auth.ts";
+export type { AuthSession, RequestHeaders } from "./runtime/get-session.ts";
 export { resolveConfig, parseRateRules } from "./config.ts";
 export { ConfigError } from "./config-schema.ts";
 export type { AuthConfig, AccountConfig, FrontendUrls, ResolvedConfig } from "./config.ts";
