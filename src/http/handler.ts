@@ -109,7 +109,7 @@ async function getConfig(exchange: Exchange): Promise<Response> {
 }
 
 /** The client address: the socket's, or the configured number of proxies back in `X-Forwarded-For`. */
-function clientIp(request: Request, socketIp: string | undefined, trustedProxyCount: number): string {
+function clientIp(request: Request, socketIp: string | undefined, trustedProxyCount: number): string | null {
   if (trustedProxyCount > 0) {
     const chain = (request.headers.get("x-forwarded-for") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     const candidate = chain[chain.length - trustedProxyCount];
@@ -117,8 +117,13 @@ function clientIp(request: Request, socketIp: string | undefined, trustedProxyCo
       return candidate;
     }
   }
-  return socketIp ?? "unknown";
+  return socketIp ?? null;
 }
+
+export const unknownIpWarning =
+  "the handler was not given the client's IP address, so every client shares one rate-limit bucket: " +
+  "call auth.handler(request, { ip: req.socket.remoteAddress }) (toNodeListener does), " +
+  "or set trustedProxyCount behind a proxy that sets X-Forwarded-For";
 
 export interface HandlerOptions {
   /** The peer address of the connection (Node: `req.socket.remoteAddress`). */
@@ -126,6 +131,16 @@ export interface HandlerOptions {
 }
 
 export function createHandler(deps: HandlerDeps): (request: Request, options?: HandlerOptions) => Promise<Response> {
+  let warned = false;
+  /** The client's address; without one, says once how to pass it, and keys limits on "unknown". */
+  const ipOf = (request: Request, options: HandlerOptions | undefined): string => {
+    const ip = clientIp(request, options?.ip, deps.config.trustedProxyCount);
+    if (ip === null && !warned) {
+      warned = true;
+      deps.report(unknownIpWarning, undefined);
+    }
+    return ip ?? "unknown";
+  };
   return async (request, options) => {
     let url: URL;
     try {
@@ -143,7 +158,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       if (!page.methods.includes(request.method)) {
         return plain(405);
       }
-      const exchange = new ExchangeClass(deps, request, "browser", clientIp(request, options?.ip, deps.config.trustedProxyCount), origin);
+      const exchange = new ExchangeClass(deps, request, "browser", ipOf(request, options), origin);
       try {
         return await page.endpoint(exchange);
       } catch (error) {
@@ -168,7 +183,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       deps,
       request,
       match[1] as "browser" | "app",
-      clientIp(request, options?.ip, deps.config.trustedProxyCount),
+      ipOf(request, options),
       origin,
     );
     try {
