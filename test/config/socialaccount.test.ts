@@ -98,7 +98,7 @@ describe("socialaccount mistakes", () => {
     );
   });
 
-  it("the dummy provider has no client, and createAuth refuses it under NODE_ENV=production before opening anything", async () => {
+  it("the dummy provider has no client, and createAuth refuses it under NODE_ENV=production before opening anything (LG-08)", async () => {
     expect(refusal([{ type: "dummy", clientId: "x" }])).toBe('socialaccount.providers[0].clientId: the "dummy" provider has no client');
     vi.stubEnv("NODE_ENV", "production");
     const database = `sqlite:${join(dir, "auth.db")}`;

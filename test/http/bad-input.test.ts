@@ -101,6 +101,7 @@ const malformedBodies: ReadonlyArray<readonly [string, string]> = [
   ["trailing comma", '{"email": "a@x.com",}'],
   ["single quotes", "{'email': 'a@x.com'}"],
   ["form encoding", "email=a%40x.com&password=x"],
+  ["form encoding with a repeated key (IV-04)", "email=a%40x.com&email=b%40y.com&password=x"],
   ["bare word", "undefined"],
   ["NUL byte", "\u0000"],
   ["top-level array", '[{"email": "a@x.com", "password": "correct horse battery staple 42"}]'],
@@ -292,12 +293,12 @@ describe("POST auth/signup", () => {
     });
   });
 
-  it("duplicate keys resolve to one value: one user, one row, one mail", async () => {
+  it("duplicate keys resolve to one value, the last (as json.loads): one user, one row, one mail (IV-04)", async () => {
     await open({ emailVerification: "mandatory" });
     const res = await post(`{"email": "first@example.com", "email": "second@example.com", "password": "${goodPassword}"}`);
     expect(res.status).toBe(401);
     const rows = await h.query<{ email: string }>("SELECT email FROM auth_email_address");
-    expect(rows).toHaveLength(1);
+    expect(rows).toEqual([{ email: "second@example.com" }]);
     expect(h.mails).toHaveLength(1);
     expect(h.mails[0]!.to).toBe(rows[0]!.email);
   });

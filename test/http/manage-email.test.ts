@@ -69,7 +69,7 @@ describe("account/email", () => {
     await h.close();
   });
 
-  it("refuses an unverified primary while a verified address exists, and writes nothing", async () => {
+  it("refuses an unverified primary while a verified address exists, and writes nothing (EM-10)", async () => {
     const h = await harness({ account: base });
     const client = h.browser();
     await signedUp(h, client);
@@ -85,7 +85,7 @@ describe("account/email", () => {
     await h.close();
   });
 
-  it("removes a secondary address with email_removed after the row is gone; never the primary while others exist", async () => {
+  it("removes a secondary address with email_removed after the row is gone; never the primary while others exist (EM-10)", async () => {
     const h = await harness({ account: { ...base, emailNotifications: true } });
     const client = h.browser();
     await signedUp(h, client);
@@ -129,7 +129,7 @@ describe("account/email", () => {
     await h.close();
   });
 
-  it("enforces maxEmailAddresses", async () => {
+  it("enforces maxEmailAddresses (EM-12)", async () => {
     const h = await harness({ account: { ...base, maxEmailAddresses: 2 } });
     const client = h.browser();
     await signedUp(h, client);
@@ -244,6 +244,32 @@ describe("reauthentication", () => {
     expect(ok.body.data.methods.at(-1)).toMatchObject({ method: "password", reauthenticated: true });
     expect(h.takeSignals()).toEqual(["email_confirmation_sent", "email_added"]);
     expect((await emailRows(h)).map((r) => r.email)).toContain("second@example.com");
+    await h.close();
+  });
+  it("a change of primary after the window waits for reauthentication, then tells the old address (EM-11)", async () => {
+    const h = await harness(
+      { account: { ...base, reauthenticationRequired: true, emailNotifications: true }, passwordHasher: fastHasher },
+      { layer: TestContext.TestContext },
+    );
+    const client = h.app();
+    await signedUp(h, client);
+    client.token = null;
+    expect((await client.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    expect((await client.request("POST", "account/email", { email: "new@example.com" })).status).toBe(200);
+    await h.query("UPDATE auth_email_address SET verified = 1");
+    h.takeSignals();
+    h.takeMails();
+    await advance(h, "301 seconds");
+    const blocked = await client.request("PATCH", "account/email", { email: "new@example.com", primary: true });
+    expect(blocked.status).toBe(401);
+    expect(blocked.body.data.flows).toEqual([{ id: "reauthenticate" }]);
+    expect(h.takeSignals()).toEqual([]);
+    expect(h.takeMails()).toEqual([]);
+    expect((await emailRows(h)).filter((r) => r.is_primary === 1).map((r) => r.email)).toEqual(["ann@example.com"]);
+    expect((await client.request("POST", "auth/reauthenticate", { password: goodPassword })).status).toBe(200);
+    expect(h.takeSignals()).toEqual(["email_changed"]);
+    expect((await emailRows(h)).filter((r) => r.is_primary === 1).map((r) => r.email)).toEqual(["new@example.com"]);
+    expect(h.takeMails().map((m) => [m.to, m.subject])).toEqual([["ann@example.com", "[example.com] Email Changed"]]);
     await h.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Real SMTP (SECURITY.md EM-05, EM-08): `mailer: "smtp://…"` delivers through nodemailer to a
- * local `smtp-server`; the envelope recipient is the stored canonical address byte for byte, one
- * recipient only, and the key in the delivered text verifies the address.
+ * Real SMTP (SECURITY.md EM-05, EM-07, EM-08): `mailer: "smtp://…"` delivers through nodemailer
+ * to a local `smtp-server`; the envelope recipient is the stored canonical address byte for byte,
+ * one recipient only, the key in the delivered text verifies the address, and no mail has an
+ * HTML part.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.ts";
@@ -100,6 +101,21 @@ describe("SMTP delivery", () => {
     expect(sink.messages.map((m) => m.rcptTo)).toEqual([["ok@example.com"]]);
     expect(sink.commands.filter((c) => /^RCPT TO:/i.test(c))).toEqual(["RCPT TO:<ok@example.com>"]);
     expect(sink.commands.join("\n")).not.toMatch(/evil\.test|y\.com/);
+  });
+
+  it("every mail is plain text, with no HTML part that user-supplied text could be rendered into (EM-07)", async () => {
+    // Markup is refused where a person types text that reaches a mail.
+    expect((await post("auth/signup", { email: '<a href="https://evil.test">x</a>@example.com', password: goodPassword })).status).toBe(400);
+    await post("auth/signup", { email: "owner@example.com", password: goodPassword });
+    await post("auth/signup", { email: "owner@example.com", password: goodPassword });
+    await post("auth/password/request", { email: "owner@example.com" });
+    await sink.waitFor(3);
+    expect(sink.messages).toHaveLength(3);
+    for (const message of sink.messages) {
+      expect(message.parsed.html).toBe(false);
+      expect(message.raw.toString("latin1")).toMatch(/^Content-Type: text\/plain/im);
+      expect(message.raw.toString("latin1")).not.toMatch(/text\/html|evil\.test/i);
+    }
   });
 
   it("the account-exists notice goes to the stored address, not the typed spelling", async () => {

@@ -80,7 +80,7 @@ describe("outbox: mails at rest", () => {
     await h.close();
   });
 
-  it('warns on start-up that the "console" mailer prints keys and codes, and refuses it under NODE_ENV=production', async () => {
+  it('warns on start-up that the "console" mailer prints keys and codes, and refuses it under NODE_ENV=production (LG-08)', async () => {
     const reports: Array<[string, unknown]> = [];
     const h = await harness({ mailer: "console", outbox: { pollIntervalMs: false } }, { report: (m, e) => void reports.push([m, e]) });
     expect(reports).toEqual([['warning: the "console" mailer prints every mail, keys and codes included, to stdout (development only)', undefined]]);

@@ -1,7 +1,8 @@
 /**
- * The transactional outbox: mails and durable signals are rows written with the step, delivered
- * after commit at least once, retried with backoff, dead-lettered, and never sent for a
- * rolled-back step. Runs on SQLite and PostgreSQL.
+ * The transactional outbox (SECURITY.md DD-02, DD-03): mails and durable signals are rows written
+ * with the step, delivered after commit at least once, retried with backoff, dead-lettered, and
+ * never sent for a rolled-back step; a mail sent again carries the same key as the first copy.
+ * Runs on SQLite and PostgreSQL.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,7 +44,7 @@ interface OutboxRowView {
 const rows = (h: Harness) => h.query<OutboxRowView>("SELECT id, status, attempts, payload, last_error FROM auth_outbox ORDER BY created_at, id");
 
 describe("outbox", () => {
-  it("delivers a step's mail after commit, and keeps no link or key once it is delivered", async () => {
+  it("delivers a step's mail after commit, and keeps no link or key once it is delivered (DD-02)", async () => {
     const h = await harness({ account, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
     await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     expect(h.mails).toHaveLength(1);
@@ -82,6 +83,36 @@ describe("outbox", () => {
     const verified = await h.app().request("POST", "auth/email/verify", { key: keyFromMail(mailer.delivered[0]!) });
     expect([200, 401]).toContain(verified.status);
     expect(h.takeSignals()).toEqual(["email_confirmed"]);
+    await h.close();
+  });
+
+  it("a mail the transport took but the outbox did not record is sent again with the same key; the key works once (DD-03)", async () => {
+    const copies: Array<{ mail: Mail; key: string }> = [];
+    // The server accepted the message, then the connection broke before the outbox heard of it.
+    const mailer = {
+      send: async (mail: Mail, delivery: MailDelivery) => {
+        copies.push({ mail, key: delivery.idempotencyKey });
+        if (copies.length === 1) {
+          throw new Error("connection lost after DATA");
+        }
+      },
+    };
+    const h = await harness({ account, passwordHasher: fastHasher, mailer, outbox: { pollIntervalMs: false } }, { layer: TestContext.TestContext });
+    await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeSignals();
+    await h.auth.runtime.runPromise(TestClock.adjust("2 seconds"));
+    expect(await h.auth.outbox.drain()).toBe(1);
+    expect(copies).toHaveLength(2);
+    expect(copies[1]!.key).toBe(copies[0]!.key);
+    const [first, second] = copies.map((copy) => keyFromMail(copy.mail));
+    expect(second).toBe(first);
+    expect(copies[1]!.mail.text).toBe(copies[0]!.mail.text);
+    const verified = await h.app().request("POST", "auth/email/verify", { key: first });
+    expect([200, 401]).toContain(verified.status);
+    expect(h.takeSignals()).toEqual(["email_confirmed"]);
+    const again = await h.app().request("POST", "auth/email/verify", { key: second });
+    expect(again.status).not.toBe(200);
+    expect(h.takeSignals()).toEqual([]);
     await h.close();
   });
 
@@ -138,7 +169,7 @@ describe("outbox", () => {
     await h.close();
   });
 
-  it("writes nothing to the outbox for a step a receiver rolled back", async () => {
+  it("writes nothing to the outbox for a step a receiver rolled back (DD-02)", async () => {
     const h = await harness({ account, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
     h.auth.signals.after("user_signed_up", () => undefined);
     h.auth.signals.on("email_confirmation_sent", () => {

@@ -1,5 +1,6 @@
 /**
- * A database that fails mid-run (SECURITY.md SE-11: fail closed, no 500 left unhandled): through
+ * A database that fails mid-run (SECURITY.md SE-11: fail closed, no 500 left unhandled; LG-04:
+ * the client learns nothing of the failure, no SQL, no stack, only the status): through
  * the Node adapter, every request answers a JSON `{status}` 5xx (503 when the database cannot be
  * reached), the failure is reported with its cause and stack, the process sees no unhandled
  * rejection, and once the database is back requests succeed again. SQLite: a file database whose
@@ -181,7 +182,7 @@ async function expectBack(setup: Setup, who: { cookie: string; csrf: string; tok
   expect(rejections).toEqual([]);
 }
 
-describe("SE-11: a database failing mid-run answers 5xx JSON and recovers", () => {
+describe("SE-11, LG-04: a database failing mid-run answers 5xx JSON with nothing but the status, and recovers", () => {
   if (!onPostgres) {
     it("SQLite file: session rows unreadable answers 500 everywhere, no unhandled rejection, and serves again when it is back", async () => {
       const dir = mkdtempSync(join(tmpdir(), "authmachines-outage-"));
@@ -221,7 +222,7 @@ describe("SE-11: a database failing mid-run answers 5xx JSON and recovers", () =
   }
 });
 
-describe("SE-11: the Node adapter never rejects", () => {
+describe("SE-11, LG-04: the Node adapter never rejects, and tells the client only the status", () => {
   it("a handler that throws answers 500 JSON, one whose cause is a refused connection 503, both reported", async () => {
     const reports: Array<unknown> = [];
     process.on("unhandledRejection", onRejection);

@@ -154,7 +154,7 @@ describe("the OIDC redirect and callback", () => {
     expect(other.code).toBe("unknown");
   });
 
-  it("refuses a callback without a code, with an 8 KB code, or with bad percent-encoding", async () => {
+  it("refuses a callback without a code, with an 8 KB code, with bad percent-encoding, or with code twice (IV-04)", async () => {
     const { url, expected } = await redirect();
     const back = await idp.signIn(url.href, { account: "alice" });
     const noCode = new URL(back);

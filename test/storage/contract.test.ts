@@ -2,6 +2,9 @@
  * The storage contract: what the flows rely on from the database, checked through the same
  * repository functions on SQLite and PostgreSQL (this file runs in both vitest projects).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
@@ -106,17 +109,20 @@ describe(`storage contract (${onPostgres ? "PostgreSQL" : "SQLite"})`, () => {
     await h.close();
   });
 
-  it("commits durably: SQLite with foreign keys, synchronous=FULL and a busy timeout; PostgreSQL with synchronous_commit on", async () => {
-    const h = await harness();
+  it("commits durably: SQLite (a file) in WAL mode with foreign keys, synchronous=FULL and a busy timeout; PostgreSQL with synchronous_commit on (DD-04)", async () => {
+    const dir = onPostgres ? null : mkdtempSync(join(tmpdir(), "authmachines-pragma-"));
+    const h = await harness(dir === null ? {} : { database: `sqlite:${join(dir, "auth.db")}` });
     if (onPostgres) {
       const [row] = await h.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
       expect(row!.synchronous_commit).toBe("on");
     } else {
       const pragma = async (name: string) => Object.values((await h.query<Record<string, unknown>>(`PRAGMA ${name}`))[0]!)[0];
+      expect(await pragma("journal_mode")).toBe("wal");
       expect(await pragma("foreign_keys")).toBe(1);
       expect(await pragma("synchronous")).toBe(2);
       expect(Number(await pragma("busy_timeout"))).toBeGreaterThan(0);
     }
     await h.close();
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Mail, MailDelivery } from "../../src/services/mailer.ts";
 import { onPostgres, testDatabase } from "../support/database.ts";
-import { harness } from "../support/harness.ts";
+import { harness, keyFromMail } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
 import { fastHasher } from "../http/support.ts";
 
@@ -101,7 +101,7 @@ describe("durability across processes", () => {
     await h.close();
   }, 60_000);
 
-  it("mail and durable signals committed by a process killed before delivery are delivered by the next one, once", async () => {
+  it("mail and durable signals committed by a process killed before delivery are delivered by the next one, once, and the link works (DD-02)", async () => {
     const database = await sharedDatabase();
     const { child, next } = startChild(database, "signup-hang");
     await next("requested");
@@ -140,6 +140,9 @@ describe("durability across processes", () => {
     expect(await h.auth.outbox.drain()).toBe(2);
     expect(delivered.map((mail) => mail.to)).toEqual(["ann@example.com"]);
     expect(signals).toEqual(["ann@example.com"]);
+    // The link in the mail the dead process committed works.
+    await h.app().request("POST", "auth/email/verify", { key: keyFromMail(delivered[0]!) });
+    expect(h.takeSignals()).toEqual(["email_confirmed"]);
     expect(await h.auth.outbox.drain()).toBe(0);
     expect(await h.auth.outbox.list("pending")).toEqual([]);
     await h.close();
