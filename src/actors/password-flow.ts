@@ -1,8 +1,8 @@
 /**
  * `savePassword`, shared by `password-change` and `password-set`: check the current password
  * (change only), check the new one against the policy, hash outside the transaction, then save it
- * if the stored password is still the one checked (CC-02), end the user's other sessions, and
- * queue the notification mail when enabled.
+ * if the stored password is still the one checked (CC-02), end the user's other sessions, give this
+ * one a new token, and queue the notification mail when enabled.
  */
 import { Effect } from "effect";
 import { fromPromise } from "xstate";
@@ -12,7 +12,7 @@ import { joinErrors } from "../../machines/errors.ts";
 import type { FlowError } from "../../machines/errors.ts";
 import { passwordErrors } from "../domain/password.ts";
 import { notificationMail } from "../mails.ts";
-import { endSession } from "../runtime/session.ts";
+import { cycleSessionToken, endSession } from "../runtime/session.ts";
 import { checkAccountPassword } from "./login-failures.ts";
 import type { Step } from "../runtime/step.ts";
 import { deleteOtherSessions } from "../storage/sessions.ts";
@@ -64,6 +64,8 @@ export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "pa
           }
           const user = toUserRef((yield* findUserById(row.id))!);
           if (step.session.user?.id === user.id) {
+            // allauth's `update_session_auth_hash`: this session stays, under a new token.
+            yield* cycleSessionToken(step);
             step.session = { ...step.session, user };
           }
           return { user };

@@ -1,14 +1,14 @@
 /**
  * Sessions: a random token held by the client (cookie `sessionid` for browsers,
- * `X-Session-Token` for apps); the row is keyed by its digest. Login rotates the token; logout
- * deletes the row and its flows. Anonymous sessions get a row only when a flow is parked in
+ * `X-Session-Token` for apps); the row is keyed by its digest. Login rotates the token, and so
+ * does a password change or set (the session itself is kept); logout deletes the row and its flows. Anonymous sessions get a row only when a flow is parked in
  * them.
  */
 import { Clock, Effect } from "effect";
 import type { AuthenticationRecord } from "../../machines/contracts.ts";
 import type { UserRef } from "../../machines/signals.ts";
 import { Tokens } from "../services/tokens.ts";
-import { deleteSession, findSession, insertSession, updateSessionData } from "../storage/sessions.ts";
+import { deleteSession, findSession, insertSession, rekeySession, updateSessionData } from "../storage/sessions.ts";
 import { findUserById, toUserRef } from "../storage/users.ts";
 import type { AppServices, SessionData, SessionState, Step } from "./step.ts";
 
@@ -77,6 +77,24 @@ export const rotateSession = (step: Step, user: UserRef) =>
     }
     const kept = previous.user === null || previous.user.id === user.id ? (previous.data.methods ?? []) : [];
     yield* createRow(step, user, { methods: kept });
+  });
+
+/**
+ * Django's `cycle_key` (as `update_session_auth_hash` calls it after a password change): the
+ * session keeps its user, data, flows and public id under a new token, and the old token names
+ * nothing any more.
+ */
+export const cycleSessionToken = (step: Step) =>
+  Effect.gen(function* () {
+    const previous = step.session;
+    if (previous.id === null) {
+      return;
+    }
+    const tokens = yield* Tokens;
+    const token = tokens.key();
+    const id = tokens.digest("session", token);
+    yield* rekeySession(previous.id, id);
+    step.session = { ...previous, id, newToken: token };
   });
 
 /** What a completed authentication step records; the time is stamped when it is recorded. */

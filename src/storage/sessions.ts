@@ -71,6 +71,19 @@ export const deleteSession = (id: string) =>
     ),
   ).pipe(Effect.asVoid, Effect.orDie);
 
+/** Moves a session to a new id (its token was replaced), with its flows and redirect states. */
+export const rekeySession = (oldId: string, newId: string) =>
+  Effect.flatMap(sqlClient, (sql) =>
+    Effect.all(
+      [
+        sql`UPDATE auth_session SET id = ${newId} WHERE id = ${oldId}`,
+        sql`UPDATE auth_flow SET session_id = ${newId} WHERE session_id = ${oldId}`,
+        sql`UPDATE auth_social_state SET session_id = ${newId} WHERE session_id = ${oldId}`,
+      ],
+      { discard: true },
+    ),
+  ).pipe(Effect.orDie);
+
 /** Stores a new flow row (with its code process, if any). */
 export const insertFlow = (row: FlowRow) =>
   Effect.flatMap(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { goodPassword, harness } from "../support/harness.ts";
+import { codeFromMail, goodPassword, harness } from "../support/harness.ts";
 import type { Client, Harness } from "../support/harness.ts";
+import { raw } from "./support.ts";
 
 const newPassword = "another long passphrase 77";
 
@@ -14,7 +15,7 @@ async function loggedIn(h: Harness, client: Client, email = "ann@example.com"): 
 const base = { account: { loginMethods: ["email"] as const, emailVerification: "none" as const } };
 
 describe("POST account/password/change", () => {
-  it("emits password_changed, keeps this session and ends the user's other sessions", async () => {
+  it("emits password_changed, keeps this session under a new cookie and ends the user's other sessions (SE-06)", async () => {
     const h = await harness(base);
     const browser = h.browser();
     await loggedIn(h, browser);
@@ -22,6 +23,10 @@ describe("POST account/password/change", () => {
     expect((await other.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
     h.takeSignals();
     expect(await h.count("auth_session")).toBe(2);
+    const oldCookie = browser.cookies.get("sessionid")!;
+    const [{ public_id: publicId }] = (await h.query<{ public_id: number }>(
+      "SELECT public_id FROM auth_session WHERE id NOT IN (SELECT id FROM auth_session ORDER BY created_at DESC LIMIT 1)",
+    )) as [{ public_id: number }];
 
     const response = await browser.request("POST", "account/password/change", {
       current_password: goodPassword,
@@ -34,12 +39,43 @@ describe("POST account/password/change", () => {
     expect(await h.count("auth_session")).toBe(1);
     expect((await other.request("GET", "auth/session")).status).toBe(410);
     expect((await browser.request("GET", "auth/session")).status).toBe(200);
+    // allauth's update_session_auth_hash: the same session (same public id), under a new cookie.
+    expect(browser.cookies.get("sessionid")).not.toBe(oldCookie);
+    expect((await h.query<{ public_id: number }>("SELECT public_id FROM auth_session")).map((r) => Number(r.public_id))).toEqual([
+      Number(publicId),
+    ]);
+    const stale = await raw(h, "GET", "browser/v1/auth/session", { headers: { cookie: `sessionid=${oldCookie}` } });
+    expect([stale.status, stale.body.meta.is_authenticated]).toEqual([401, false]);
 
     await browser.request("DELETE", "auth/session");
     const old = await browser.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
     expect(old.status).toBe(400);
     const fresh = await browser.request("POST", "auth/login", { email: "ann@example.com", password: newPassword });
     expect(fresh.status).toBe(200);
+    await h.close();
+  });
+
+  it("an app session gets its new token in meta.session_token; the old token is gone and the pending flows stay (SE-06)", async () => {
+    const h = await harness({ account: { ...base.account, emailVerificationByCodeEnabled: true, emailVerification: "mandatory" } });
+    const app = h.app();
+    expect((await app.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(401);
+    expect((await app.request("POST", "auth/email/verify", { key: codeFromMail(h.takeMails()[0]!) })).status).toBe(200);
+    h.takeSignals();
+    // A code-mode add waits in the session for its code.
+    expect((await app.request("POST", "account/email", { email: "second@example.com" })).status).toBe(200);
+    const code = codeFromMail(h.takeMails()[0]!);
+    h.takeSignals();
+    const oldToken = app.token!;
+    const response = await app.request("POST", "account/password/change", { current_password: goodPassword, new_password: newPassword });
+    expect(response.status).toBe(200);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+    expect(response.body.meta.session_token).toEqual(expect.any(String));
+    expect(app.token).toBe(response.body.meta.session_token);
+    expect(app.token).not.toBe(oldToken);
+    expect((await raw(h, "GET", "app/v1/auth/session", { headers: { "x-session-token": oldToken } })).status).toBe(410);
+    expect((await app.request("GET", "auth/session")).status).toBe(200);
+    expect((await app.request("POST", "auth/email/verify", { key: code })).status).toBe(200);
+    expect(h.takeSignals()).toEqual(["email_added", "email_confirmed"]);
     await h.close();
   });
 
