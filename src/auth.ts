@@ -6,7 +6,7 @@ import { Layer, ManagedRuntime } from "effect";
 import { machines } from "../machines/index.ts";
 import type { AuthConfig, ResolvedConfig } from "./config.ts";
 import { resolveConfig } from "./config.ts";
-import type { HandlerOptions } from "./http/handler.ts";
+import type { AuthHandler } from "./http/handler.ts";
 import { createHandler } from "./http/handler.ts";
 import { describeError, Outbox } from "./runtime/outbox.ts";
 import { SignalBus } from "./runtime/signal-bus.ts";
@@ -24,7 +24,7 @@ export interface Auth {
   /** Connect receivers: `on` (in-step, can abort the step) and `after` (after commit). */
   readonly signals: Pick<SignalBus, "on" | "after">;
   /** The allauth headless API as a Fetch handler. */
-  readonly handler: (request: Request, options?: HandlerOptions) => Promise<Response>;
+  readonly handler: AuthHandler;
   /**
    * Who is logged in, for the app's own routes: the user and how the session authenticated, or
    * null. Takes a fetch `Request` or a Node request (anything with `headers`); reads the

@@ -265,6 +265,11 @@ export const ConfigSchema = object({
       true,
     ),
   ),
+  basePath: optional(
+    Schema.String.pipe(Schema.filter((path) => /^(?:\/[A-Za-z0-9._~-]+)+$/.test(path) && !/\/\.\.?(?:\/|$)/.test(path))).annotations({
+      message: () => 'a path of one or more segments, starting with "/" and without a trailing one (e.g. "/_allauth", "/api/auth")',
+    }),
+  ),
   trustedProxyCount: optional(count),
   secureCookies: optional(bool),
   hostPrefixedCookies: optional(bool),

@@ -164,6 +164,12 @@ export interface AuthConfig {
   /** allauth's `allauth.socialaccount` app: social login, connect and disconnect. */
   readonly socialaccount?: SocialAccountConfig;
   /**
+   * Where the headless API is mounted: `<basePath>/{browser|app}/v1/…`. Default `/_allauth`
+   * (allauth's `headless.urls` under `_allauth/`). The providers' callbacks and the dummy
+   * provider's page stay at `/accounts/…`, where allauth has them.
+   */
+  readonly basePath?: string;
+  /**
    * Django's `ALLOWED_HOSTS`: the hosts (no port) requests may name; `".example.com"` also
    * allows its subdomains, `"*"` any host. Default: `localhost`, `127.0.0.1`, `[::1]`.
    */
@@ -268,6 +274,7 @@ export interface ResolvedConfig {
     readonly stateTimeout: number;
   };
   readonly allowedHosts: ReadonlyArray<string>;
+  readonly basePath: string;
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
   readonly hostPrefixedCookies: boolean;
@@ -493,6 +500,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       stateTimeout: social.stateTimeout ?? 600,
     },
     allowedHosts: (config.allowedHosts ?? defaultAllowedHosts).map((host) => host.toLowerCase()),
+    basePath: config.basePath ?? "/_allauth",
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
     hostPrefixedCookies: config.hostPrefixedCookies ?? false,

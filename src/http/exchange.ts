@@ -154,6 +154,12 @@ export class Exchange {
         await step.rollback();
         return this.#response(outcome, before, before);
       }
+      if (this.request.signal.aborted) {
+        // The client went away before the step committed (`toNodeListener` aborts the signal):
+        // nothing of it stays, and no receiver hears of it. Nobody reads this answer.
+        await step.rollback();
+        return new Response(null, { status: 499 });
+      }
       response = await this.#response(outcome, step.session, before);
       await this.deps.bus.deliver(step, response);
       ids = await this.deps.outbox.enqueue(step);

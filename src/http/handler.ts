@@ -1,6 +1,7 @@
 /**
  * `auth.handler`: a Fetch `Request → Response` function serving the allauth headless API under
- * `/_allauth/{browser|app}/v1/`. A host outside `allowedHosts` answers 400 before anything else,
+ * `<basePath>/{browser|app}/v1/` (`/_allauth` by default); `handler.owns(pathname)` tells an
+ * adapter which paths are its own (the API, and with social login the `/accounts/…` pages). A host outside `allowedHosts` answers 400 before anything else,
  * unknown paths 404, wrong methods 405, a browser request without a valid CSRF token 403, and an
  * unexpected failure 500 (503 when the database is unreachable) with no detail: nothing throws
  * past it.
@@ -130,7 +131,22 @@ export interface HandlerOptions {
   readonly ip?: string;
 }
 
-export function createHandler(deps: HandlerDeps): (request: Request, options?: HandlerOptions) => Promise<Response> {
+/** The Fetch handler, and which paths it serves (the rest an adapter hands to the app). */
+export interface AuthHandler {
+  (request: Request, options?: HandlerOptions): Promise<Response>;
+  /** Whether `pathname` is one of the handler's: under `basePath`, or a social login page. */
+  readonly owns: (pathname: string) => boolean;
+  /** Where the handler reports (createAuth's `report`); adapters report there too. */
+  readonly report: (message: string, error: unknown) => void;
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+export function createHandler(deps: HandlerDeps): AuthHandler {
+  const social = deps.config.socialaccount.providers.length > 0;
+  const base = escapeRegExp(deps.config.basePath);
+  const apiPath = new RegExp(`^${base}/(browser|app)/v1/(.+?)/?$`);
+  const underBase = new RegExp(`^${base}(?:/|$)`);
   let warned = false;
   /** The client's address; without one, says once how to pass it, and keys limits on "unknown". */
   const ipOf = (request: Request, options: HandlerOptions | undefined): string => {
@@ -141,7 +157,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
     }
     return ip ?? "unknown";
   };
-  return async (request, options) => {
+  const handle = async (request: Request, options?: HandlerOptions): Promise<Response> => {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -152,7 +168,6 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
     if (origin === null) {
       return disallowedHost();
     }
-    const social = deps.config.socialaccount.providers.length > 0;
     const page = social ? socialPageRoute(url.pathname) : null;
     if (page !== null) {
       if (!page.methods.includes(request.method)) {
@@ -165,7 +180,7 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
         return failure(deps.report, error);
       }
     }
-    const match = /^\/_allauth\/(browser|app)\/v1\/(.+?)\/?$/.exec(url.pathname);
+    const match = apiPath.exec(url.pathname);
     const route =
       match === null
         ? undefined
@@ -197,4 +212,6 @@ export function createHandler(deps: HandlerDeps): (request: Request, options?: H
       return failure(deps.report, error);
     }
   };
+  const owns = (pathname: string): boolean => underBase.test(pathname) || (social && socialPageRoute(pathname) !== null);
+  return Object.assign(handle, { owns, report: deps.report });
 }

@@ -324,3 +324,13 @@ describe("what a valid config may hold", () => {
     expect(existsSync(join(dir, "auth.db"))).toBe(false);
   });
 });
+
+describe("basePath", () => {
+  it.each(["api/auth", "/api/auth/", "/", "/api//auth", "/api/../auth", "/api auth"])("refuses %j", async (basePath) => {
+    await expectRefused(
+      { basePath },
+      "basePath",
+      `expected a path of one or more segments, starting with "/" and without a trailing one (e.g. "/_allauth", "/api/auth"), got ${JSON.stringify(basePath)}`,
+    );
+  });
+});
