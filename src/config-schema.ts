@@ -422,5 +422,8 @@ export function validateConfig(input: unknown): void {
   const expected = issues
     .filter((issue) => formatPath(issue.path) === path && issue._tag !== "Unexpected")
     .map((issue) => issue.message.replace(/^Expected (.*), actual .*$/s, "$1"));
-  throw new ConfigError(path, `expected ${[...new Set(expected)].join(" or ")}, got ${describe(valueAt(input, first.path))}`);
+  const value = valueAt(input, first.path);
+  // A refused secret is never repeated (SECURITY.md LG-02): only its size is.
+  const shown = first.path.at(-1) === "secret" && typeof value === "string" ? `a string of ${Buffer.byteLength(value)} bytes` : describe(value);
+  throw new ConfigError(path, `expected ${[...new Set(expected)].join(" or ")}, got ${shown}`);
 }

@@ -424,7 +424,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     // It prints every mail, keys and codes included (SECURITY.md LG-01, LG-08).
     throw new ConfigError("mailer", 'the "console" mailer prints keys and codes, and is refused when NODE_ENV is "production"');
   }
-  return {
+  return withRedactedView({
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
     mailer: config.mailer ?? "console",
@@ -516,7 +516,42 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       pollIntervalMs: config.outbox?.pollIntervalMs ?? 5_000,
       closeTimeoutMs: config.outbox?.closeTimeoutMs ?? 10_000,
     },
+  });
+}
+
+const redacted = "<redacted>";
+
+/** `value` with a URL's password replaced by the marker (`postgres://app:<redacted>@db/auth`). */
+function redactUrl(value: string): string {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)([^/@]*)@/i.exec(value);
+  return match === null ? value : `${match[1]}${redacted}@${value.slice(match[0].length)}`;
+}
+
+/** The configuration as it may be shown: the secret, the providers' secrets and URL passwords masked. */
+export function redactedConfig(config: ResolvedConfig): ResolvedConfig {
+  return {
+    ...config,
+    secret: redacted,
+    database: redactUrl(config.database),
+    mailer: typeof config.mailer === "string" ? redactUrl(config.mailer) : config.mailer,
+    socialaccount: {
+      ...config.socialaccount,
+      providers: config.socialaccount.providers.map((provider) => ({ ...provider, secret: provider.secret === null ? null : redacted })),
+    },
   };
+}
+
+/**
+ * `auth.config` printed (`util.inspect`, `console.log`) or serialised (`JSON.stringify`) shows
+ * its redacted view (SECURITY.md LG-02); the fields themselves keep their values.
+ */
+function withRedactedView(config: ResolvedConfig): ResolvedConfig {
+  return Object.defineProperties(config, {
+    toJSON: { value: () => redactedConfig(config) },
+    [Symbol.for("nodejs.util.inspect.custom")]: {
+      value: (_depth: number, options: object, inspect: (value: unknown, options: object) => string) => inspect(redactedConfig(config), options),
+    },
+  });
 }
 
 /** The settings slice the machines read. */

@@ -133,7 +133,7 @@ describe("wrong types", () => {
     await expectRefused({ database: "mysql://db/auth" }, "database", 'expected "sqlite:<file>", "sqlite::memory:" or a "postgres://…" URL, got "mysql://db/auth"');
     await expectRefused({ secret: undefined }, "secret", "expected a string of at least 32 bytes, got undefined");
     expect(() => resolveConfig({} as AuthConfig)).toThrow(new ConfigError("secret", "required, missing"));
-    await expectRefused({ secret: "too short" }, "secret", 'expected a string of at least 32 bytes, got "too short"');
+    await expectRefused({ secret: "too short" }, "secret", "expected a string of at least 32 bytes, got a string of 9 bytes");
   });
 
   it("the options themselves not an object", () => {
