@@ -21,7 +21,7 @@ import { rotateSession } from "../runtime/session.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
 import { hitRateLimit, isRateLimited } from "../storage/rate-limits.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
-import { findUserById, listEmailAddresses, setLastLogin, toEmailAddressRef, toUserRef } from "../storage/users.ts";
+import { findUserById, listEmailAddresses, setLastLogin, setPassword, toEmailAddressRef, toUserRef } from "../storage/users.ts";
 import { insertVerification, revokeVerifications } from "../storage/verifications.ts";
 
 export const verificationPurposes = { link: "email_confirmation", code: "email_code" } as const;
@@ -192,6 +192,9 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
           const row = yield* findUserById(input.userId);
           if (checked !== null && row!.password !== checked.hash) {
             return null;
+          }
+          if (checked?.rehashed != null) {
+            yield* setPassword(input.userId, checked.rehashed);
           }
           const user = toUserRef(row!);
           yield* rotateSession(step, user);

@@ -82,7 +82,14 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       if (!ok || candidate === null) {
         throw { code: mismatch, param: "password" };
       }
-      step.checkedPassword = { userId: candidate.user.id, hash: candidate.user.password, error: { code: mismatch, param: "password" } };
+      // Transparent upgrade (SECURITY.md CR-11): hashed here, outside the transaction; stored when the session starts.
+      const rehashed = (await step.needsRehash(candidate.user.password)) ? await step.hash(input.password.reveal()) : null;
+      step.checkedPassword = {
+        userId: candidate.user.id,
+        hash: candidate.user.password,
+        error: { code: mismatch, param: "password" },
+        rehashed,
+      };
       await returnLoginAttempt(step, attempt);
       const addresses = await step.run(listEmailAddresses(candidate.user.id));
       // allauth's `is_login_rate_limited`: the code this login would mail cannot be sent.

@@ -147,7 +147,13 @@ export class Step {
    * The stored password hash a login of this step checked (outside the transaction), and the
    * error to answer if it is no longer stored when the session starts (CC-08).
    */
-  checkedPassword: { readonly userId: string; readonly hash: string; readonly error: FlowError } | null = null;
+  checkedPassword: {
+    readonly userId: string;
+    readonly hash: string;
+    readonly error: FlowError;
+    /** The same password hashed with today's parameters, when the stored hash used older ones. */
+    readonly rehashed: string | null;
+  } | null = null;
   #transaction: Transaction | null = null;
   #opening: Promise<void> | null = null;
   #finished = false;
@@ -185,6 +191,11 @@ export class Step {
   async hash(password: string): Promise<string> {
     this.#assertNoTransaction("hash");
     return this.run(Effect.flatMap(PasswordHasher, (h) => h.hash(password)));
+  }
+
+  /** Whether `stored` was made with other parameters than today's. */
+  needsRehash(stored: string): Promise<boolean> {
+    return this.run(Effect.map(PasswordHasher, (h) => h.needsRehash(stored)));
   }
 
   async verifyPassword(stored: string | null, password: string): Promise<boolean> {

@@ -1,7 +1,8 @@
 /**
  * Password hashing. The default is argon2id with OWASP's first parameter set (19 MiB, t=2, p=1)
  * on the libuv thread pool. Passwords are NFKC-normalised before hashing and verifying.
- * `dummyVerify` costs what a real verification costs; it answers unknown accounts.
+ * `dummyVerify` costs what a real verification costs; it answers unknown accounts. A hash made
+ * with other parameters is re-hashed with today's at the next password login.
  */
 import { hash as argonHash, verify as argonVerify } from "@node-rs/argon2";
 import { Context, Effect, Layer } from "effect";
@@ -11,10 +12,15 @@ export interface PasswordHasherShape {
   readonly verify: (hash: string, password: string) => Effect.Effect<boolean>;
   /** Spends one verification on a throwaway hash, so unknown accounts take as long. */
   readonly dummyVerify: (password: string) => Effect.Effect<void>;
+  /** Whether a stored hash was made with other parameters than today's (a login re-hashes it). */
+  readonly needsRehash: (stored: string) => boolean;
 }
 
 /** OWASP Password Storage Cheat Sheet, argon2id option 1. */
 export const argon2idParameters = { memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 } as const;
+
+/** How every hash made with today's parameters begins (PHC string up to the salt). */
+const currentPrefix = `$argon2id$v=19$m=${argon2idParameters.memoryCost},t=${argon2idParameters.timeCost},p=${argon2idParameters.parallelism}$`;
 
 /** The marker stored for users without a usable password (never a hash of ""). */
 export const unusablePasswordPrefix = "!";
@@ -37,11 +43,12 @@ export class PasswordHasher extends Context.Tag("authmachines/services/PasswordH
         hash: (password) => Effect.promise(() => argonHash(password.normalize("NFKC"), argon2idParameters)),
         verify,
         dummyVerify: (password) => Effect.asVoid(verify(dummy, password)),
+        needsRehash: (stored) => stored.startsWith("$argon2") && !stored.startsWith(currentPrefix),
       };
     }),
   );
 
-  /** A user-supplied `{ hash, verify }`. */
+  /** A user-supplied `{ hash, verify }` (its hashes are never re-hashed at login). */
   static layerCustom(hasher: {
     hash(password: string): Promise<string>;
     verify(hash: string, password: string): Promise<boolean>;
@@ -58,6 +65,7 @@ export class PasswordHasher extends Context.Tag("authmachines/services/PasswordH
           hash: (password) => Effect.promise(() => hasher.hash(password.normalize("NFKC"))),
           verify,
           dummyVerify: (password) => Effect.asVoid(verify(dummy, password)),
+          needsRehash: () => false,
         };
       }),
     );

@@ -1,7 +1,8 @@
 /**
  * Credentials (SECURITY.md §2): length in code points with a minimum of 15, long passwords
  * accepted and never truncated, one fixed normalisation (NFKC) and nothing else, a blocklist, and
- * argon2id at OWASP's parameters with a per-password salt, verified by argon2's own verify (CR-13);
+ * argon2id at OWASP's parameters with a per-password salt, verified by argon2's own verify (CR-13)
+ * and re-hashed at login when it was made with other parameters (CR-11);
  * no hints, questions or expiry (CR-15: the one evidence of compromise the library acts on, another
  * person proving the account's only address, makes the password unusable, see
  * pre-account-takeover.test.ts); only the server's rules count (CR-17). Uses the real argon2id
@@ -261,5 +262,45 @@ describe("nothing but the server's own rules (CR-17)", () => {
     // And a client's own checks are no substitute: a short password is refused whatever the client claims.
     const short = await h.app().request("POST", "auth/signup", { email: freshEmail(), password: "xkcd-horse-bat", client_validated: true });
     expectError(short, "password", "password_too_short");
+  });
+});
+
+describe("transparent re-hash at login (CR-11)", () => {
+  const password = "correct horse battery staple 42";
+  const current = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/;
+
+  async function seeded(): Promise<{ email: string; weak: string }> {
+    const email = await expectUsable(password);
+    const weak = await argonHash(password, { memoryCost: 8192, timeCost: 1, parallelism: 1, algorithm: 2 });
+    await h.query("UPDATE auth_user SET password = ? WHERE email = ?", weak, email);
+    return { email, weak };
+  }
+
+  async function stored(email: string): Promise<string> {
+    return (await h.query<{ password: string }>("SELECT password FROM auth_user WHERE email = ?", email))[0]!.password;
+  }
+
+  it("a hash with weaker parameters logs in, and is then stored with today's; the new hash logs in too", async () => {
+    const { email, weak } = await seeded();
+    h.takeSignals();
+    const res = await login(email, password);
+    expect(res.status).toBe(200);
+    expect(h.takeSignals()).toEqual(["user_logged_in"]);
+    const upgraded = await stored(email);
+    expect(upgraded).not.toBe(weak);
+    expect(upgraded).toMatch(current);
+    expect((await login(email, password)).status).toBe(200);
+    expect(await stored(email)).toBe(upgraded);
+  });
+
+  it("a wrong password rewrites nothing, and a hash already at today's parameters is left as it is", async () => {
+    const { email, weak } = await seeded();
+    expect((await login(email, "not the password at all, sorry")).status).toBe(400);
+    expect(await stored(email)).toBe(weak);
+    const fresh = await expectUsable(password);
+    const before = await stored(fresh);
+    expect(before).toMatch(current);
+    expect((await login(fresh, password)).status).toBe(200);
+    expect(await stored(fresh)).toBe(before);
   });
 });
