@@ -435,7 +435,7 @@ describe("GET auth/email/verify changes nothing (TK-13)", () => {
   });
 });
 
-describe("secrets stay out of signals, snapshots, rows and errors (§12)", () => {
+describe("secrets stay out of signals, snapshots, rows and errors (§12, LG-03)", () => {
   const password = `Sekrit passphrase ${randomUUID()}`;
 
   it("code mode: password and codes appear nowhere", async () => {
