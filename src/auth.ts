@@ -113,7 +113,7 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     86_400_000,
     ...Object.values(config.account.rateLimits).flatMap((rules) => rules.map((rule) => rule.periodInSeconds * 1000)),
   );
-  const outbox = new Outbox(runtime, bus, config.outbox, report, { secret: config.secret, rateLimitRetentionMs });
+  const outbox = new Outbox(runtime, bus, config.outbox, report, { secret: config.secret, webhooks: config.webhooks, rateLimitRetentionMs });
   outbox.start();
   const handler = createHandler({
     runtime,

@@ -8,6 +8,8 @@
 import { Either, ParseResult, Schema } from "effect";
 import type { AccountConfig, AdapterConfig, AuthConfig, FrontendUrls, ProviderInput, RateLimitsConfig, SocialAccountConfig } from "./config.ts";
 import type { ProviderType } from "./social/types.ts";
+import { authSignalNames } from "../machines/signals.ts";
+import { isAllowedWebhookUrl, isWebhookSecret } from "./runtime/webhooks.ts";
 
 /** A configuration mistake found by `createAuth` before anything is opened. */
 export class ConfigError extends Error {
@@ -273,6 +275,18 @@ export const ConfigSchema = object({
   trustedProxyCount: optional(count),
   secureCookies: optional(bool),
   hostPrefixedCookies: optional(bool),
+  webhooks: optional(
+    Schema.Array(
+      object({
+        url: expecting(
+          Schema.String.pipe(Schema.filter(isAllowedWebhookUrl)),
+          "an https URL (plain http only to localhost, 127.0.0.0/8 or [::1]), without credentials",
+        ),
+        secret: expecting(Schema.String.pipe(Schema.filter(isWebhookSecret)), 'a Standard Webhooks secret: "whsec_" and at least 24 bytes in base64'),
+        signals: list(Schema.Literal(...authSignalNames), `a signal name (${authSignalNames.join(", ")})`, "an array of signal names", true),
+      }),
+    ).annotations({ message: () => "an array of webhook endpoints { url, secret, signals }" }),
+  ),
   usersessions: optional(
     Schema.Union(Schema.Boolean, object({ trackActivity: optional(bool) })).annotations({ message: () => "true, false or an object" }),
   ),

@@ -7,6 +7,7 @@
 import type { EmailVerificationMode, FlowSettings, LoginMethod } from "../machines/contracts.ts";
 import { ConfigError, validateConfig } from "./config-schema.ts";
 import type { OutboxOptions } from "./runtime/outbox.ts";
+import type { WebhookEndpoint } from "./runtime/webhooks.ts";
 import type { Mail, MailDelivery } from "./services/mailer.ts";
 import { resolveProviders } from "./social/providers.ts";
 import type { ProviderConfig, ProviderType } from "./social/types.ts";
@@ -193,6 +194,11 @@ export interface AuthConfig {
    * only when this is given. `trackActivity` is `USERSESSIONS_TRACK_ACTIVITY`.
    */
   readonly usersessions?: boolean | { readonly trackActivity?: boolean };
+  /**
+   * Signed webhooks (Standard Webhooks): each listed signal's durable copy, POSTed to `url`
+   * through the outbox (retried, dead-lettered). See `src/runtime/webhooks.ts`.
+   */
+  readonly webhooks?: ReadonlyArray<WebhookEndpoint>;
 }
 
 /** Django's `ALLOWED_HOSTS` with `DEBUG` on: the local machine under any port. */
@@ -281,6 +287,7 @@ export interface ResolvedConfig {
   readonly outbox: OutboxOptions;
   /** Null when user sessions are off. */
   readonly usersessions: { readonly trackActivity: boolean } | null;
+  readonly webhooks: ReadonlyArray<WebhookEndpoint>;
 }
 
 /** allauth's `ACCOUNT_RATE_LIMITS` defaults for the flows implemented here. */
@@ -508,6 +515,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
       config.usersessions === undefined || config.usersessions === false
         ? null
         : { trackActivity: config.usersessions === true ? false : (config.usersessions.trackActivity ?? false) },
+    webhooks: config.webhooks ?? [],
     outbox: {
       maxAttempts: config.outbox?.maxAttempts ?? 8,
       // Renewed while a mail is sent, so short: a crashed instance's rows are retried within
@@ -527,7 +535,7 @@ function redactUrl(value: string): string {
   return match === null ? value : `${match[1]}${redacted}@${value.slice(match[0].length)}`;
 }
 
-/** The configuration as it may be shown: the secret, the providers' secrets and URL passwords masked. */
+/** The configuration as it may be shown: the secret, the providers' and webhooks' secrets and URL passwords masked. */
 export function redactedConfig(config: ResolvedConfig): ResolvedConfig {
   return {
     ...config,
@@ -538,6 +546,7 @@ export function redactedConfig(config: ResolvedConfig): ResolvedConfig {
       ...config.socialaccount,
       providers: config.socialaccount.providers.map((provider) => ({ ...provider, secret: provider.secret === null ? null : redacted })),
     },
+    webhooks: config.webhooks.map((endpoint) => ({ ...endpoint, secret: redacted })),
   };
 }
 

@@ -28,6 +28,8 @@ import {
   requeueOutboxRow,
 } from "../storage/outbox.ts";
 import { sweepExpired } from "../storage/sweep.ts";
+import type { WebhookEndpoint, WebhookPayload } from "./webhooks.ts";
+import { sendWebhook } from "./webhooks.ts";
 import type { DurableSignal, SignalBus } from "./signal-bus.ts";
 import { durableCopy } from "./signal-bus.ts";
 import type { AppRuntime, Step } from "./step.ts";
@@ -43,9 +45,10 @@ export interface OutboxOptions {
   readonly closeTimeoutMs: number;
 }
 
-/** What the outbox needs beyond its options: the key for sealed mails, and sweep retention. */
+/** What the outbox needs beyond its options: the key for sealed mails, webhooks, sweep retention. */
 export interface OutboxContext {
   readonly secret: string;
+  readonly webhooks: ReadonlyArray<WebhookEndpoint>;
   /** The longest rate-limit period (older hits are swept). */
   readonly rateLimitRetentionMs: number;
 }
@@ -53,7 +56,7 @@ export interface OutboxContext {
 /** An outbox row as `auth.outbox.list` shows it (no payload). */
 export interface OutboxEntry {
   readonly id: string;
-  readonly kind: "mail" | "signal";
+  readonly kind: "mail" | "signal" | "webhook";
   readonly topic: string;
   readonly status: "pending" | "delivered" | "dead";
   readonly attempts: number;
@@ -74,7 +77,9 @@ export function describeError(error: unknown): string {
     return String(error);
   }
   const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  const own = typeof code === "string" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  // fetch's "fetch failed" keeps the reason (ECONNREFUSED…) in its cause.
+  return error.cause instanceof Error ? `${own} (${describeError(error.cause)})` : own;
 }
 
 /** Hides any word of the mail's text (a key, a code, a link) that an error message repeats. */
@@ -108,10 +113,13 @@ export class Outbox {
     private readonly context: OutboxContext,
   ) {}
 
-  /** Writes the step's mails and durable signals into its transaction; returns the row ids. */
+  /** Writes the step's mails, durable signals and webhooks into its transaction; returns the row ids. */
   async enqueue(step: Step): Promise<ReadonlyArray<string>> {
     const signals = step.signals.filter((emitted) => this.bus.hasAfter(emitted.signal.type));
-    if (step.mails.length === 0 && signals.length === 0) {
+    const webhooks = step.signals.flatMap((emitted) =>
+      this.context.webhooks.filter((endpoint) => endpoint.signals.includes(emitted.signal.type)).map((endpoint) => ({ emitted, endpoint })),
+    );
+    if (step.mails.length === 0 && signals.length === 0 && webhooks.length === 0) {
       return [];
     }
     const secret = this.context.secret;
@@ -129,6 +137,12 @@ export class Outbox {
           const id = tokens.id();
           const payload = JSON.stringify(durableCopy(emitted, step.request, now));
           yield* insertOutboxRow({ id, kind: "signal", topic: emitted.signal.type, payload, now });
+          ids.push(id);
+        }
+        for (const { emitted, endpoint } of webhooks) {
+          const id = tokens.id();
+          const payload: WebhookPayload = { url: endpoint.url, signal: durableCopy(emitted, step.request, now) };
+          yield* insertOutboxRow({ id, kind: "webhook", topic: emitted.signal.type, payload: JSON.stringify(payload), now });
           ids.push(id);
         }
         return ids;
@@ -267,8 +281,8 @@ export class Outbox {
     return JSON.parse(plain) as Mail;
   }
 
-  /** Sends a mail, renewing the row's lease meanwhile; rejects with the mailer's own error. */
-  async #send(row: OutboxRow, mail: Mail): Promise<void> {
+  /** Runs `send`, renewing the row's lease meanwhile. */
+  async #leased(row: OutboxRow, send: () => Promise<void>): Promise<void> {
     const runtime = this.runtime;
     const leaseMs = this.options.leaseMs;
     const renew = setInterval(() => {
@@ -277,16 +291,33 @@ export class Outbox {
         .catch((error: unknown) => this.report("outbox lease renewal failed", error));
     }, Math.max(leaseMs / 4, 10));
     try {
-      const exit = await runtime.runPromiseExit(
+      await send();
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** Sends a mail under the row's lease; rejects with the mailer's own error. */
+  #send(row: OutboxRow, mail: Mail): Promise<void> {
+    return this.#leased(row, async () => {
+      const exit = await this.runtime.runPromiseExit(
         Effect.flatMap(Mailer, (mailer) => mailer.send(mail, { idempotencyKey: row.id })),
         { signal: this.#abort.signal },
       );
       if (Exit.isFailure(exit)) {
         throw Cause.isInterruptedOnly(exit.cause) ? new Error("interrupted: the outbox was closed") : Cause.squash(exit.cause);
       }
-    } finally {
-      clearInterval(renew);
+    });
+  }
+
+  /** POSTs a webhook under the row's lease, to the endpoint the config still has for its URL. */
+  #sendWebhook(row: OutboxRow): Promise<void> {
+    const payload = JSON.parse(row.payload) as WebhookPayload;
+    const endpoint = this.context.webhooks.find((candidate) => candidate.url === payload.url);
+    if (endpoint === undefined) {
+      return Promise.reject(new Error(`no webhook endpoint is configured for ${payload.url} any more`));
     }
+    return this.#leased(row, () => sendWebhook(endpoint, row.id, payload, this.#abort.signal));
   }
 
   async #deliverRow(row: OutboxRow): Promise<boolean> {
@@ -298,6 +329,8 @@ export class Outbox {
         mail = this.#openMail(row.payload);
         await this.#send(row, mail);
         kept = JSON.stringify({ to: mail.to, subject: mail.subject });
+      } else if (row.kind === "webhook") {
+        await this.#sendWebhook(row);
       } else {
         const signal = { ...(JSON.parse(row.payload) as object), idempotencyKey: row.id } as DurableSignal<never>;
         await this.bus.deliverDurable(signal);

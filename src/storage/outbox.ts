@@ -8,7 +8,7 @@ import { withWriteTransaction } from "./write-transaction.ts";
 
 export interface OutboxRow {
   readonly id: string;
-  readonly kind: "mail" | "signal";
+  readonly kind: "mail" | "signal" | "webhook";
   readonly topic: string;
   readonly payload: string;
   readonly status: "pending" | "delivered" | "dead";
