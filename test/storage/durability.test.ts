@@ -76,6 +76,19 @@ function killed(child: ChildProcess): Promise<void> {
 
 const account = { loginMethods: ["email"] as const, emailVerification: "mandatory" as const };
 
+/** Waits until the child's step has committed and the child has claimed its mail (and hangs in it). */
+async function mailClaimed(database: string): Promise<void> {
+  const probe = await harness({ database, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
+  for (;;) {
+    const rows = await probe.query<{ kind: string; attempts: number }>("SELECT kind, attempts FROM auth_outbox");
+    if (rows.some((row) => row.kind === "mail" && Number(row.attempts) === 1)) {
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await probe.close();
+}
+
 describe("durability across processes", () => {
   it("a signup started in a killed process is confirmed in another: email_confirmed and user_logged_in once", async () => {
     const database = await sharedDatabase();
@@ -105,16 +118,7 @@ describe("durability across processes", () => {
     const database = await sharedDatabase();
     const { child, next } = startChild(database, "signup-hang");
     await next("requested");
-    // Wait until the step has committed and the child has claimed its mail (and hangs in it).
-    const probe = await harness({ database, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
-    for (;;) {
-      const rows = await probe.query<{ kind: string; attempts: number }>("SELECT kind, attempts FROM auth_outbox");
-      if (rows.some((row) => row.kind === "mail" && Number(row.attempts) === 1)) {
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await probe.close();
+    await mailClaimed(database);
     await killed(child);
 
     const seen = new Set<string>();
@@ -152,15 +156,7 @@ describe("durability across processes", () => {
     const database = await sharedDatabase();
     const { child, next } = startChild(database, "signup-hang-defaults");
     await next("requested");
-    const probe = await harness({ database, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
-    for (;;) {
-      const rows = await probe.query<{ kind: string; attempts: number }>("SELECT kind, attempts FROM auth_outbox");
-      if (rows.some((row) => row.kind === "mail" && Number(row.attempts) === 1)) {
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await probe.close();
+    await mailClaimed(database);
     await killed(child);
     const killedAt = Date.now();
 
