@@ -5,8 +5,10 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { expect } from "vitest";
-import { goodPassword } from "../support/harness.ts";
+import { afterEach, expect, it } from "vitest";
+import type { Auth } from "../../src/auth.ts";
+import { fastHasher } from "../http/support.ts";
+import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
 
 export interface Browser {
@@ -101,17 +103,59 @@ export async function browserFlow(
   expect(h.takeSignals()).toEqual([]);
 }
 
-/** The origin of a server once it listens (started on 127.0.0.1, port 0). */
-export async function originOf(server: Server): Promise<string> {
+/** A recipe's app, listening on 127.0.0.1. */
+export interface Served {
+  readonly origin: string;
+  readonly close: () => Promise<void>;
+}
+
+/** A `node:http` server once it listens (started on 127.0.0.1, port 0). */
+export async function served(server: Server): Promise<Served> {
   if (!server.listening) {
     await new Promise<void>((resolve) => server.once("listening", resolve));
   }
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+  };
 }
 
-/** Closes `server` if there is one (a test's teardown). */
-export async function closeServer(server: Server | undefined): Promise<void> {
-  if (server !== undefined) {
-    await new Promise((resolve) => server.close(resolve));
-  }
+/**
+ * Registers, inside a `describe`, the tests every served recipe passes: the browser flow through
+ * real HTTP, and paths that are not the handler's reaching the app (`appNotFound` checks the
+ * app's own 404), while unknown API paths are the API's 404. Returns `start` for the file's own tests.
+ */
+export function recipeTests(
+  serve: (auth: Auth) => Promise<Served>,
+  appNotFound: (response: Response, path: string) => Promise<void>,
+): () => Promise<{ readonly h: Harness; readonly origin: string }> {
+  let h: Harness | undefined;
+  let app: Served | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await h?.close();
+    h = undefined;
+  });
+  const start = async (): Promise<{ readonly h: Harness; readonly origin: string }> => {
+    h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher });
+    app = await serve(h.auth);
+    return { h, origin: app.origin };
+  };
+
+  it("signup, logout, login through the API; the app's /me follows the session", async () => {
+    const { h, origin } = await start();
+    await browserFlow(h, browser(origin), { mePath: "/me", ip: "127.0.0.1" });
+  });
+
+  it("other paths reach the app; unknown API paths are the API's 404", async () => {
+    const { h, origin } = await start();
+    for (const path of ["/nowhere", "/accounts/settings"]) {
+      await appNotFound(await fetch(`${origin}${path}`), path);
+    }
+    const api = await fetch(`${origin}/_allauth/browser/v1/nowhere`);
+    expect([api.status, await api.json()]).toEqual([404, { status: 404 }]);
+    expect(h.takeSignals()).toEqual([]);
+  });
+  return start;
 }
