@@ -287,6 +287,7 @@ export const ConfigSchema = object({
       }),
     ).annotations({ message: () => "an array of webhook endpoints { url, secret, signals }" }),
   ),
+  sessionIdleTimeout: optional(expecting(Schema.Union(intFrom(1), Schema.Null), "a positive integer or null")),
   usersessions: optional(
     Schema.Union(Schema.Boolean, object({ trackActivity: optional(bool) })).annotations({ message: () => "true, false or an object" }),
   ),

@@ -187,6 +187,11 @@ export interface AuthConfig {
    * sibling subdomain or a plain-http page cannot set it. Needs https. Default false.
    */
   readonly hostPrefixedCookies?: boolean;
+  /**
+   * Seconds a session may go unused before it is over (every request through the API counts as
+   * use). Default: null, no idle limit; a session always ends two weeks after its login.
+   */
+  readonly sessionIdleTimeout?: number | null;
   /** Delivery of mails and `auth.signals.after` receivers (see `src/runtime/outbox.ts`). */
   readonly outbox?: Partial<OutboxOptions>;
   /**
@@ -284,6 +289,7 @@ export interface ResolvedConfig {
   readonly trustedProxyCount: number;
   readonly secureCookies: boolean | undefined;
   readonly hostPrefixedCookies: boolean;
+  readonly sessionIdleTimeout: number | null;
   readonly outbox: OutboxOptions;
   /** Null when user sessions are off. */
   readonly usersessions: { readonly trackActivity: boolean } | null;
@@ -511,6 +517,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     trustedProxyCount: config.trustedProxyCount ?? 0,
     secureCookies: config.secureCookies,
     hostPrefixedCookies: config.hostPrefixedCookies ?? false,
+    sessionIdleTimeout: config.sessionIdleTimeout ?? null,
     usersessions:
       config.usersessions === undefined || config.usersessions === false
         ? null

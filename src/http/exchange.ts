@@ -10,7 +10,7 @@ import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
-import { touchSession } from "../storage/sessions.ts";
+import { markSessionSeen, touchSession } from "../storage/sessions.ts";
 import { csrfCookieValid, csrfTokenMatches, issueCsrfToken } from "./csrf.ts";
 import type { RequestOrigin } from "./host.ts";
 import type { Outcome } from "./responses.ts";
@@ -104,20 +104,26 @@ export class Exchange {
 
   /**
    * Before any endpoint: an app token that names no live session answers 410 everywhere (allauth's
-   * `authentication_context`), and `usersessions.trackActivity` stamps the session as seen.
+   * `authentication_context`), and `usersessions.trackActivity` stamps the session as seen (as
+   * does `sessionIdleTimeout`, for any live session).
    */
   async admit(): Promise<Response | null> {
     const track = this.deps.config.usersessions?.trackActivity === true;
-    if (!track && (this.client !== "app" || this.token === null)) {
+    const idle = this.deps.config.sessionIdleTimeout !== null && this.token !== null;
+    if (!track && !idle && (this.client !== "app" || this.token === null)) {
       return null;
     }
     const session = await this.loadSession();
     if (session.gone && this.client === "app") {
       return this.respond({ kind: "unauthorized", status: 410 }, session);
     }
-    if (track && session.id !== null && session.user !== null) {
+    if (session.id !== null && ((track && session.user !== null) || idle)) {
       const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
-      await this.deps.runtime.runPromise(touchSession(session.id, now, this.info.ip, this.info.userAgent.slice(0, 512)));
+      await this.deps.runtime.runPromise(
+        track && session.user !== null
+          ? touchSession(session.id, now, this.info.ip, this.info.userAgent.slice(0, 512))
+          : markSessionSeen(session.id, now),
+      );
     }
     return null;
   }

@@ -10,6 +10,7 @@ import type { UserRef } from "../../machines/signals.ts";
 import { Tokens } from "../services/tokens.ts";
 import { findAuthenticatedSession } from "../storage/session-lookup.ts";
 import { toUserRef } from "../storage/users.ts";
+import { idleBound } from "./session.ts";
 import type { AppServices, SessionData } from "./step.ts";
 
 export interface AuthSession {
@@ -69,7 +70,7 @@ export const getSession = (
     }
     const tokens = yield* Tokens;
     const now = yield* Clock.currentTimeMillis;
-    const row = yield* findAuthenticatedSession(tokens.digest("session", credential.token), now);
+    const row = yield* findAuthenticatedSession(tokens.digest("session", credential.token), now, yield* idleBound(now));
     if (row === null) {
       return null;
     }

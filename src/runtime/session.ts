@@ -7,6 +7,7 @@
 import { Clock, Effect } from "effect";
 import type { AuthenticationRecord } from "../../machines/contracts.ts";
 import type { UserRef } from "../../machines/signals.ts";
+import { Settings } from "../services/settings.ts";
 import { Tokens } from "../services/tokens.ts";
 import { deleteSession, findSession, insertSession, rekeySession, updateSessionData } from "../storage/sessions.ts";
 import { findUserById, toUserRef } from "../storage/users.ts";
@@ -14,6 +15,10 @@ import type { AppServices, SessionData, SessionState, Step } from "./step.ts";
 
 /** Django's `SESSION_COOKIE_AGE`: two weeks. */
 export const sessionAgeInSeconds = 1_209_600;
+
+/** The earliest last use a live session may have (`sessionIdleTimeout`; -1: no idle limit). */
+export const idleBound = (now: number): Effect.Effect<number, never, Settings> =>
+  Effect.map(Settings, (config) => (config.sessionIdleTimeout === null ? -1 : now - config.sessionIdleTimeout * 1000));
 
 /** The session a token names, or an anonymous one (`gone` when a token matched nothing). */
 export const loadSession = (token: string | null): Effect.Effect<SessionState, never, AppServices> =>
@@ -24,7 +29,7 @@ export const loadSession = (token: string | null): Effect.Effect<SessionState, n
       return token === null ? anonymous : { ...anonymous, gone: true };
     }
     const tokens = yield* Tokens;
-    const row = yield* findSession(tokens.digest("session", token), now);
+    const row = yield* findSession(tokens.digest("session", token), now, yield* idleBound(now));
     if (row === null) {
       return { ...anonymous, gone: true };
     }

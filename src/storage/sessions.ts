@@ -33,10 +33,11 @@ export interface FlowRow {
 
 const sqlClient = SqlClient.SqlClient;
 
-export const findSession = (id: string, now: number) =>
+/** The live session with digest `id`: not expired, and used after `seenAfter` (the idle limit). */
+export const findSession = (id: string, now: number, seenAfter = -1) =>
   Effect.flatMap(
     sqlClient,
-    (sql) => sql<SessionRow>`SELECT * FROM auth_session WHERE id = ${id} AND expires_at > ${now}`,
+    (sql) => sql<SessionRow>`SELECT * FROM auth_session WHERE id = ${id} AND expires_at > ${now} AND last_seen_at > ${seenAfter}`,
   ).pipe(
     Effect.map((rows) => rows[0] ?? null),
     Effect.orDie,
@@ -52,6 +53,13 @@ export const insertSession = (row: SessionRow) =>
 
 export const updateSessionData = (id: string, data: string) =>
   Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_session SET data = ${data} WHERE id = ${id}`).pipe(
+    Effect.asVoid,
+    Effect.orDie,
+  );
+
+/** `sessionIdleTimeout`: the session was used now. */
+export const markSessionSeen = (id: string, now: number) =>
+  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_session SET last_seen_at = ${now} WHERE id = ${id}`).pipe(
     Effect.asVoid,
     Effect.orDie,
   );

@@ -1,18 +1,20 @@
 /**
- * Session tokens and what a session grants (SECURITY.md SE-01, SE-02, SE-04, SE-10): tokens are
- * 256 random bits, unique, and only their keyed digest is stored, so a database row is no
+ * Session tokens and what a session grants (SECURITY.md SE-01, SE-02, SE-04, SE-05, SE-10): tokens
+ * are 256 random bits, unique, and only their keyed digest is stored, so a database row is no
  * session; a logout kills the token for good, a GET changes nothing, and a logout during a login
  * by code kills the pending code; a session that holds only a pending stage (a login code, an
- * email verification, a provider redirect) is anonymous to every endpoint that needs a user.
+ * email verification, a provider redirect) is anonymous to every endpoint that needs a user; a
+ * session ends two weeks after its login however busy it is, and after `sessionIdleTimeout`
+ * without a request.
  */
-import { Effect } from "effect";
+import { Effect, TestContext } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AuthConfig } from "../../src/config.ts";
 import { Tokens } from "../../src/services/tokens.ts";
 import { codeFromMail, goodPassword, harness } from "../support/harness.ts";
 import type { Client, ClientResponse, Harness } from "../support/harness.ts";
 import { startRedirect } from "../support/social.ts";
-import { fastHasher, raw, take } from "../http/support.ts";
+import { advance, fastHasher, raw, take } from "../http/support.ts";
 
 let h: Harness;
 
@@ -20,8 +22,11 @@ afterEach(async () => {
   await h?.close();
 });
 
-async function open(account: AuthConfig["account"] = {}, config: Partial<AuthConfig> = {}): Promise<Harness> {
-  h = await harness({ passwordHasher: fastHasher, account: { loginMethods: ["email"], emailVerification: "none", ...account }, ...config });
+async function open(account: AuthConfig["account"] = {}, config: Partial<AuthConfig> = {}, testClock = false): Promise<Harness> {
+  h = await harness(
+    { passwordHasher: fastHasher, account: { loginMethods: ["email"], emailVerification: "none", ...account }, ...config },
+    testClock ? { layer: TestContext.TestContext } : {},
+  );
   return h;
 }
 
@@ -54,11 +59,11 @@ async function expectAnonymous(send: (method: string, path: string, body?: unkno
 }
 
 describe("session tokens are random and stored only as digests (SE-01, SE-02)", () => {
-  it("300 app logins get 300 distinct tokens of 32 random bytes; the token service gives 10 000 distinct keys", async () => {
+  it("100 app logins get 100 distinct tokens of 32 random bytes; the token service gives 10 000 distinct keys", async () => {
     await open({ rateLimits: false });
     await account();
     const tokens = new Set<string>();
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 100; i++) {
       const res = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
       expect(res.status).toBe(200);
       const token = res.body.meta.session_token as string;
@@ -66,7 +71,7 @@ describe("session tokens are random and stored only as digests (SE-01, SE-02)", 
       expect(Buffer.from(token, "base64url")).toHaveLength(32);
       tokens.add(token);
     }
-    expect(tokens.size).toBe(300);
+    expect(tokens.size).toBe(100);
     const keys = await h.auth.runtime.runPromise(Effect.map(Tokens, (t) => Array.from({ length: 10_000 }, () => t.key())));
     expect(new Set(keys).size).toBe(10_000);
     expect(keys.every((k) => Buffer.from(k, "base64url").length === 32)).toBe(true);
@@ -177,5 +182,56 @@ describe("a pending stage is not a login (SE-10)", () => {
     expect(to.pathname).toBe("/accounts/dummy/login/");
     await expectAnonymous((method, path, body) => browser.request(method, path, body));
     expect(take(h).names).toEqual([]);
+  });
+});
+
+describe("timeouts enforced by the server (SE-05)", () => {
+  const day = 86_400;
+
+  async function appLogin(): Promise<Client> {
+    const app = h.app();
+    expect((await app.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    return app;
+  }
+
+  it("absolute: a session used every day still ends two weeks after its login (app 410, browser anonymous)", async () => {
+    await open({}, { sessionIdleTimeout: 2 * day }, true);
+    await account();
+    const app = await appLogin();
+    const browser = h.browser();
+    expect((await browser.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    for (let i = 1; i <= 13; i++) {
+      await advance(h, `${day} seconds`);
+      expect((await app.request("GET", "auth/session")).status, `day ${i}`).toBe(200);
+      expect((await browser.request("GET", "auth/session")).status, `day ${i}`).toBe(200);
+    }
+    await advance(h, `${day} seconds`);
+    expect((await app.request("GET", "auth/session")).status).toBe(410);
+    const stale = await browser.request("GET", "auth/session");
+    expect([stale.status, stale.body.meta.is_authenticated]).toEqual([401, false]);
+    expect(await h.auth.getSession({ headers: { "x-session-token": app.token! } })).toBeNull();
+  });
+
+  it("idle: sessionIdleTimeout ends a session left unused that long; each request restarts the count", async () => {
+    await open({}, { sessionIdleTimeout: 1800 }, true);
+    await account();
+    const app = await appLogin();
+    for (let i = 0; i < 3; i++) {
+      await advance(h, "1700 seconds");
+      expect((await app.request("GET", "account/email")).status).toBe(200);
+    }
+    expect(await h.auth.getSession({ headers: { "x-session-token": app.token! } })).not.toBeNull();
+    await advance(h, "1801 seconds");
+    expect(await h.auth.getSession({ headers: { "x-session-token": app.token! } })).toBeNull();
+    expect((await app.request("GET", "account/email")).status).toBe(410);
+    expect(take(h).names).toEqual(["user_logged_in"]);
+  });
+
+  it("without sessionIdleTimeout (the default) a session unused for 13 days still works", async () => {
+    await open({}, {}, true);
+    await account();
+    const app = await appLogin();
+    await advance(h, `${13 * day} seconds`);
+    expect((await app.request("GET", "auth/session")).status).toBe(200);
   });
 });
