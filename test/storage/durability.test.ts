@@ -152,6 +152,25 @@ describe("durability across processes", () => {
     await h.close();
   }, 60_000);
 
+  it("a process killed with the step's transaction open leaves no user, no key and no mail, ever (DD-02)", async () => {
+    const database = await sharedDatabase();
+    const { child, next } = startChild(database, "signup-in-transaction");
+    await next("in-transaction");
+    await killed(child);
+
+    const delivered: Array<Mail> = [];
+    const h = await harness({ database, account, passwordHasher: fastHasher, mailer: { send: async (mail: Mail) => void delivered.push(mail) }, outbox: { pollIntervalMs: false } });
+    for (const table of ["auth_user", "auth_email_address", "auth_verification", "auth_outbox"]) {
+      expect(await h.count(table), table).toBe(0);
+    }
+    expect(await h.auth.outbox.drain()).toBe(0);
+    expect(delivered).toEqual([]);
+    // The address is free: the same signup now succeeds.
+    expect((await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: "correct horse battery staple 42" })).status).toBe(401);
+    expect(h.takeSignals()).toEqual(["user_signed_up", "email_confirmation_sent"]);
+    await h.close();
+  }, 60_000);
+
   it("with the default lease and poll interval, a mail claimed by a process killed with -9 is sent by a live instance within 15 s", async () => {
     const database = await sharedDatabase();
     const { child, next } = startChild(database, "signup-hang-defaults");

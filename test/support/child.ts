@@ -4,7 +4,8 @@
  *  - CHILD_ACTION: `signup-code` (sign up in code mode, print the session token and the code,
  *    then wait to be killed) or `signup-hang` (sign up with a mail transport that never answers,
  *    so the process dies between commit and delivery), or `signup-hang-defaults` (the same with
- *    the outbox's default lease).
+ *    the outbox's default lease), or `signup-in-transaction` (sign up with an in-step receiver
+ *    that never returns, so the process dies with the step's transaction open).
  * It prints one JSON line per event on stdout.
  */
 import { createAuth } from "../../src/auth.ts";
@@ -34,6 +35,12 @@ const auth = await createAuth(
   { report: () => undefined },
 );
 auth.signals.after("user_signed_up", () => say({ event: "after-signal-in-child" }));
+if (action === "signup-in-transaction") {
+  auth.signals.on("user_signed_up", () => {
+    say({ event: "in-transaction" });
+    return new Promise<void>(() => undefined);
+  });
+}
 say({ event: "ready" });
 
 const request = auth.handler(
