@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { codeFromMail, goodPassword, harness, keyFromMail } from "../support/harness.ts";
-import { emailRows, fastHasher } from "./support.ts";
+import { emailRows, fastHasher, loginCodeRequested } from "./support.ts";
 
 describe("races", () => {
   it("50 parallel signups with one email create one account, and every response looks the same (CC-01)", async () => {
@@ -28,12 +28,7 @@ describe("races", () => {
       account: { loginMethods: ["email"], emailVerification: "none", loginByCodeEnabled: true },
       passwordHasher: fastHasher,
     });
-    await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
-    h.takeMails();
-    h.takeSignals();
-    const client = h.app();
-    await client.request("POST", "auth/code/request", { email: "ann@example.com" });
-    const code = codeFromMail(h.takeMails()[0]!);
+    const { client, code } = await loginCodeRequested(h);
     const responses = await Promise.all(Array.from({ length: 10 }, () => client.request("POST", "auth/code/confirm", { code })));
     expect(responses.filter((r) => r.status === 200)).toHaveLength(1);
     expect(h.takeSignals()).toEqual(["email_confirmed", "user_logged_in"]);

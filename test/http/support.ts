@@ -7,7 +7,7 @@ import { expect } from "vitest";
 import type { AuthSignalName } from "../../machines/signals.ts";
 import type { SignalPayload } from "../../src/runtime/signal-bus.ts";
 import type { Mail } from "../../src/services/mailer.ts";
-import { goodPassword } from "../support/harness.ts";
+import { codeFromMail, goodPassword } from "../support/harness.ts";
 import type { Client, ClientResponse, Harness, Recorded } from "../support/harness.ts";
 
 /** A cheap, deterministic hasher for tests that send many requests. */
@@ -213,4 +213,17 @@ export function setCookieNames(res: ClientResponse): Array<string> {
     .getSetCookie()
     .map((c) => c.split("=")[0]!)
     .sort();
+}
+
+/**
+ * ann@example.com signed up (on a harness with `loginByCodeEnabled`), then a login code requested
+ * on a fresh app client; the mails and signals so far are taken. The client and the mailed code.
+ */
+export async function loginCodeRequested(h: Harness): Promise<{ client: Client; code: string }> {
+  await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+  h.takeMails();
+  h.takeSignals();
+  const client = h.app();
+  await client.request("POST", "auth/code/request", { email: "ann@example.com" });
+  return { client, code: codeFromMail(h.takeMails()[0]!) };
 }

@@ -6,9 +6,9 @@
  * the one mail still logs in.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { codeFromMail, goodPassword, harness } from "../support/harness.ts";
+import { harness } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
-import { fastHasher } from "../http/support.ts";
+import { fastHasher, loginCodeRequested } from "../http/support.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -18,14 +18,7 @@ afterEach(async () => {
 describe("a restored login-by-code flow (DD-07)", () => {
   it("is stored with no actor in flight, and its restores send no mail and keep the code and counters", async () => {
     h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", loginByCodeEnabled: true }, passwordHasher: fastHasher });
-    await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
-    h.takeMails();
-    h.takeSignals();
-    const client = h.app();
-    expect((await client.request("POST", "auth/code/request", { email: "ann@example.com" })).status).toBe(401);
-    const mails = h.takeMails();
-    expect(mails).toHaveLength(1);
-    const code = codeFromMail(mails[0]!);
+    const { client, code } = await loginCodeRequested(h);
     const [row] = await h.query<{ snapshot: string; attempts: number; resends: number }>("SELECT snapshot, attempts, resends FROM auth_flow");
     expect(JSON.parse(row!.snapshot).children).toEqual({});
     const outbox = await h.count("auth_outbox");

@@ -5,9 +5,9 @@
  * of the mails are the only URLs with a key, and that key works once.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { codeFromMail, goodPassword, harness, keyFromMail } from "../support/harness.ts";
+import { goodPassword, harness, keyFromMail } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
-import { fastHasher } from "../http/support.ts";
+import { fastHasher, loginCodeRequested } from "../http/support.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -48,12 +48,7 @@ describe("keys, codes and session tokens in the query are ignored (LG-07)", () =
 
   it("a login code in the query confirms nothing", async () => {
     h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", loginByCodeEnabled: true }, passwordHasher: fastHasher });
-    await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
-    h.takeMails();
-    h.takeSignals();
-    const client = h.app();
-    await client.request("POST", "auth/code/request", { email: "ann@example.com" });
-    const code = codeFromMail(h.takeMails()[0]!);
+    const { client, code } = await loginCodeRequested(h);
     const inQuery = await client.request("POST", `auth/code/confirm?code=${code}`, {});
     expect(inQuery.status).toBe(400);
     expect(h.takeSignals()).toEqual([]);
