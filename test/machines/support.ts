@@ -1,9 +1,12 @@
 /**
  * Pure machine-test support: settings and fixture builders, fake named actors that record their
  * inputs, a flow runner that collects emitted signals in order, and a transition-coverage
- * recorder that proves every state and transition of a machine was driven by the tests.
+ * recorder that proves every state and transition of a machine was driven by the tests. Each
+ * time a flow rests, every event the machine knows but its current states do not accept is
+ * checked to be ignored: no state change, no context change, no action, emit or actor
+ * (SECURITY.md IV-06, exhaustively over the states the scenarios reach).
  */
-import { createActor, fromPromise, waitFor } from "xstate";
+import { createActor, fromPromise, transition, waitFor } from "xstate";
 import type {
   Actor,
   AnyActorLogic,
@@ -378,6 +381,33 @@ export interface Flow<M extends AnyStateMachine> {
   persisted(): string;
 }
 
+/** The event types a machine's states accept, its own (`xstate.*` events excluded). */
+function eventTypesOf(machine: AnyStateMachine): Array<string> {
+  const types = new Set<string>();
+  for (const node of [machine.root, ...chartNodes(machine)]) {
+    for (const type of node.transitions.keys()) {
+      if (!type.startsWith("xstate.")) types.add(type);
+    }
+  }
+  return [...types].sort();
+}
+
+/**
+ * IV-06: every event type of `machine` that no active state accepts leaves `snapshot` as it is,
+ * with no action (so no actor, emit or assignment) — the machine ignores it.
+ */
+export function expectForeignEventsIgnored(machine: AnyStateMachine, snapshot: unknown): void {
+  const current = snapshot as { readonly status: string; readonly value: unknown; readonly context: unknown; readonly _nodes: ReadonlyArray<AnyStateNode> };
+  if (current.status !== "active") return;
+  const accepted = new Set(current._nodes.flatMap((node) => [...node.transitions.keys()]));
+  if (accepted.has("*")) throw new Error(`${machine.id}: a wildcard transition accepts every event`);
+  for (const type of eventTypesOf(machine).filter((t) => !accepted.has(t))) {
+    const [next, actions] = transition(machine, current as never, { type } as never);
+    expect({ type, value: next.value, actions: actions.length }).toEqual({ type, value: current.value, actions: 0 });
+    expect(next.context, type).toBe(current.context);
+  }
+}
+
 interface RestingSnapshot {
   readonly status: string;
   readonly children: Record<string, unknown>;
@@ -455,10 +485,11 @@ export async function startFlow<M extends AnyStateMachine>(
   });
   actor.start();
 
-  const settled = () =>
-    waitFor(actor, (snapshot) => atRest(snapshot as unknown as RestingSnapshot), { timeout: 2_000 }) as Promise<
-      SnapshotFrom<M>
-    >;
+  const settled = async () => {
+    const rested = (await waitFor(actor, (snapshot) => atRest(snapshot as unknown as RestingSnapshot), { timeout: 2_000 })) as SnapshotFrom<M>;
+    expectForeignEventsIgnored(provided, rested);
+    return rested;
+  };
 
   const flow: Flow<M> = {
     actor,
