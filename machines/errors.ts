@@ -9,6 +9,7 @@ export type AuthErrorCode =
   | "invalid"
   | "max_length"
   | "min_length"
+  | "null_characters_not_allowed"
   | "invalid_list"
   | "invalid_pk_value"
   | "invalid_choice"

@@ -58,6 +58,8 @@ const table: { readonly [K in AuthErrorCode]: FormEntry | StatusEntry } = {
     message: ({ limit = 0, length = 0 }) =>
       `Ensure this value has at least ${limit} ${plural(limit, "character", "characters")} (it has ${length}).`,
   },
+  // Django's `ProhibitNullCharactersValidator`, on every `CharField`.
+  null_characters_not_allowed: { code: "null_characters_not_allowed", message: "Null characters are not allowed." },
   invalid_list: { code: "invalid_list", message: "Enter a list of values." },
   invalid_pk_value: { code: "invalid_pk_value", message: ({ value = "" }) => `“${value}” is not a valid value.` },
   invalid_choice: {

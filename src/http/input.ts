@@ -6,8 +6,9 @@
  *   the order of the errors); any other key is ignored and never reaches a flow;
  * - Django's empty values (`null`, `""`, `[]`, `{}`) count as missing; text fields are stripped
  *   as `CharField` strips them (passwords are only stripped to decide whether they are empty);
- * - a field that is read but has the wrong JSON type is `invalid` (IV-01), and an over-long one
- *   gets Django's `max_length` with the limit and the length.
+ * - a field that is read but has the wrong JSON type is `invalid` (IV-01), an over-long one
+ *   gets Django's `max_length` with the limit and the length, and text holding NUL Django's
+ *   `null_characters_not_allowed`.
  * Parsing is into a null-prototype copy, so `__proto__` and friends cannot pollute anything.
  */
 import type { FlowError } from "../../machines/errors.ts";
@@ -158,6 +159,11 @@ function readField(name: string, field: Field, raw: unknown): Read {
       }
       if (field.valid !== undefined && !field.valid(value)) {
         return { error: { code: "invalid", param: name } };
+      }
+      if (value.includes("\u0000")) {
+        // Django's CharField refuses NUL in any text, passwords and codes included (and
+        // PostgreSQL cannot store it in a text column).
+        return { error: { code: "null_characters_not_allowed", param: name } };
       }
       return { value };
     }

@@ -83,12 +83,11 @@ export async function postCodeRequest(exchange: Exchange): Promise<Response> {
   if (!config.account.loginByCodeEnabled) {
     return exchange.respond({ kind: "status", status: 409 });
   }
-  const fields = await readFields<"email">(exchange.request, { email: { required: true, maxLength: config.account.emailMaxLength } });
+  // Django's EmailField: its validator answers before the NUL check (`invalid`).
+  const valid = (v: string) => cleanEmail(v, config.account.emailMaxLength) !== null;
+  const fields = await readFields<"email">(exchange.request, { email: { required: true, maxLength: config.account.emailMaxLength, valid } });
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });
-  }
-  if (cleanEmail(fields.value.email!, config.account.emailMaxLength) === null) {
-    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] });
   }
   // `unknown_email`, then the `request_login_code` limit (a 400 form error), inside the step.
   return exchange.step((step) => requestStep(step, config, fields.value.email!));

@@ -74,14 +74,13 @@ async function codeStep(step: Step, config: ResolvedConfig, event: PasswordReset
 
 export async function postPasswordRequest(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
-  const fields = await readFields<"email">(exchange.request, { email: { required: true, maxLength: config.account.emailMaxLength } });
+  // Django's EmailField: its validator answers before the NUL check (`invalid`).
+  const valid = (v: string) => cleanEmail(v, config.account.emailMaxLength) !== null;
+  const fields = await readFields<"email">(exchange.request, { email: { required: true, maxLength: config.account.emailMaxLength, valid } });
   if (!fields.ok) {
     return exchange.respond({ kind: "errors", errors: fields.errors });
   }
   const email = fields.value.email!;
-  if (cleanEmail(email, config.account.emailMaxLength) === null) {
-    return exchange.respond({ kind: "errors", errors: [{ code: "invalid", param: "email" }] });
-  }
   // `unknown_email`, then the `reset_password` limit (429), inside the step.
   return exchange.step((step) => freshStep(step, config, { type: "REQUEST", email }));
 }
