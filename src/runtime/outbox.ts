@@ -317,7 +317,10 @@ export class Outbox {
     if (endpoint === undefined) {
       return Promise.reject(new Error(`no webhook endpoint is configured for ${payload.url} any more`));
     }
-    return this.#leased(row, () => sendWebhook(endpoint, row.id, payload, this.#abort.signal));
+    return this.#leased(row, async () => {
+      const now = await this.runtime.runPromise(Clock.currentTimeMillis);
+      await sendWebhook(endpoint, row.id, payload, { now, abort: this.#abort.signal });
+    });
   }
 
   async #deliverRow(row: OutboxRow): Promise<boolean> {

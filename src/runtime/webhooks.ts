@@ -55,20 +55,26 @@ export interface WebhookPayload {
 /**
  * POSTs one message; resolves on a 2xx answer, rejects otherwise. The body is
  * `{ type, timestamp, data }` (the Standard Webhooks convention), `data` being the durable copy
- * with its `idempotencyKey`; it is signed at send time, so a retry carries a fresh timestamp.
+ * with its `idempotencyKey`; it is signed at send time (`now`, from the runtime's Clock), so a
+ * retry carries a fresh timestamp.
  */
-export async function sendWebhook(endpoint: WebhookEndpoint, id: string, payload: WebhookPayload, abort: AbortSignal): Promise<void> {
+export async function sendWebhook(
+  endpoint: WebhookEndpoint,
+  id: string,
+  payload: WebhookPayload,
+  options: { readonly now: number; readonly abort: AbortSignal },
+): Promise<void> {
   const body = JSON.stringify({
     type: payload.signal.type,
     timestamp: new Date(payload.signal.emittedAt).toISOString(),
     data: { ...payload.signal, idempotencyKey: id },
   });
-  const sentAt = new Date();
+  const sentAt = new Date(options.now);
   const signature = new Webhook(endpoint.secret).sign(id, sentAt, body);
   const response = await fetch(endpoint.url, {
     method: "POST",
     redirect: "manual",
-    signal: AbortSignal.any([abort, AbortSignal.timeout(webhookTimeoutMs)]),
+    signal: AbortSignal.any([options.abort, AbortSignal.timeout(webhookTimeoutMs)]),
     headers: {
       "content-type": "application/json",
       "user-agent": "authmachines-webhooks",

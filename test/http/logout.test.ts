@@ -48,8 +48,9 @@ describe("logout of a logged-in session", () => {
     expect(loggedOut.request.user?.id).toBe(id);
     expect(loggedOut.request.sessionId).toEqual(expect.any(String));
     expectNotAuthenticated(res);
-    expect(setCookieNames(res)).toEqual(["sessionid"]);
-    expect(res.headers.getSetCookie()[0]).toMatch(/Max-Age=0/);
+    // The session cookie goes, and the CSRF token (bound to it) is replaced.
+    expect(setCookieNames(res)).toEqual(["csrftoken", "sessionid"]);
+    expect(res.headers.getSetCookie().find((c) => c.startsWith("sessionid="))).toMatch(/Max-Age=0/);
     expect(browser.cookies.has("sessionid")).toBe(false);
     expect(await h.count("auth_session")).toBe(0);
     expect(await h.count("auth_user")).toBe(1);
