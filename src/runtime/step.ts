@@ -198,11 +198,18 @@ export class Step {
     return this.run(Effect.map(PasswordHasher, (h) => h.needsRehash(stored)));
   }
 
+  /**
+   * Checks `password` against `stored` (null: no account, a dummy check of the same cost). A
+   * wrong password against a hash made with other (cheaper) parameters also pays a check at
+   * today's, so it never answers faster than an unknown account (SECURITY.md EN-03).
+   */
   async verifyPassword(stored: string | null, password: string): Promise<boolean> {
     this.#assertNoTransaction("verify");
     return this.run(
       Effect.flatMap(PasswordHasher, (h) =>
-        stored === null ? Effect.as(h.dummyVerify(password), false) : h.verify(stored, password),
+        stored === null
+          ? Effect.as(h.dummyVerify(password), false)
+          : Effect.tap(h.verify(stored, password), (ok) => (ok || !h.needsRehash(stored) ? Effect.void : h.dummyVerify(password))),
       ),
     );
   }

@@ -293,6 +293,29 @@ describe("transparent re-hash at login (CR-11)", () => {
     expect(await stored(email)).toBe(upgraded);
   });
 
+  it("a wrong password against the weaker hash is no faster than one for an unknown account (EN-03)", async () => {
+    await h.close();
+    // Thirty wrong passwords for one account: without limits, every one of them is checked.
+    h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", rateLimits: false } });
+    const { email } = await seeded();
+    const timed = async (who: string): Promise<number> => {
+      const started = performance.now();
+      expect((await login(who, "not the password at all, sorry")).status).toBe(400);
+      return performance.now() - started;
+    };
+    const legacy: Array<number> = [];
+    const unknown: Array<number> = [];
+    for (let i = 0; i < 30; i++) {
+      // Interleaved; a fresh unknown address each time (the failed-login limit is per account or identifier).
+      legacy.push(await timed(email));
+      unknown.push(await timed(`nobody-${i}@example.com`));
+    }
+    const median = (values: Array<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    console.log(`EN-03: wrong password, weaker hash ${median(legacy).toFixed(1)} ms, unknown account ${median(unknown).toFixed(1)} ms`);
+    // Without the extra check at today's parameters, the weaker hash answers in a fraction of the time.
+    expect(median(legacy)).toBeGreaterThan(median(unknown) * 0.85);
+  }, 60_000);
+
   it("a wrong password rewrites nothing, and a hash already at today's parameters is left as it is", async () => {
     const { email, weak } = await seeded();
     expect((await login(email, "not the password at all, sorry")).status).toBe(400);
