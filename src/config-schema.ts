@@ -248,6 +248,7 @@ export const ConfigSchema = object({
       withMethods(["send"], ""),
     ).annotations({ message: () => ({ message: '"console", an smtp:// URL or an object with send(mail, delivery)', override: true }) }),
   ),
+  mail: optional(object({ render: optional(hook) })),
   passwordHasher: optional(
     Schema.Union(Schema.Literal("argon2id"), withMethods(["hash", "verify"], "")).annotations({
       message: () => ({ message: '"argon2id" or an object with hash(password) and verify(hash, password)', override: true }),

@@ -9,6 +9,8 @@ import { ConfigError, validateConfig } from "./config-schema.ts";
 import type { OutboxOptions } from "./runtime/outbox.ts";
 import type { WebhookEndpoint } from "./runtime/webhooks.ts";
 import type { Mail, MailDelivery } from "./services/mailer.ts";
+import type { MailRenderer } from "./mails.ts";
+import { renderMail } from "./mails.ts";
 import { resolveProviders } from "./social/providers.ts";
 import type { ProviderConfig, ProviderType } from "./social/types.ts";
 
@@ -152,10 +154,21 @@ export interface AdapterConfig {
   readonly isNewUserActive?: (user: { readonly email: string | null; readonly username: string | null }) => boolean;
 }
 
+export interface MailConfig {
+  /**
+   * Words each mail: `{ subject, text, html }`, or a promise of it. Default `renderMail`
+   * (allauth's wording, with a plain HTML part); return `renderMail(kind, data)` for the kinds
+   * you do not brand. A render that throws or returns another shape fails the step (500).
+   */
+  readonly render?: MailRenderer;
+}
+
 export interface AuthConfig {
   readonly secret: string;
   readonly database?: string;
   readonly mailer?: string | MailerLike;
+  /** How mails are worded (`mail.render`). */
+  readonly mail?: MailConfig;
   readonly passwordHasher?: "argon2id" | PasswordHasherLike;
   readonly defaultFromEmail?: string;
   readonly siteName?: string;
@@ -220,6 +233,7 @@ export interface ResolvedConfig {
   readonly secret: string;
   readonly database: string;
   readonly mailer: string | MailerLike;
+  readonly mail: { readonly render: MailRenderer };
   readonly passwordHasher: "argon2id" | PasswordHasherLike;
   readonly defaultFromEmail: string;
   readonly siteName: string;
@@ -441,6 +455,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
     mailer: config.mailer ?? "console",
+    mail: { render: config.mail?.render ?? renderMail },
     passwordHasher: config.passwordHasher ?? "argon2id",
     defaultFromEmail: config.defaultFromEmail ?? "webmaster@localhost",
     siteName: config.siteName ?? "example.com",

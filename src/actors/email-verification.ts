@@ -9,7 +9,6 @@ import { fromPromise } from "xstate";
 import type { ConfirmEmailCodeInput, ConfirmEmailKeyInput, ConfirmEmailOutput } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { fail } from "../errors.ts";
-import { notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
 import { unusablePasswordPrefix } from "../services/password-hasher.ts";
@@ -109,7 +108,7 @@ const securePreAccount = (step: Step, row: EmailAddressRow, config: ResolvedConf
       yield* setPassword(user.id, `${unusablePasswordPrefix}${tokens.key()}`);
     }
     yield* deleteOtherSessions(user.id, step.session.id);
-    step.mail(notificationMail(config, row.email, "pre_account_secured"));
+    step.mail({ kind: "account_secured", to: row.email, userId: user.id });
   });
 
 export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
@@ -139,7 +138,7 @@ export const verifyAddress = (step: Step, row: EmailAddressRow, config: Resolved
       }
       if (from !== null && config.account.emailNotifications) {
         // allauth: the "email changed" notice goes to the old address.
-        step.mail(notificationMail(config, from.email, "email_changed"));
+        step.mail({ kind: "email_changed", to: from.email, userId: row.user_id });
       }
     }
     const user = toUserRef((yield* findUserById(row.user_id))!);

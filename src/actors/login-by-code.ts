@@ -14,7 +14,6 @@ import type {
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { fail } from "../errors.ts";
-import { unknownAccountMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { findEmailAddressById, findHeldEmailAddresses, findUserById, toEmailAddressRef, toUserRef } from "../storage/users.ts";
 import { consumeVerification, lockedVerification } from "../storage/verifications.ts";
@@ -63,7 +62,7 @@ export function loginByCodeActors(step: Step, config: ResolvedConfig, process: C
           }
           if (row === undefined) {
             if (account.emailUnknownAccounts) {
-              step.mail(unknownAccountMail(config, email));
+              step.mail({ kind: "unknown_account", to: email, userId: null });
             }
             return { verificationId: null };
           }

@@ -15,7 +15,7 @@ import type {
 } from "../../machines/contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { fail } from "../errors.ts";
-import { codeMail, emailConfirmationCodeMail, emailConfirmationMail } from "../mails.ts";
+import { keyOrCode } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { rotateSession } from "../runtime/session.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
@@ -68,7 +68,7 @@ export const queueVerification = (
   step: Step,
   config: ResolvedConfig,
   target: VerificationTarget,
-  options: { readonly limitTaken?: boolean } = {},
+  options: { readonly limitTaken?: boolean; readonly signup?: boolean } = {},
 ) =>
   Effect.gen(function* () {
     const tokens = yield* Tokens;
@@ -101,11 +101,16 @@ export const queueVerification = (
       created_at: now,
       expires_at: now + ttlInSeconds * 1000,
     });
-    step.mail(
-      byCode
-        ? emailConfirmationCodeMail(config, target.email, secret)
-        : emailConfirmationMail(config, target.email, secret, step.request.origin),
-    );
+    // Code mode: allauth's `signup` flag is "the user never logged in" (SIGNALS.md §3.8).
+    const signup = byCode ? (yield* findUserById(target.userId))?.last_login === null : options.signup === true;
+    step.mail({
+      kind: "verification",
+      to: target.email,
+      userId: target.userId,
+      ...keyOrCode(config, { byCode, secret, template: config.frontendUrls.accountConfirmEmail, origin: step.request.origin }),
+      expiresAt: now + ttlInSeconds * 1000,
+      signup,
+    });
     return {
       sent: true,
       confirmation: {
@@ -117,8 +122,7 @@ export const queueVerification = (
         sentAt: now,
       },
       verificationId: byCode ? id : null,
-      // Code mode: allauth's `signup` flag is "the user never logged in" (SIGNALS.md §3.8).
-      ...(byCode ? { signup: (yield* findUserById(target.userId))?.last_login === null } : {}),
+      ...(byCode ? { signup } : {}),
     } satisfies SendVerificationEmailOutput;
   });
 
@@ -142,7 +146,7 @@ export const issueLoginCode = (step: Step, config: ResolvedConfig, row: EmailAdd
       created_at: now,
       expires_at: now + config.account.loginByCodeTimeout * 1000,
     });
-    step.mail(codeMail(config, row.email, code, "login"));
+    step.mail({ kind: "login_code", to: row.email, userId: row.user_id, code, expiresAt: now + config.account.loginByCodeTimeout * 1000 });
     return { verificationId: id } satisfies SendLoginCodeOutput;
   });
 
@@ -177,7 +181,7 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
           if (row === undefined || Number(row.verified) === 1) {
             return none;
           }
-          return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row });
+          return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row }, { signup: input.signup });
         }),
       ),
     ),

@@ -17,7 +17,6 @@ import type {
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { fail } from "../errors.ts";
-import { accountAlreadyExistsMail, notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
 import { lockKey } from "../storage/locks.ts";
@@ -156,7 +155,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
           // allauth mails the account's primary address (not the removed one), if it still has one.
           const recipient = rest.find(isPrimary)?.email ?? after.email;
           if (account.emailNotifications && recipient !== "") {
-            step.mail(notificationMail(config, recipient, "email_removed", row.email));
+            step.mail({ kind: "email_removed", to: recipient, userId: input.userId, email: row.email });
           }
           return { user: toUserRef(after), emailAddress: toEmailAddressRef(row) };
         }),
@@ -174,7 +173,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
           yield* updateEmailAddress(to);
           yield* setUserEmail(input.userId, row.email);
           if (from !== null && account.emailNotifications) {
-            step.mail(notificationMail(config, from.email, "email_changed"));
+            step.mail({ kind: "email_changed", to: from.email, userId: input.userId });
           }
           return {
             user: toUserRef((yield* findUserById(input.userId))!),
@@ -206,7 +205,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             const now = yield* Clock.currentTimeMillis;
             yield* takeCodeMail(config, email, now);
             yield* revokeVerifications(input.userId, verificationPurposes.code, now);
-            step.mail(accountAlreadyExistsMail(config, email));
+            step.mail({ kind: "account_exists", to: email, userId: null });
             return { emailAddress: null, confirmation: null, verificationId: null, signup };
           }
           // allauth's `add_new_email`: the unverified address is replaced by a new, non-primary one.

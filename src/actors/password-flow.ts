@@ -11,7 +11,6 @@ import type { ResolvedConfig } from "../config.ts";
 import { joinErrors } from "../../machines/errors.ts";
 import type { FlowError } from "../../machines/errors.ts";
 import { passwordErrors } from "../domain/password.ts";
-import { notificationMail } from "../mails.ts";
 import { cycleSessionToken, endSession } from "../runtime/session.ts";
 import { checkAccountPassword } from "./login-failures.ts";
 import type { Step } from "../runtime/step.ts";
@@ -60,7 +59,7 @@ export function passwordFlowActors(step: Step, config: ResolvedConfig, kind: "pa
           }
           yield* deleteOtherSessions(row.id, step.session.id);
           if (config.account.emailNotifications && row.email !== "") {
-            step.mail(notificationMail(config, row.email, kind));
+            step.mail({ kind, to: row.email, userId: row.id });
           }
           const user = toUserRef((yield* findUserById(row.id))!);
           if (step.session.user?.id === user.id) {

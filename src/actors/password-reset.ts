@@ -23,7 +23,7 @@ import { cleanEmail } from "../domain/email.ts";
 import { checkPassword } from "../domain/password.ts";
 import { Secret } from "../../machines/secret.ts";
 import { fail } from "../errors.ts";
-import { codeMail, notificationMail, passwordResetKeyMail, unknownAccountMail } from "../mails.ts";
+import { keyOrCode } from "../mails.ts";
 import { endSession } from "../runtime/session.ts";
 import type { Step } from "../runtime/step.ts";
 import { normalizeCode, Tokens } from "../services/tokens.ts";
@@ -130,13 +130,14 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
           }
           if (address === undefined || user === null) {
             if (account.emailUnknownAccounts) {
-              step.mail(unknownAccountMail(config, email));
+              step.mail({ kind: "unknown_account", to: email, userId: null });
             }
             return { verificationId: null };
           }
           const purpose = byCode ? resetPurposes.code : resetPurposes.link;
           const secret = byCode ? tokens.code() : tokens.key();
           const id = tokens.id();
+          const expiresAt = now + (byCode ? account.passwordResetByCodeTimeout : account.passwordResetTimeout) * 1000;
           yield* revokeVerifications(user.id, purpose, now);
           yield* insertVerification({
             id,
@@ -146,15 +147,16 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
             email_address_id: address.id,
             email: address.email,
             created_at: now,
-            expires_at:
-              now + (byCode ? account.passwordResetByCodeTimeout : account.passwordResetTimeout) * 1000,
+            expires_at: expiresAt,
             fingerprint: yield* resetFingerprint(user),
           });
-          step.mail(
-            byCode
-              ? codeMail(config, address.email, secret, "password_reset")
-              : passwordResetKeyMail(config, address.email, secret, step.request.origin),
-          );
+          step.mail({
+            kind: "password_reset",
+            to: address.email,
+            userId: user.id,
+            ...keyOrCode(config, { byCode, secret, template: config.frontendUrls.accountResetPasswordFromKey, origin: step.request.origin }),
+            expiresAt,
+          });
           return { verificationId: byCode ? id : null };
         }),
       ),
@@ -237,7 +239,7 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
           }
           yield* clearLoginFailures([accountFailureKey(owner.id)]);
           if (account.emailNotifications && owner.email !== "") {
-            step.mail(notificationMail(config, owner.email, "password_reset"));
+            step.mail({ kind: "password_reset_done", to: owner.email, userId: owner.id });
           }
           return { user: toUserRef((yield* findUserById(owner.id))!) };
         }),

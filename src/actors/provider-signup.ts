@@ -16,7 +16,6 @@ import type {
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { failWith } from "../errors.ts";
-import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
@@ -67,7 +66,7 @@ export function providerSignupActors(step: Step, config: ResolvedConfig, provide
       ),
     ),
     sendAccountExistsMail: fromPromise<void, { readonly email: string }>(async ({ input }) => {
-      step.mail(accountAlreadyExistsMail(config, input.email));
+      step.mail({ kind: "account_exists", to: input.email, userId: null });
     }),
   };
 }

@@ -15,7 +15,6 @@ import { cleanUsername } from "../domain/username.ts";
 import { joinErrors } from "../../machines/errors.ts";
 import type { FlowError } from "../../machines/errors.ts";
 import { fail, failWith } from "../errors.ts";
-import { accountAlreadyExistsMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { unusablePasswordPrefix } from "../services/password-hasher.ts";
 import { Tokens } from "../services/tokens.ts";
@@ -161,7 +160,7 @@ export function signupActors(step: Step, config: ResolvedConfig) {
       if (!step.inTransaction && input.password !== null) {
         await step.hash(input.password.reveal());
       }
-      step.mail(accountAlreadyExistsMail(config, input.email));
+      step.mail({ kind: "account_exists", to: input.email, userId: null });
     }),
   };
 }

@@ -8,7 +8,6 @@ import { fromPromise } from "xstate";
 import type { DisconnectInput, DisconnectOutput } from "../../machines/social-contracts.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { fail } from "../errors.ts";
-import { notificationMail } from "../mails.ts";
 import type { Step } from "../runtime/step.ts";
 import { lockKey } from "../storage/locks.ts";
 import { deleteSocialAccount, listSocialAccounts, toSocialAccountRef } from "../storage/social.ts";
@@ -50,7 +49,7 @@ export function socialDisconnectActors(step: Step, config: ResolvedConfig) {
       );
       const provider = config.socialaccount.providers.find((p) => p.id === account.provider);
       if (config.account.emailNotifications && user.email !== null) {
-        step.mail(notificationMail(config, user.email, "account_disconnected", provider?.name ?? account.provider));
+        step.mail({ kind: "account_disconnected", to: user.email, userId: user.id, provider: provider?.name ?? account.provider });
       }
       return { account };
     }),

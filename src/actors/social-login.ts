@@ -20,7 +20,6 @@ import type {
 import type { SocialLoginRef, UserRef } from "../../machines/signals.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
-import { accountAlreadyExistsMail, notificationMail } from "../mails.ts";
 import { endSession } from "../runtime/session.ts";
 import type { Step } from "../runtime/step.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
@@ -66,7 +65,7 @@ export function socialLoginActors(step: Step, config: ResolvedConfig, edge: Soci
   const social = config.socialaccount;
   const connectMail = (user: UserRef) =>
     config.account.emailNotifications && user.email !== null
-      ? step.mail(notificationMail(config, user.email, "account_connected", provider.name))
+      ? step.mail({ kind: "account_connected", to: user.email, userId: user.id, provider: provider.name })
       : undefined;
   return {
     ...loginPipelineActors(step, config),
@@ -146,7 +145,7 @@ export function socialLoginActors(step: Step, config: ResolvedConfig, edge: Soci
       ),
     ),
     sendAccountExistsMail: fromPromise<void, { readonly email: string }>(async ({ input }) => {
-      step.mail(accountAlreadyExistsMail(config, input.email));
+      step.mail({ kind: "account_exists", to: input.email, userId: null });
     }),
   };
 }

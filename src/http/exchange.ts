@@ -5,6 +5,7 @@
  */
 import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
+import { renderMails } from "../runtime/render-mails.ts";
 import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
 import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
@@ -166,9 +167,11 @@ export class Exchange {
         await step.rollback();
         return new Response(null, { status: 499 });
       }
+      // Rendered before any receiver runs: a failing `mail.render` fails the step (500, rolled back).
+      const mails = await renderMails(step, this.deps.config);
       response = await this.#response(outcome, step.session, before);
       await this.deps.bus.deliver(step, response);
-      ids = await this.deps.outbox.enqueue(step);
+      ids = await this.deps.outbox.enqueue(step, mails);
       await step.commit();
     } catch (error) {
       await step.rollback().catch(() => undefined);

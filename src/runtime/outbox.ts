@@ -88,7 +88,9 @@ function withoutMailContent(message: string, mail: Mail | null): string {
     return message;
   }
   let clean = message;
-  for (const word of new Set(`${mail.text} ${mail.html ?? ""}`.split(/[\s"'<>]+/))) {
+  // `data` is absent on a row queued before mails carried it.
+  const secrets = `${mail.data?.url ?? ""} ${mail.data?.code ?? ""}`;
+  for (const word of new Set(`${mail.text} ${mail.html ?? ""} ${secrets}`.split(/[\s"'<>]+/))) {
     if (word.length >= 8 && clean.includes(word)) {
       clean = clean.split(word).join("[mail content]");
     }
@@ -113,13 +115,13 @@ export class Outbox {
     private readonly context: OutboxContext,
   ) {}
 
-  /** Writes the step's mails, durable signals and webhooks into its transaction; returns the row ids. */
-  async enqueue(step: Step): Promise<ReadonlyArray<string>> {
+  /** Writes the step's rendered mails, durable signals and webhooks into its transaction; returns the row ids. */
+  async enqueue(step: Step, mails: ReadonlyArray<Mail>): Promise<ReadonlyArray<string>> {
     const signals = step.signals.filter((emitted) => this.bus.hasAfter(emitted.signal.type));
     const webhooks = step.signals.flatMap((emitted) =>
       this.context.webhooks.filter((endpoint) => endpoint.signals.includes(emitted.signal.type)).map((endpoint) => ({ emitted, endpoint })),
     );
-    if (step.mails.length === 0 && signals.length === 0 && webhooks.length === 0) {
+    if (mails.length === 0 && signals.length === 0 && webhooks.length === 0) {
       return [];
     }
     const secret = this.context.secret;
@@ -128,7 +130,7 @@ export class Outbox {
         const tokens = yield* Tokens;
         const now = yield* Clock.currentTimeMillis;
         const ids: Array<string> = [];
-        for (const mail of step.mails) {
+        for (const mail of mails) {
           const id = tokens.id();
           yield* insertOutboxRow({ id, kind: "mail", topic: "mail", payload: sealSecret(secret, JSON.stringify(mail), mailLabel), now });
           ids.push(id);

@@ -14,7 +14,8 @@ import type { AuthenticationRecord, PendingLogin } from "../../machines/contract
 import type { FlowError } from "../../machines/errors.ts";
 import type { AuthSignal, UserRef } from "../../machines/signals.ts";
 import { AuthFailure } from "../errors.ts";
-import type { Mail, Mailer } from "../services/mailer.ts";
+import type { QueuedMail } from "../mails.ts";
+import type { Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
 import { busyRetry, isBusy, takeWriteLock } from "../storage/write-transaction.ts";
 import type { Settings } from "../services/settings.ts";
@@ -135,7 +136,8 @@ function rejection(cause: Cause.Cause<unknown>): unknown {
 export type Inspect = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
 export class Step {
-  readonly mails: Array<Mail> = [];
+  /** The mails the step queued, rendered before it commits (`render-mails.ts`). */
+  readonly mails: Array<QueuedMail> = [];
   /** Passed to every actor this step creates. */
   inspect: Inspect | undefined = undefined;
   readonly signals: Array<EmittedSignal> = [];
@@ -214,8 +216,8 @@ export class Step {
     );
   }
 
-  /** Queues a mail: written to the outbox with the step, delivered only after it commits. */
-  mail(mail: Mail): void {
+  /** Queues a mail: rendered and written to the outbox with the step, delivered only after it commits. */
+  mail(mail: QueuedMail): void {
     this.mails.push(mail);
   }
 

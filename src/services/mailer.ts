@@ -4,13 +4,18 @@
  */
 import { Context, Effect, Layer } from "effect";
 import nodemailer from "nodemailer";
+import type { MailData, MailKind } from "../mails.ts";
 
 export interface Mail {
   /** One validated, canonical address. */
   readonly to: string;
   readonly subject: string;
   readonly text: string;
+  /** The HTML alternative (absent only on a row queued before mails had one). */
   readonly html?: string;
+  /** What the mail is, and what it was rendered from (its link or code included). */
+  readonly kind: MailKind;
+  readonly data: MailData;
 }
 
 /** What comes with each delivery: the outbox row's id, the same on every retry of one mail. */

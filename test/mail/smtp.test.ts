@@ -1,8 +1,8 @@
 /**
  * Real SMTP (SECURITY.md EM-05, EM-07, EM-08): `mailer: "smtp://…"` delivers through nodemailer
  * to a local `smtp-server`; the envelope recipient is the stored canonical address byte for byte,
- * one recipient only, the key in the delivered text verifies the address, and no mail has an
- * HTML part.
+ * one recipient only, the key in the delivered text verifies the address, and every mail carries
+ * its text with a self-contained HTML alternative.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.ts";
@@ -73,7 +73,7 @@ describe("SMTP delivery", () => {
     expect(message!.raw.toString("latin1")).not.toMatch(/Alice@Example\.COM/);
 
     const text = message!.parsed.text ?? "";
-    const key = keyFromMail({ to: "alice@example.com", subject: "", text });
+    const key = keyFromMail({ subject: "", text });
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const verify = await post("auth/email/verify", { key });
@@ -103,19 +103,33 @@ describe("SMTP delivery", () => {
     expect(sink.commands.join("\n")).not.toMatch(/evil\.test|y\.com/);
   });
 
-  it("every mail is plain text, with no HTML part that user-supplied text could be rendered into (EM-07)", async () => {
+  it("every mail is multipart: the text, and an HTML alternative with no script, no outside resource and only its own link (EM-07)", async () => {
     // Markup is refused where a person types text that reaches a mail.
     expect((await post("auth/signup", { email: '<a href="https://evil.test">x</a>@example.com', password: goodPassword })).status).toBe(400);
     await post("auth/signup", { email: "owner@example.com", password: goodPassword });
     await post("auth/signup", { email: "owner@example.com", password: goodPassword });
     await post("auth/password/request", { email: "owner@example.com" });
     await sink.waitFor(3);
-    expect(sink.messages).toHaveLength(3);
+    expect(sink.messages.map((m) => m.parsed.subject)).toEqual([
+      "[example.com] Please Confirm Your Email Address",
+      "[example.com] Account Already Exists",
+      "[example.com] Password Reset Email",
+    ]);
     for (const message of sink.messages) {
-      expect(message.parsed.html).toBe(false);
-      expect(message.raw.toString("latin1")).toMatch(/^Content-Type: text\/plain/im);
-      expect(message.raw.toString("latin1")).not.toMatch(/text\/html|evil\.test/i);
+      const raw = message.raw.toString("latin1");
+      expect(raw).toMatch(/^Content-Type: multipart\/alternative/im);
+      expect(raw).toMatch(/^Content-Type: text\/plain/im);
+      expect(raw).toMatch(/^Content-Type: text\/html/im);
+      const html = message.parsed.html;
+      expect(typeof html).toBe("string");
+      expect(html).toMatch(/^<!doctype html>\n<html lang="en">/);
+      expect(html).not.toMatch(/<script|<img|<link|<iframe|\ssrc=|evil\.test/i);
+      // Every link of the HTML part is the one the text part shows.
+      for (const [, href] of (html as string).matchAll(/href="([^"]*)"/g)) {
+        expect(message.parsed.text).toContain(href);
+      }
     }
+    expect(reports).toEqual([]);
   });
 
   it("the account-exists notice goes to the stored address, not the typed spelling", async () => {
