@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAuth } from "../../src/auth.ts";
+import { renderMail } from "../../src/mails.ts";
 import type { Auth } from "../../src/auth.ts";
 import { goodPassword, keyFromMail, testSecret } from "../support/harness.ts";
 import { startSink } from "../support/smtp-sink.ts";
@@ -75,6 +76,11 @@ describe("SMTP delivery", () => {
     const text = message!.parsed.text ?? "";
     const key = keyFromMail({ subject: "", text });
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Both parts, as the default renderer words them.
+    const url = /http:\/\/\S+/.exec(text)![0];
+    const rendered = renderMail("verification", { siteName: "example.com", subjectPrefix: "[example.com] ", to: "alice@example.com", user: null, url });
+    expect(text).toBe(rendered.text);
+    expect(message!.parsed.html).toBe(rendered.html);
 
     const verify = await post("auth/email/verify", { key });
     expect(verify.status).toBe(401);
