@@ -4,11 +4,11 @@
  */
 import { Layer, ManagedRuntime } from "effect";
 import { machines } from "../machines/index.ts";
-import type { AuthConfig, ResolvedConfig } from "./config.ts";
+import type { AuthConfig, Logger, ResolvedConfig } from "./config.ts";
 import { resolveConfig } from "./config.ts";
 import type { AuthHandler } from "./http/handler.ts";
 import { createHandler } from "./http/handler.ts";
-import { describeError, Outbox } from "./runtime/outbox.ts";
+import { Outbox } from "./runtime/outbox.ts";
 import { SignalBus } from "./runtime/signal-bus.ts";
 import type { AppRuntime, AppServices, Inspect } from "./runtime/step.ts";
 import { Mailer } from "./services/mailer.ts";
@@ -50,8 +50,8 @@ export interface CreateAuthOptions {
   /** Merged over the service layers; tests pass `TestContext.TestContext` to drive time. */
   readonly layer?: Layer.Layer<never>;
   /**
-   * Where failures that do not change a response go, and start-up warnings (with `error`
-   * undefined); default: `console.error`.
+   * Replaces the `logger` option: every failure that changes no response (with its error), and
+   * every warning (with `error` undefined), as one call. Kept for compatibility; prefer `logger`.
    */
   readonly report?: (message: string, error: unknown) => void;
   /**
@@ -77,6 +77,20 @@ function mailerLayer(config: ResolvedConfig): Layer.Layer<Mailer> {
   });
 }
 
+/**
+ * `report` over a logger: a warning (no error) goes to `warn`, a failure to `error` with the
+ * error itself, so its code, cause and stack reach the log.
+ */
+export function loggerReport(logger: Logger): (message: string, error: unknown) => void {
+  return (message, error) => {
+    if (error === undefined) {
+      logger.warn(`authmachines: ${message}`);
+    } else {
+      logger.error(`authmachines: ${message}:`, error);
+    }
+  };
+}
+
 export function appLayer(config: ResolvedConfig): Layer.Layer<AppServices> {
   const hasher =
     config.passwordHasher === "argon2id"
@@ -97,15 +111,7 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
   const runtime: AppRuntime = ManagedRuntime.make(layer);
   await runtime.runtime();
   const bus = new SignalBus();
-  const report =
-    extra.report ??
-    ((message: string, error: unknown) => {
-      if (error === undefined) {
-        console.error(`authmachines: ${message}`);
-      } else {
-        console.error(`authmachines: ${message}:`, error instanceof Error ? describeError(error) : error);
-      }
-    });
+  const report = extra.report ?? loggerReport(options.logger ?? console);
   if (config.mailer === "console") {
     report('warning: the "console" mailer prints every mail, keys and codes included, to stdout (development only)', undefined);
   }

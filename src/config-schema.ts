@@ -249,6 +249,7 @@ export const ConfigSchema = object({
     ).annotations({ message: () => ({ message: '"console", an smtp:// URL or an object with send(mail, delivery)', override: true }) }),
   ),
   mail: optional(object({ render: optional(hook) })),
+  logger: optional(withMethods(["error", "warn", "info"], "an object with error, warn and info methods (console is one)")),
   passwordHasher: optional(
     Schema.Union(Schema.Literal("argon2id"), withMethods(["hash", "verify"], "")).annotations({
       message: () => ({ message: '"argon2id" or an object with hash(password) and verify(hash, password)', override: true }),

@@ -154,6 +154,13 @@ export interface AdapterConfig {
   readonly isNewUserActive?: (user: { readonly email: string | null; readonly username: string | null }) => boolean;
 }
 
+/** Where warnings and failures go: any console-compatible object (default: `console`). */
+export interface Logger {
+  error(...args: ReadonlyArray<unknown>): void;
+  warn(...args: ReadonlyArray<unknown>): void;
+  info(...args: ReadonlyArray<unknown>): void;
+}
+
 export interface MailConfig {
   /**
    * Words each mail: `{ subject, text, html }`, or a promise of it. Default `renderMail`
@@ -169,6 +176,11 @@ export interface AuthConfig {
   readonly mailer?: string | MailerLike;
   /** How mails are worded (`mail.render`). */
   readonly mail?: MailConfig;
+  /**
+   * Warnings (`warn`) and failures that change no response, with their cause and stack
+   * (`error`). Default: `console`. `createAuth`'s `report` option, when given, replaces it.
+   */
+  readonly logger?: Logger;
   readonly passwordHasher?: "argon2id" | PasswordHasherLike;
   readonly defaultFromEmail?: string;
   readonly siteName?: string;

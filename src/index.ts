@@ -3,7 +3,7 @@ export type { Auth, CreateAuthOptions } from "./auth.ts";
 export type { AuthSession, RequestHeaders } from "./runtime/get-session.ts";
 export { resolveConfig, parseRateRules } from "./config.ts";
 export { ConfigError } from "./config-schema.ts";
-export type { AuthConfig, AccountConfig, FrontendUrls, MailConfig, ResolvedConfig } from "./config.ts";
+export type { AuthConfig, AccountConfig, FrontendUrls, Logger, MailConfig, ResolvedConfig } from "./config.ts";
 export type { SignalPayload, SignalRequest, Receiver } from "./runtime/signal-bus.ts";
 export { ImmediateResponse } from "./runtime/signal-bus.ts";
 export type { Mail } from "./services/mailer.ts";

@@ -98,6 +98,32 @@ function withoutMailContent(message: string, mail: Mail | null): string {
   return clean;
 }
 
+/** What a transport's error says besides its message (nodemailer's, Node's system errors). */
+const errorFacts = ["errno", "syscall", "address", "port", "command", "responseCode"] as const;
+
+/**
+ * The mailer's failure as reported: its message (`clean`) and stack without the mail's content,
+ * and its facts. `code` is the system error's (ECONNREFUSED) where nodemailer replaced it by its
+ * own (ESOCKET, kept in the message).
+ */
+function scrubbed(error: unknown, clean: string, mail: Mail): Error {
+  const copy = new Error(clean) as Error & Record<string, unknown>;
+  const source = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
+  const code = typeof source["originalCode"] === "string" ? source["originalCode"] : source["code"];
+  if (typeof code === "string") {
+    copy["code"] = code;
+  }
+  for (const fact of errorFacts) {
+    if (typeof source[fact] === "string" || typeof source[fact] === "number") {
+      copy[fact] = source[fact];
+    }
+  }
+  if (error instanceof Error && error.stack !== undefined) {
+    copy.stack = withoutMailContent(error.stack, mail);
+  }
+  return copy;
+}
+
 export class Outbox {
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining: Promise<number> | null = null;
@@ -356,9 +382,8 @@ export class Outbox {
         }),
       );
       const what = dead ? `outbox row ${row.id} dead after ${attempts} attempts` : `outbox delivery failed (${row.id})`;
-      // The mailer's error with its code, but never the mail's content.
-      const code = (error as { code?: unknown } | null)?.code;
-      this.report(what, mail === null ? error : Object.assign(new Error(message), typeof code === "string" ? { code } : {}));
+      // The mailer's error with its code and stack, but never the mail's content.
+      this.report(what, mail === null ? error : scrubbed(error, message, mail));
       return false;
     }
   }
