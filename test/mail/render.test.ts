@@ -65,7 +65,7 @@ describe("renderMail()", () => {
     });
   }
 
-  it("escapes every interpolated value in the HTML part and keeps the text part plain", () => {
+  it("escapes every interpolated value in the HTML part and keeps the text part plain (EM-07)", () => {
     const hostile = '<script>alert("x")</script>';
     const data: MailData = {
       ...base,
@@ -221,7 +221,7 @@ describe("mail.render through the flows", () => {
     ["returns no html", () => ({ subject: "Hi", text: "Hi" }), 'mail.render("verification") must return { subject, text, html }, three strings'],
     ["returns nothing", () => undefined, 'mail.render("verification") must return { subject, text, html }, three strings'],
     [
-      "returns a subject with a line break",
+      "returns a subject with a line break (EM-08)",
       () => ({ subject: "Hi\r\nBcc: evil@example.com", text: "Hi", html: "<p>Hi</p>" }),
       'mail.render("verification") returned a subject that is empty or has a line break',
     ],
