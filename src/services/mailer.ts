@@ -3,8 +3,8 @@
  * envelope; `"console"` prints the mail; an object with `send` is used as given.
  */
 import { Context, Effect, Layer } from "effect";
-import nodemailer from "nodemailer";
 import type { MailData, MailKind } from "../mails.ts";
+import { importOptional } from "../optional-package.ts";
 
 export interface Mail {
   /** One validated, canonical address. */
@@ -31,9 +31,13 @@ export interface MailerShape {
 export const smtpTimeoutMs = 10_000;
 
 export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, MailerShape>() {
-  /** nodemailer over SMTP to `url`, from `from`. */
+  /** nodemailer (an optional peer dependency, imported here) over SMTP to `url`, from `from`. */
   static layerSmtp(url: string, from: string): Layer.Layer<Mailer> {
-    return Layer.sync(Mailer, () => {
+    const load = Effect.tryPromise({
+      try: () => importOptional("nodemailer", () => import("nodemailer"), "authmachines: the smtp:// mailer", ["nodemailer"]),
+      catch: (error) => error,
+    }).pipe(Effect.orDie);
+    return Layer.effect(Mailer, Effect.map(load, ({ default: nodemailer }): MailerShape => {
       // At most 10 s without progress (connect, greeting, socket): the outbox lease is renewed
       // meanwhile, and a hanging server does not hold a delivery (or `close()`) for minutes.
       const transport = nodemailer.createTransport({
@@ -60,7 +64,7 @@ export class Mailer extends Context.Tag("authmachines/services/Mailer")<Mailer, 
             }),
           }).pipe(Effect.asVoid, Effect.orDie),
       };
-    });
+    }));
   }
 
   /** Prints each mail to stdout, keys and codes included (the demo's default; refused in production). */

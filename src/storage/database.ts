@@ -8,10 +8,9 @@
  * Both are migrated at start-up by the same migrations.
  */
 import { SqlClient } from "@effect/sql";
-import { PgClient } from "@effect/sql-pg";
-import { SqliteClient } from "@effect/sql-sqlite-node";
 import { Effect, Layer, Redacted } from "effect";
-import pg from "pg";
+import type pg from "pg";
+import { importOptional } from "../optional-package.ts";
 import { migrate } from "./migrations.ts";
 
 function configError(message: string): TypeError {
@@ -24,16 +23,33 @@ export function maskedUrl(url: string): string {
 }
 
 /** `BIGINT` (epoch milliseconds, counts) as JavaScript numbers; they stay far below 2^53. */
-const pgTypes: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === pg.types.builtins.INT8
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
-};
+function pgTypes(types: typeof pg.types): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === types.builtins.INT8
+        ? (value: string) => Number(value)
+        : types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"],
+  };
+}
 
-function clientLayer(url: string): Layer.Layer<SqlClient.SqlClient, unknown> {
+/**
+ * The driver for `url`, imported on first use: `@effect/sql-pg` (with `pg`) and
+ * `@effect/sql-sqlite-node` are optional peer dependencies, and only the configured one is loaded.
+ */
+export function clientLayer(url: string): Layer.Layer<SqlClient.SqlClient, unknown> {
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    return PgClient.layer({ url: Redacted.make(url), types: pgTypes, maxConnections: 10 });
+    const purpose = "a postgres:// database";
+    const install = ["@effect/sql-pg", "pg"];
+    return Layer.unwrapEffect(
+      Effect.tryPromise({
+        try: async () => {
+          const { PgClient } = await importOptional("@effect/sql-pg", () => import("@effect/sql-pg"), purpose, install);
+          const { default: driver } = await importOptional("pg", () => import("pg"), purpose, install);
+          return PgClient.layer({ url: Redacted.make(url), types: pgTypes(driver.types), maxConnections: 10 });
+        },
+        catch: (error) => error,
+      }),
+    );
   }
   if (!url.startsWith("sqlite:")) {
     throw configError(`unsupported database URL ${JSON.stringify(maskedUrl(url))}: use sqlite:<file> or postgres://…`);
@@ -42,7 +58,20 @@ function clientLayer(url: string): Layer.Layer<SqlClient.SqlClient, unknown> {
   if (filename === "") {
     throw configError("sqlite: needs a file name or :memory:");
   }
-  return SqliteClient.layer({ filename, disableWAL: filename === ":memory:" });
+  return Layer.unwrapEffect(
+    Effect.tryPromise({
+      try: async () => {
+        const { SqliteClient } = await importOptional(
+          "@effect/sql-sqlite-node",
+          () => import("@effect/sql-sqlite-node"),
+          "a sqlite: database",
+          ["@effect/sql-sqlite-node"],
+        );
+        return SqliteClient.layer({ filename, disableWAL: filename === ":memory:" });
+      },
+      catch: (error) => error,
+    }),
+  );
 }
 
 const sqliteSettings = Effect.gen(function* () {
