@@ -97,7 +97,7 @@ export function appLayer(config: ResolvedConfig): Layer.Layer<AppServices> {
       ? PasswordHasher.layerArgon2id
       : PasswordHasher.layerCustom(config.passwordHasher);
   return Layer.mergeAll(
-    databaseLayer(config.database),
+    databaseLayer(config.database, { migrate: config.migrate }),
     hasher,
     mailerLayer(config),
     Tokens.layer(config.secret),

@@ -242,6 +242,7 @@ export const ConfigSchema = object({
       '"sqlite:<file>", "sqlite::memory:" or a "postgres://…" URL',
     ),
   ),
+  migrate: optional(bool),
   mailer: optional(
     Schema.Union(
       Schema.String.pipe(Schema.filter((s) => s === "console" || /^smtps?:\/\/./.test(s))),

@@ -173,6 +173,12 @@ export interface MailConfig {
 export interface AuthConfig {
   readonly secret: string;
   readonly database?: string;
+  /**
+   * Apply the missing migrations when `createAuth` starts (default true). With false, run
+   * `npx authmachines migrate --database <url>` (or the SQL that `--print` shows) yourself;
+   * `createAuth` then only checks that none is missing and fails, naming the command, if one is.
+   */
+  readonly migrate?: boolean;
   readonly mailer?: string | MailerLike;
   /** How mails are worded (`mail.render`). */
   readonly mail?: MailConfig;
@@ -244,6 +250,7 @@ export interface RateRule {
 export interface ResolvedConfig {
   readonly secret: string;
   readonly database: string;
+  readonly migrate: boolean;
   readonly mailer: string | MailerLike;
   readonly mail: { readonly render: MailRenderer };
   readonly passwordHasher: "argon2id" | PasswordHasherLike;
@@ -466,6 +473,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
   return withRedactedView({
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
+    migrate: config.migrate ?? true,
     mailer: config.mailer ?? "console",
     mail: { render: config.mail?.render ?? renderMail },
     passwordHasher: config.passwordHasher ?? "argon2id",

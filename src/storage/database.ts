@@ -5,13 +5,14 @@
  *    transaction takes the write lock at once (see `step.ts`);
  *  - `postgres://…` / `postgresql://…` — a pool; `BIGINT` read back as numbers; steps that read
  *    then write take transaction-scoped advisory locks (`locks.ts`).
- * Both are migrated at start-up by the same migrations.
+ * Both are migrated at start-up by the same migrations, unless `migrate` is false (then the
+ * migrations are applied by `npx authmachines migrate`, and start-up only checks for them).
  */
 import { SqlClient } from "@effect/sql";
 import { Effect, Layer, Redacted } from "effect";
 import type pg from "pg";
 import { importOptional } from "../optional-package.ts";
-import { migrate } from "./migrations.ts";
+import { migrate, pendingMigrations } from "./migrations.ts";
 
 function configError(message: string): TypeError {
   return Object.assign(new TypeError(message), { code: "ERR_INVALID_DATABASE" });
@@ -88,10 +89,31 @@ const sqliteSettings = Effect.gen(function* () {
   });
 });
 
-/** The SQL client for a `database` URL, configured and migrated. */
-export function databaseLayer(url: string): Layer.Layer<SqlClient.SqlClient> {
+/** Dies, naming the command that applies them, when the database lacks migrations. */
+function requireMigrated(url: string) {
+  return Effect.flatMap(pendingMigrations, (pending) =>
+    pending.length === 0
+      ? Effect.void
+      : Effect.die(
+          new Error(
+            `authmachines: the database ${maskedUrl(url)} lacks ${pending.length === 1 ? "migration" : "migrations"} ` +
+              `${pending.map((m) => `${m.id} (${m.name})`).join(", ")}, and createAuth was given migrate: false: ` +
+              `run npx authmachines migrate --database <url> first`,
+          ),
+        ),
+  );
+}
+
+export interface DatabaseOptions {
+  /** Apply the missing migrations (true), or only check that none is missing (false). */
+  readonly migrate: boolean;
+}
+
+/** The SQL client for a `database` URL, configured and migrated (or checked). */
+export function databaseLayer(url: string, options: DatabaseOptions): Layer.Layer<SqlClient.SqlClient> {
   const client = clientLayer(url);
-  const setup = Layer.effectDiscard(Effect.zipRight(sqliteSettings, migrate).pipe(Effect.orDie));
+  const schema = options.migrate ? Effect.asVoid(migrate) : requireMigrated(url);
+  const setup = Layer.effectDiscard(Effect.zipRight(sqliteSettings, schema).pipe(Effect.orDie));
   return Layer.provideMerge(setup, client).pipe(
     Layer.catchAll((error) =>
       Layer.die(

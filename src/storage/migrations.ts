@@ -8,7 +8,20 @@ import type { SqlError } from "@effect/sql/SqlError";
 import { lockKey } from "./locks.ts";
 import { busyRetry, isBusy, withWriteTransaction } from "./write-transaction.ts";
 
-export const migrations: ReadonlyArray<{ readonly id: number; readonly name: string; readonly statements: ReadonlyArray<string> }> = [
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly statements: ReadonlyArray<string>;
+}
+
+/** The table that records which migrations a database has. */
+export const migrationsTable =
+  "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+/** The advisory lock (PostgreSQL) held while migrating. */
+export const migrationLockKey = "authmachines:migrate";
+
+export const migrations: ReadonlyArray<Migration> = [
   {
     id: 1,
     name: "accounts",
@@ -207,29 +220,44 @@ export const migrations: ReadonlyArray<{ readonly id: number; readonly name: str
   },
 ];
 
+/** The ids in `auth_migrations`, or none when the table does not exist (read only). */
+const appliedIds: Effect.Effect<ReadonlySet<number>, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient;
+  const exists = yield* sql.onDialectOrElse({
+    pg: () => sql<{ found: unknown }>`SELECT to_regclass('auth_migrations') AS found`,
+    orElse: () => sql<{ found: unknown }>`SELECT name AS found FROM sqlite_master WHERE type = 'table' AND name = 'auth_migrations'`,
+  });
+  if (exists.length === 0 || exists[0]!.found === null) {
+    return new Set<number>();
+  }
+  return new Set((yield* sql<{ id: number }>`SELECT id FROM auth_migrations`).map((row) => Number(row.id)));
+});
+
+/** The migrations a database lacks, in order, without changing anything. */
+export const pendingMigrations: Effect.Effect<ReadonlyArray<Migration>, SqlError, SqlClient.SqlClient> = Effect.map(
+  appliedIds,
+  (done) => migrations.filter((migration) => !done.has(migration.id)),
+);
+
 /**
  * Applies every migration not yet recorded in `auth_migrations`, in one transaction (so a
- * failure leaves the schema as it was). On PostgreSQL an advisory lock lets only one process
- * migrate at a time.
+ * failure leaves the schema as it was), and returns those it applied. On PostgreSQL an advisory
+ * lock lets only one process migrate at a time.
  */
-export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
+export const migrate: Effect.Effect<ReadonlyArray<Migration>, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient;
-  yield* sql.unsafe(
-    "CREATE TABLE IF NOT EXISTS auth_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-  ).pipe(Effect.retry({ schedule: busyRetry, while: isBusy }));
-  yield* withWriteTransaction(
+  yield* sql.unsafe(migrationsTable).pipe(Effect.retry({ schedule: busyRetry, while: isBusy }));
+  return yield* withWriteTransaction(
     Effect.gen(function* () {
-      yield* lockKey("authmachines:migrate");
-      const done = new Set((yield* sql<{ id: number }>`SELECT id FROM auth_migrations`).map((row) => Number(row.id)));
-      for (const migration of migrations) {
-        if (done.has(migration.id)) {
-          continue;
-        }
+      yield* lockKey(migrationLockKey);
+      const pending = yield* pendingMigrations;
+      for (const migration of pending) {
         for (const statement of migration.statements) {
           yield* sql.unsafe(statement);
         }
         yield* sql`INSERT INTO auth_migrations (id, name, applied_at) VALUES (${migration.id}, ${migration.name}, ${yield* Clock.currentTimeMillis})`;
       }
+      return pending;
     }),
   );
 });
