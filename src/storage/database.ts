@@ -33,6 +33,11 @@ function pgTypes(types: typeof pg.types): pg.CustomTypesConfig {
   };
 }
 
+/** A layer built once `build` (which imports its driver) resolves; a failed import is its failure. */
+function importedLayer(build: () => Promise<Layer.Layer<SqlClient.SqlClient, unknown>>): Layer.Layer<SqlClient.SqlClient, unknown> {
+  return Layer.unwrapEffect(Effect.tryPromise({ try: build, catch: (error) => error }));
+}
+
 /**
  * The driver for `url`, imported on first use: `@effect/sql-pg` (with `pg`) and
  * `@effect/sql-sqlite-node` are optional peer dependencies, and only the configured one is loaded.
@@ -41,16 +46,11 @@ export function clientLayer(url: string): Layer.Layer<SqlClient.SqlClient, unkno
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     const purpose = "a postgres:// database";
     const install = ["@effect/sql-pg", "pg"];
-    return Layer.unwrapEffect(
-      Effect.tryPromise({
-        try: async () => {
-          const { PgClient } = await importOptional("@effect/sql-pg", () => import("@effect/sql-pg"), purpose, install);
-          const { default: driver } = await importOptional("pg", () => import("pg"), purpose, install);
-          return PgClient.layer({ url: Redacted.make(url), types: pgTypes(driver.types), maxConnections: 10 });
-        },
-        catch: (error) => error,
-      }),
-    );
+    return importedLayer(async () => {
+      const { PgClient } = await importOptional("@effect/sql-pg", () => import("@effect/sql-pg"), purpose, install);
+      const { default: driver } = await importOptional("pg", () => import("pg"), purpose, install);
+      return PgClient.layer({ url: Redacted.make(url), types: pgTypes(driver.types), maxConnections: 10 });
+    });
   }
   if (!url.startsWith("sqlite:")) {
     throw configError(`unsupported database URL ${JSON.stringify(maskedUrl(url))}: use sqlite:<file> or postgres://…`);
@@ -59,20 +59,11 @@ export function clientLayer(url: string): Layer.Layer<SqlClient.SqlClient, unkno
   if (filename === "") {
     throw configError("sqlite: needs a file name or :memory:");
   }
-  return Layer.unwrapEffect(
-    Effect.tryPromise({
-      try: async () => {
-        const { SqliteClient } = await importOptional(
-          "@effect/sql-sqlite-node",
-          () => import("@effect/sql-sqlite-node"),
-          "a sqlite: database",
-          ["@effect/sql-sqlite-node"],
-        );
-        return SqliteClient.layer({ filename, disableWAL: filename === ":memory:" });
-      },
-      catch: (error) => error,
-    }),
-  );
+  return importedLayer(async () => {
+    const sqlite = "@effect/sql-sqlite-node";
+    const { SqliteClient } = await importOptional(sqlite, () => import("@effect/sql-sqlite-node"), "a sqlite: database", [sqlite]);
+    return SqliteClient.layer({ filename, disableWAL: filename === ":memory:" });
+  });
 }
 
 const sqliteSettings = Effect.gen(function* () {
