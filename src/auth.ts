@@ -111,7 +111,8 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
   const runtime: AppRuntime = ManagedRuntime.make(layer);
   await runtime.runtime();
   const bus = new SignalBus();
-  const report = extra.report ?? loggerReport(options.logger ?? console);
+  const logger = options.logger ?? console;
+  const report = extra.report ?? loggerReport(logger);
   if (config.mailer === "console") {
     report('warning: the "console" mailer prints every mail, keys and codes included, to stdout (development only)', undefined);
   }
@@ -127,6 +128,7 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     bus,
     report,
     outbox,
+    audit: (event) => logger.info("authmachines: authentication", event),
     ...(extra.inspect === undefined ? {} : { inspect: extra.inspect }),
   });
   return {

@@ -81,12 +81,16 @@ export async function checkAccountPassword(
 ): Promise<"ok" | "wrong" | "throttled"> {
   const buckets = loginFailureBuckets(step.request.ip, accountFailureKey(user.id));
   const attempt = await takeLoginAttempt(step, config, buckets);
+  const event = { action: "password_check", method: "password", userId: user.id, identifier: null } as const;
   if (attempt === null) {
+    step.authEvents.push({ ...event, outcome: "throttled" });
     return "throttled";
   }
   if (!(await step.verifyPassword(user.password, password))) {
+    step.authEvents.push({ ...event, outcome: "failure" });
     return "wrong";
   }
+  step.authEvents.push({ ...event, outcome: "success" });
   await returnLoginAttempt(step, attempt);
   return "ok";
 }

@@ -60,6 +60,11 @@ function failureKey(form: LoginForm): string {
   return key ?? `invalid:${createHash("sha256").update(typed).digest("hex")}`;
 }
 
+/** The identifier a login typed, as the authentication log shows it: a short digest. */
+function identifierDigest(form: LoginForm): string {
+  return createHash("sha256").update(failureKey(form)).digest("hex").slice(0, 16);
+}
+
 /** Whether `value` could be a stored username at all (else it names nobody; no query). */
 function isUsernameShaped(value: string): boolean {
   return /^[A-Za-z0-9@.+_-]{1,150}$/.test(value);
@@ -75,10 +80,13 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       const candidate = await step.run(findCandidate(input, account));
       const key = candidate === null ? failureKey(input) : accountFailureKey(candidate.user.id);
       const attempt = await takeLoginAttempt(step, config, loginFailureBuckets(step.request.ip, key));
+      const who = { userId: candidate?.user.id ?? null, identifier: candidate === null ? identifierDigest(input) : null };
       if (attempt === null) {
+        step.authEvents.push({ action: "login", outcome: "throttled", method: "password", ...who });
         throw { code: "too_many_login_attempts" };
       }
       const ok = await step.verifyPassword(candidate?.user.password ?? null, input.password.reveal());
+      step.authEvents.push({ action: "login", outcome: ok && candidate !== null ? "success" : "failure", method: "password", ...who });
       if (!ok || candidate === null) {
         throw { code: mismatch, param: "password" };
       }

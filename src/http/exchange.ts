@@ -7,6 +7,7 @@ import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
 import { renderMails } from "../runtime/render-mails.ts";
 import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
+import type { AuthEvent } from "../runtime/auth-events.ts";
 import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step } from "../runtime/step.ts";
@@ -24,6 +25,8 @@ export interface HandlerDeps {
   /** Reports failures that do not change the response (mail transport, after-commit receivers). */
   readonly report: (message: string, error: unknown) => void;
   readonly outbox: Outbox;
+  /** The authentication log (`logger.info`). */
+  readonly audit?: (event: AuthEvent) => void;
   /** Sees every flow actor (the XState inspector). */
   readonly inspect?: Inspect;
 }
@@ -144,6 +147,42 @@ export class Exchange {
     const before = await this.loadSession();
     const step = new Step(this.deps.runtime, this.info, before);
     step.inspect = this.deps.inspect;
+    const committed = { value: false };
+    try {
+      return await this.#step(step, before, body, committed);
+    } finally {
+      await this.#logAuthEvents(step, committed.value).catch((error: unknown) => this.deps.report("authentication log failed", error));
+    }
+  }
+
+  /** Hands the step's authentication events to the log, and a committed login's start. */
+  async #logAuthEvents(step: Step, committed: boolean): Promise<void> {
+    const audit = this.deps.audit;
+    if (audit === undefined) {
+      return;
+    }
+    const started = committed
+      ? step.signals
+          .filter((emitted) => emitted.signal.type === "user_logged_in")
+          .map((emitted) => ({
+            action: "session_started" as const,
+            outcome: "success" as const,
+            method: step.session.data.methods?.at(-1)?.method ?? "unknown",
+            userId: emitted.signal.type === "user_logged_in" ? emitted.signal.user.id : null,
+            identifier: null,
+          }))
+      : [];
+    const events = [...step.authEvents, ...started];
+    if (events.length === 0) {
+      return;
+    }
+    const at = new Date(await this.deps.runtime.runPromise(Clock.currentTimeMillis)).toISOString();
+    for (const event of events) {
+      audit({ event: "authentication", ...event, ip: this.info.ip, at });
+    }
+  }
+
+  async #step(step: Step, before: SessionState, body: (step: Step) => Promise<Outcome>, committed: { value: boolean }): Promise<Response> {
     let response: Response;
     let ids: ReadonlyArray<string> = [];
     try {
@@ -173,6 +212,7 @@ export class Exchange {
       await this.deps.bus.deliver(step, response);
       ids = await this.deps.outbox.enqueue(step, mails);
       await step.commit();
+      committed.value = true;
     } catch (error) {
       await step.rollback().catch(() => undefined);
       throw error;

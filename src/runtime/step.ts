@@ -6,6 +6,7 @@
  * The transaction lives in a fiber that waits on a deferred; effects of the step run in the
  * runtime captured inside it, so every actor's writes share it (DESIGN §3).
  */
+import type { AuthEvent } from "./auth-events.ts";
 import { SqlClient } from "@effect/sql";
 import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
 import type { ManagedRuntime } from "effect";
@@ -141,6 +142,8 @@ export class Step {
   /** Passed to every actor this step creates. */
   inspect: Inspect | undefined = undefined;
   readonly signals: Array<EmittedSignal> = [];
+  /** Authentication events of this step, logged after it (`auth-events.ts`); `at` is added then. */
+  readonly authEvents: Array<Omit<AuthEvent, "event" | "ip" | "at">> = [];
   /** Signals whose in-step receivers already ran mid-step (`pre_social_login`). */
   readonly deliveredEarly = new Set<EmittedSignal>();
   /** The session's data changed in memory (an authentication record) and is not written yet. */

@@ -108,6 +108,8 @@ export async function harness(config: Partial<AuthConfig> = {}, options: CreateA
       secret: testSecret,
       database: db.url,
       mailer: { send: async (mail) => void mails.push(mail) },
+      // The authentication log (logger.info) stays out of the test output.
+      logger: { error: console.error, warn: console.warn, info: () => undefined },
       ...config,
     },
     { report: () => undefined, ...options },
