@@ -10,10 +10,10 @@
  * build of the same version.
  */
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -73,9 +73,17 @@ const actor = createActor(signupMachine);
 console.log(JSON.stringify({ status: response.status, signals, missing, actor: typeof actor.start }));
 `;
 
+let work: string | undefined;
+afterEach(() => {
+  // The tarball and the scratch project's node_modules: tens of megabytes a run.
+  if (work !== undefined) {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
 it("installs from npm pack and signs up under plain node", { timeout: 240_000 }, async () => {
   const started = performance.now();
-  const work = mkdtempSync(join(tmpdir(), "authmachines-pack-"));
+  work = mkdtempSync(join(tmpdir(), "authmachines-pack-"));
 
   const seconds = (): number => Math.round((performance.now() - started) / 1000);
   const packed = await run("npm", ["pack", "--json", "--pack-destination", work], root);
