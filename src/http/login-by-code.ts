@@ -17,6 +17,7 @@ import type { Step } from "../runtime/step.ts";
 import type { ResumedFlow } from "./code-flow.ts";
 import { keepCodeFlow, loginByCodeSpec, resumeCodeFlow, settleCodeFlow } from "./code-flow.ts";
 import type { Exchange } from "./exchange.ts";
+import { plain } from "./failure.ts";
 import { readFields } from "./input.ts";
 import { codeRecord, settle } from "./pipeline.ts";
 import type { Outcome } from "./responses.ts";
@@ -80,8 +81,9 @@ function enabled(config: ResolvedConfig): boolean {
 
 export async function postCodeRequest(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
+  // ALLAUTH-ERRORS §0: `auth/code/*` is not routed without ACCOUNT_LOGIN_BY_CODE_ENABLED.
   if (!config.account.loginByCodeEnabled) {
-    return exchange.respond({ kind: "status", status: 409 });
+    return plain(404);
   }
   // Django's EmailField: its validator answers before the NUL check (`invalid`).
   const valid = (v: string) => cleanEmail(v, config.account.emailMaxLength) !== null;
@@ -96,7 +98,7 @@ export async function postCodeRequest(exchange: Exchange): Promise<Response> {
 export async function postCodeConfirm(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
   if (!enabled(config)) {
-    return exchange.respond({ kind: "status", status: 409 });
+    return plain(404);
   }
   const fields = await readFields<"code">(exchange.request, { code: { required: false, maxLength: 256 } });
   if (!fields.ok) {
@@ -109,7 +111,10 @@ export async function postCodeConfirm(exchange: Exchange): Promise<Response> {
 
 export async function postCodeResend(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
-  if (!enabled(config) || config.account.loginByCodeMaxResends === 0) {
+  if (!enabled(config)) {
+    return plain(404);
+  }
+  if (config.account.loginByCodeMaxResends === 0) {
     return exchange.respond({ kind: "status", status: 409 });
   }
   return exchange.step((step) => codeStep(step, config, { type: "RESEND" }));

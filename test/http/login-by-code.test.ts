@@ -136,10 +136,12 @@ describe("login by code", () => {
     await h.close();
   });
 
-  it("answers 409 when login by code is off", async () => {
+  it("is not routed (404) when login by code is off (ALLAUTH-ERRORS §0)", async () => {
     const h = await harness({ account: { ...base, loginByCodeEnabled: false }, passwordHasher: fastHasher });
-    expect((await h.app().request("POST", "auth/code/request", { email: "ann@example.com" })).status).toBe(409);
-    expect((await h.app().request("POST", "auth/code/confirm", { code: "BCDF-GHJK" })).status).toBe(409);
+    expect((await h.app().request("POST", "auth/code/request", { email: "ann@example.com" })).status).toBe(404);
+    expect((await h.app().request("POST", "auth/code/confirm", { code: "BCDF-GHJK" })).status).toBe(404);
+    expect((await h.app().request("POST", "auth/code/resend")).status).toBe(404);
+    expect(h.takeSignals()).toEqual([]);
     await h.close();
   });
 });
