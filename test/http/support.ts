@@ -9,6 +9,7 @@ import type { SignalPayload } from "../../src/runtime/signal-bus.ts";
 import type { Mail } from "../../src/services/mailer.ts";
 import { codeFromMail, goodPassword } from "../support/harness.ts";
 import type { Client, ClientResponse, Harness, Recorded } from "../support/harness.ts";
+import { validateApiResponse } from "../support/openapi.ts";
 
 /** A cheap, deterministic hasher for tests that send many requests. */
 export const fastHasher = {
@@ -204,7 +205,9 @@ export async function raw(
   );
   await h.auth.outbox.settled();
   const text = await response.text();
-  return { status: response.status, body: text === "" ? null : JSON.parse(text), headers: response.headers };
+  const body = text === "" ? null : JSON.parse(text);
+  await validateApiResponse(method, `/_allauth/${path}`, response.status, body);
+  return { status: response.status, body, headers: response.headers };
 }
 
 /** The names of the cookies a response sets (deleted ones included). */

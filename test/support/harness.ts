@@ -13,6 +13,7 @@ import type { AuthConfig } from "../../src/config.ts";
 import type { SignalPayload } from "../../src/runtime/signal-bus.ts";
 import type { Mail } from "../../src/services/mailer.ts";
 import { testDatabase } from "./database.ts";
+import { validateResponse } from "./openapi.ts";
 
 export const testSecret = "test-secret-test-secret-test-secret-0123";
 export const goodPassword = "correct horse battery staple 42";
@@ -90,6 +91,8 @@ function makeClient(auth: Auth, kind: "browser" | "app", ip: string): Client {
       const text = await response.text();
       // Django's bare 400 for an unreadable body is empty and not JSON: `body` is then null.
       const json = (text === "" ? null : JSON.parse(text)) as any;
+      // Every answer is one the spec (or an exemption in openapi.ts) allows.
+      await validateResponse(method, path, kind, response.status, json);
       if (kind === "app" && typeof json?.meta?.session_token === "string") {
         client.token = json.meta.session_token;
       }

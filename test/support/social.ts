@@ -8,6 +8,7 @@ import type { AuthConfig } from "../../src/config.ts";
 import { forgetClients } from "../../src/social/client.ts";
 import { harness } from "./harness.ts";
 import type { Client, Harness } from "./harness.ts";
+import { validateApiResponse } from "./openapi.ts";
 import { startIdentityProvider } from "./oidc-provider.ts";
 import type { IdentityProvider, TestAccount } from "./oidc-provider.ts";
 
@@ -54,19 +55,24 @@ export async function socialHarness(
 
 /** A request outside the API (the callback, the dummy page) with the browser client's cookies. */
 export async function visit(h: Harness, client: Client, url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
+  const method = init.method ?? (init.form === undefined ? "GET" : "POST");
   const headers: Record<string, string> = { "user-agent": "vitest", cookie: [...client.cookies].map(([k, v]) => `${k}=${v}`).join("; ") };
   if (init.form !== undefined) {
     headers["content-type"] = "application/x-www-form-urlencoded";
   }
   const response = await h.auth.handler(
     new Request(new URL(url, "http://127.0.0.1"), {
-      method: init.method ?? (init.form === undefined ? "GET" : "POST"),
+      method,
       headers,
       ...(init.form === undefined ? {} : { body: new URLSearchParams(init.form).toString() }),
     }),
     { ip: "10.0.0.1" },
   );
   await h.auth.outbox.settled();
+  // The API's answers (the provider redirect) are checked against the spec; its pages are not in it.
+  const json = (response.headers.get("content-type") ?? "").startsWith("application/json");
+  const text = json ? await response.clone().text() : "";
+  await validateApiResponse(method, new URL(url, "http://127.0.0.1").pathname, response.status, text === "" ? null : JSON.parse(text));
   for (const cookie of response.headers.getSetCookie()) {
     const [pair] = cookie.split(";");
     const at = pair!.indexOf("=");
