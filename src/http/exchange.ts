@@ -135,6 +135,11 @@ export class Exchange {
   /** Answers without touching the database's write side. */
   async respond(outcome: Outcome, session?: SessionState): Promise<Response> {
     const current = session ?? (await this.loadSession());
+    if (current.gone && this.client === "app") {
+      // The token was live at `admit`, but a concurrent request has since ended or rotated its
+      // session (a logout, a password change): the 410 it would have met a moment later.
+      return this.#response({ kind: "unauthorized", status: 410 }, current, current);
+    }
     return this.#response(outcome, current, current);
   }
 
@@ -145,6 +150,9 @@ export class Exchange {
    */
   async step(body: (step: Step) => Promise<Outcome>): Promise<Response> {
     const before = await this.loadSession();
+    if (before.gone && this.client === "app") {
+      return this.respond({ kind: "unauthorized", status: 410 }, before);
+    }
     const step = new Step(this.deps.runtime, this.info, before);
     step.inspect = this.deps.inspect;
     const committed = { value: false };
