@@ -79,6 +79,18 @@ export function flowsJson(
   return flows;
 }
 
+/**
+ * allauth's flows for a user who must reauthenticate: `reauthenticate` (only users with a usable
+ * password are ever asked), then password reset by code when enabled, as in every flow list.
+ */
+function reauthenticationFlowsJson(config: ResolvedConfig, session: SessionState, now: number): Array<Record<string, unknown>> {
+  const flows: Array<Record<string, unknown>> = [{ id: "reauthenticate" }];
+  if (config.account.passwordResetByCodeEnabled) {
+    flows.push({ id: "password_reset_by_code", is_pending: pendingResetOf(session, now) !== null });
+  }
+  return flows;
+}
+
 /** allauth's `methods`: how the session authenticated, `at` in seconds. */
 function methodsJson(session: SessionState): Array<Record<string, unknown>> {
   return (session.data.methods ?? []).map((m) => ({ ...m, at: m.at / 1000 }));
@@ -127,7 +139,7 @@ export function render(outcome: Outcome, ctx: RenderContext): { status: number; 
         body: {
           status: 401,
           data: {
-            flows: [{ id: "reauthenticate" }],
+            flows: reauthenticationFlowsJson(ctx.config, ctx.session, ctx.now),
             user: ctx.session.user === null ? null : userJson(ctx.session.user),
             methods: methodsJson(ctx.session),
           },

@@ -246,6 +246,21 @@ describe("reauthentication", () => {
     expect((await emailRows(h)).map((r) => r.email)).toContain("second@example.com");
     await h.close();
   });
+  it("with password reset by code on, the reauthentication answer lists it after reauthenticate, not pending", async () => {
+    const h = await harness(
+      { account: { ...base, reauthenticationRequired: true, passwordResetByCodeEnabled: true }, passwordHasher: fastHasher },
+      { layer: TestContext.TestContext },
+    );
+    const client = h.browser();
+    await signedUp(h, client);
+    h.takeSignals();
+    await advance(h, "301 seconds");
+    const blocked = await client.request("POST", "account/email", { email: "second@example.com" });
+    expect(blocked.status).toBe(401);
+    expect(blocked.body.data.flows).toEqual([{ id: "reauthenticate" }, { id: "password_reset_by_code", is_pending: false }]);
+    expect(h.takeSignals()).toEqual([]);
+    await h.close();
+  });
   it("a change of primary after the window waits for reauthentication, then tells the old address (EM-11)", async () => {
     const h = await harness(
       { account: { ...base, reauthenticationRequired: true, emailNotifications: true }, passwordHasher: fastHasher },
