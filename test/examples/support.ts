@@ -12,7 +12,10 @@ import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
 
 export interface Browser {
-  /** `path` on the origin, with the browser's cookies; a JSON body when `body` is given. */
+  /**
+   * `path` on the origin, with the browser's cookies; a JSON body when `body` is given, or a
+   * form's when `body` is a `URLSearchParams`.
+   */
   request(method: string, path: string, body?: unknown): Promise<Response>;
   readonly cookies: Map<string, string>;
 }
@@ -33,12 +36,12 @@ export function browser(origin: string, send: (request: Request) => Promise<Resp
           headers.set("x-csrftoken", csrf);
         }
       }
+      const form = body instanceof URLSearchParams;
       if (body !== undefined) {
-        headers.set("content-type", "application/json");
+        headers.set("content-type", form ? "application/x-www-form-urlencoded" : "application/json");
       }
-      const response = await send(
-        new Request(`${origin}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }),
-      );
+      const text = body === undefined ? undefined : form ? body.toString() : JSON.stringify(body);
+      const response = await send(new Request(`${origin}${path}`, { method, headers, ...(text === undefined ? {} : { body: text }) }));
       for (const cookie of response.headers.getSetCookie()) {
         const pair = cookie.split(";")[0]!;
         const at = pair.indexOf("=");
