@@ -398,7 +398,8 @@ function describe(value: unknown): string {
   if (typeof value === "object" && value !== null) {
     return "an object";
   }
-  const shown = JSON.stringify(value);
+  // A URL's password (a refused `database` or `mailer` URL) is never repeated (LG-02).
+  const shown = JSON.stringify(typeof value === "string" ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@") : value);
   return shown.length > 60 ? `${shown.slice(0, 57)}…"` : shown;
 }
 

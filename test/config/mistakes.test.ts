@@ -131,6 +131,9 @@ describe("wrong types", () => {
 
   it("a database URL of an unsupported kind, and a missing or short secret", async () => {
     await expectRefused({ database: "mysql://db/auth" }, "database", 'expected "sqlite:<file>", "sqlite::memory:" or a "postgres://…" URL, got "mysql://db/auth"');
+    // The password of a refused URL is never repeated (SECURITY.md LG-02).
+    await expectRefused({ database: "mysql://app:hunter2-db-pass@db/auth" }, "database", 'expected "sqlite:<file>", "sqlite::memory:" or a "postgres://…" URL, got "mysql://app:***@db/auth"');
+    await expectRefused({ mailer: "smtpx://mailer:hunter2-smtp@mx" }, "mailer", 'expected "console", an smtp:// URL or an object with send(mail, delivery), got "smtpx://mailer:***@mx"');
     await expectRefused({ secret: undefined }, "secret", "expected a string of at least 32 bytes, got undefined");
     expect(() => resolveConfig({} as AuthConfig)).toThrow(new ConfigError("secret", "required, missing"));
     await expectRefused({ secret: "too short" }, "secret", "expected a string of at least 32 bytes, got a string of 9 bytes");
