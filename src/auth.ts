@@ -55,8 +55,12 @@ export interface CreateAuthOptions {
    */
   readonly report?: (message: string, error: unknown) => void;
   /**
-   * An XState inspector that sees every flow actor, e.g. `createWebSocketInspector().inspect`
-   * or `createBrowserInspector().inspect` from `@statelyai/inspect`.
+   * An XState inspector that sees every flow actor of every request (the `inspect` option of
+   * `createActor`): e.g. `createWebSocketInspector({ url, autoStart: false }).inspect` from
+   * `@statelyai/inspect` (examples/inspector.ts), the live flow view's `view.inspect`
+   * (`authmachines/devtools`), or any function of an `InspectionEvent`. Events hold ids, emails
+   * and state values; passwords, codes and keys are `Secret` values that print "<redacted>".
+   * (`createBrowserInspector` needs a browser window: in Node it shows nothing.)
    */
   readonly inspect?: Inspect;
 }
