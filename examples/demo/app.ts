@@ -1,23 +1,40 @@
 /**
- * The demo app: the allauth headless API on a SQLite file and a one-page frontend served at
- * `/` and at the default `frontendUrls` paths, so the links in the verification and reset mails
- * open it (`/account/verify-email/{key}`, `/account/password/reset/key/{key}`). Outside production
- * it offers the `dummy` provider: its page (`/accounts/dummy/login/`) stands in for a provider's
- * login, and the social login comes back to `/account/provider/callback`.
+ * The demo app: the allauth headless API on a SQLite file, a development OpenID provider
+ * ("Dev IdP", in-process on loopback) and the `dummy` provider for social login, a mailbox that
+ * keeps every mail sent, and plain pages for every flow (`public/`: one HTML shell, a small
+ * vanilla JS module, a stylesheet). The mails' links open the demo's pages: the default
+ * `frontendUrls` (`/account/verify-email/{key}`, `/account/password/reset/key/{key}`) are pages.
+ *
+ * allauth mails either links or codes for email verification and password reset, never both,
+ * so the demo runs in one `mode`: "link" (default) or "code" (`DEMO_MODE=code npm start`).
+ * Login by code is on in both.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuth, toNodeListener } from "authmachines";
 import type { Auth, AuthConfig } from "authmachines";
+import { startDevIdp } from "./dev-idp.ts";
+import type { DevIdp } from "./dev-idp.ts";
+import { createMailbox, renderMailbox } from "./mailbox.ts";
+import type { Mailbox } from "./mailbox.ts";
+
+export type DemoMode = "link" | "code";
 
 export interface DemoOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly database: string;
-  readonly mailer: NonNullable<AuthConfig["mailer"]>;
   readonly secret: string;
+  /** Where mails go besides the mailbox page (default: only the mailbox, printed to the console). */
+  readonly mailer?: Exclude<NonNullable<AuthConfig["mailer"]>, string>;
+  /** Quiet (tests): the mailbox does not print mails, and the authentication log is not printed. */
+  readonly quiet?: boolean;
+  /** Verification and reset by link (default) or by code. */
+  readonly mode?: DemoMode;
+  /** Extra `createAuth` options (e.g. `inspect`). */
+  readonly createAuthOptions?: Parameters<typeof createAuth>[1];
 }
 
 export interface Demo {
@@ -25,39 +42,130 @@ export interface Demo {
   readonly server: Server;
   /** `http://127.0.0.1:<port>` */
   readonly origin: string;
+  readonly mode: DemoMode;
+  readonly mailbox: Mailbox;
+  readonly idp: DevIdp;
   readonly close: () => Promise<void>;
 }
 
+const publicFile = (name: string) => readFileSync(new URL(`./public/${name}`, import.meta.url), "utf8");
+
+/** The pages' paths (everything else outside the API is a 404 page). */
+const pagePaths = [
+  /^\/$/,
+  /^\/signup$/,
+  /^\/login$/,
+  /^\/login\/code$/,
+  /^\/verify-email$/,
+  /^\/account\/verify-email\/[^/]+$/,
+  /^\/account\/password\/reset$/,
+  /^\/account\/password\/reset\/code$/,
+  /^\/account\/password\/reset\/key\/[^/]+$/,
+  /^\/account\/password$/,
+  /^\/account\/email$/,
+  /^\/account\/providers$/,
+  /^\/account\/sessions$/,
+  /^\/account\/provider\/callback$/,
+  /^\/account\/provider\/signup$/,
+  /^\/account\/signup$/,
+  /^\/reauthenticate$/,
+  /^\/logout$/,
+];
+
 export async function startDemo(options: DemoOptions): Promise<Demo> {
-  const auth = await createAuth({
-    secret: options.secret,
-    database: options.database,
-    mailer: options.mailer,
-    account: { loginMethods: ["email"], emailVerification: "mandatory", loginOnEmailConfirmation: true },
-    // The dummy provider is refused when NODE_ENV is "production"; the demo then offers none.
-    ...(process.env["NODE_ENV"] === "production" ? {} : { socialaccount: { providers: [{ type: "dummy" }] } }),
-  });
-  const page = readFileSync(new URL("./index.html", import.meta.url));
-  const api = toNodeListener(auth.handler);
-  const server = createServer((req, res) => {
-    // The API, and the browser routes outside it (the dummy provider's page, providers' callbacks).
-    if (req.url?.startsWith("/_allauth/") || req.url?.startsWith("/accounts/")) {
-      void api(req, res);
-      return;
-    }
-    // One page for `/` and every frontend URL; it reads the key from the path.
-    res.setHeader("content-type", "text/html; charset=utf-8");
-    res.setHeader("referrer-policy", "no-referrer");
-    res.end(page);
-  });
+  const mode = options.mode ?? "link";
+  const server = createServer();
   await new Promise<void>((resolve) => server.listen(options.port, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const idp = await startDevIdp({
+    redirectUris: [`${origin}/accounts/devidp/login/callback/`, `http://localhost:${port}/accounts/devidp/login/callback/`],
+  });
+  const mailbox = createMailbox({ print: options.quiet !== true });
+  const extra = options.mailer;
+  const auth = await createAuth(
+    {
+      secret: options.secret,
+      database: options.database,
+      siteName: "authmachines demo",
+      ...(options.quiet ? { logger: { error: console.error, warn: console.warn, info: () => {} } } : {}),
+      mailer: {
+        async send(mail, delivery) {
+          await mailbox.mailer.send(mail, delivery);
+          if (extra !== undefined) await extra.send(mail, delivery);
+        },
+      },
+      account: {
+        loginMethods: ["email"],
+        emailVerification: "mandatory",
+        loginOnEmailConfirmation: true,
+        loginByCodeEnabled: true,
+        emailVerificationByCodeEnabled: mode === "code",
+        emailVerificationSupportsResend: mode === "code",
+        passwordResetByCodeEnabled: mode === "code",
+        reauthenticationRequired: true,
+      },
+      usersessions: true,
+      socialaccount: {
+        providers: [
+          // `prompt=login`: the Dev IdP asks who you are every time, so you can pick another person.
+          { id: "devidp", type: "openid_connect", name: "Dev IdP", clientId: idp.clientId, secret: idp.secret, serverUrl: idp.issuer, authParams: { prompt: "login" } },
+          // The dummy provider is refused when NODE_ENV is "production".
+          ...(process.env["NODE_ENV"] === "production" ? [] : [{ type: "dummy" as const }]),
+        ],
+      },
+    },
+    options.createAuthOptions,
+  );
+  const api = toNodeListener(auth.handler);
+  const shell = publicFile("index.html");
+  const assets: Record<string, { type: string; body: string }> = {
+    "/demo.js": { type: "text/javascript; charset=utf-8", body: publicFile("demo.js") },
+    "/demo.css": { type: "text/css; charset=utf-8", body: publicFile("demo.css") },
+  };
+  const html = (response: ServerResponse, status: number, main: string) => {
+    response.writeHead(status, { "content-type": "text/html; charset=utf-8", "referrer-policy": "no-referrer", "cache-control": "no-store" });
+    response.end(shell.replace("<!--main-->", main));
+  };
+
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    const { pathname } = new URL(request.url ?? "/", origin);
+    if (auth.handler.owns(pathname)) {
+      void api(request, response);
+      return;
+    }
+    const asset = assets[pathname];
+    if (asset !== undefined) {
+      response.writeHead(200, { "content-type": asset.type, "cache-control": "no-store" });
+      response.end(asset.body);
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { allow: "GET" }).end();
+      return;
+    }
+    if (pathname === "/mailbox") {
+      html(response, 200, renderMailbox(mailbox));
+      return;
+    }
+    if (pagePaths.some((path) => path.test(pathname))) {
+      html(response, 200, "");
+      return;
+    }
+    html(response, 404, `<h1>Page not found</h1><p>There is no page at this address. <a href="/">Go to the start page</a>.</p>`);
+  });
+
   return {
     auth,
     server,
-    origin: `http://127.0.0.1:${port}`,
+    origin,
+    mode,
+    mailbox,
+    idp,
     close: async () => {
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await idp.close();
       await auth.close();
     },
   };
