@@ -89,6 +89,15 @@ const isLoginCodeSent = (v: unknown): v is SendLoginCodeOutput => isRecord(v) &&
 const isVerificationSent = (v: unknown): v is SendVerificationEmailOutput => isRecord(v) && typeof v["sent"] === "boolean";
 const isSessionStarted = (v: unknown): v is StartSessionOutput => isRecord(v) && isRecord(v["user"]);
 
+function isInactive({ context }: Args): boolean {
+  return context.user?.isActive !== true;
+}
+
+/** The verification mail went out (`sent: false` when it was throttled). */
+function wasMailed({ event }: EventArgs): boolean {
+  return outputOf(event, isVerificationSent).sent;
+}
+
 function mustVerify({ context }: Args): boolean {
   return context.settings.emailVerification === "mandatory" && !context.emailVerified;
 }
@@ -116,7 +125,7 @@ function shouldOfferVerification({ context }: Args): boolean {
 const pipelineStates = {
   checkingActive: {
     always: [
-      { guard: ({ context }: Args) => context.user?.isActive !== true, target: "inactive" },
+      { guard: isInactive, target: "inactive" },
       { target: "codeStage" },
     ],
   },
@@ -153,7 +162,7 @@ const pipelineStates = {
       }),
       onDone: [
         {
-          guard: ({ event }: EventArgs) => outputOf(event, isVerificationSent).sent,
+          guard: wasMailed,
           target: "verificationMailed",
           actions: [
             assign({
