@@ -51,13 +51,16 @@ interface Layout {
   readonly edges: ReadonlyMap<string, ElkExtendedEdge>;
 }
 
+/** Which way the arrows mostly run. */
+export type StatechartDirection = "down" | "right";
+
 /**
- * How the layered algorithm draws a chart top-down. With the whole hierarchy laid out at once, a
- * compound state's own options govern its children, so each compound state gets these too.
+ * How the layered algorithm draws a chart. With the whole hierarchy laid out at once, a compound
+ * state's own options govern its children, so each compound state gets these too.
  */
-const layeredOptions = {
+const layeredOptions = (direction: StatechartDirection) => ({
   "elk.algorithm": "layered",
-  "elk.direction": "DOWN",
+  "elk.direction": direction === "down" ? "DOWN" : "RIGHT",
   "elk.edgeRouting": "ORTHOGONAL",
   "elk.spacing.nodeNode": "28",
   "elk.spacing.edgeNode": "14",
@@ -72,7 +75,7 @@ const layeredOptions = {
   "elk.layered.edgeLabels.centerLabelPlacementStrategy": "TAIL_LAYER",
   "elk.layered.nodePlacement.strategy": "NETWORK_SIMPLEX",
   "elk.randomSeed": "1",
-};
+});
 
 const elkStateId = (id: string): string => `state:${id}`;
 const elkInitialId = (id: string): string => `initial:${id}`;
@@ -103,7 +106,7 @@ function atomicSize(node: StatechartNode): { width: number; height: number } {
   };
 }
 
-function toElk(model: StatechartModel): ElkNode {
+function toElk(model: StatechartModel, direction: StatechartDirection): ElkNode {
   const childrenOf = new Map<string | null, Array<StatechartNode>>();
   for (const node of model.nodes) {
     childrenOf.set(node.parent, [...(childrenOf.get(node.parent) ?? []), node]);
@@ -122,7 +125,7 @@ function toElk(model: StatechartModel): ElkNode {
         "elk.padding": `[top=${top},left=16,bottom=16,right=16]`,
         "elk.nodeSize.constraints": "MINIMUM_SIZE",
         "elk.nodeSize.minimum": `(${minWidth}, ${top + 20})`,
-        ...layeredOptions,
+        ...layeredOptions(direction),
       },
       children: [
         ...(node.initial.length > 0
@@ -165,14 +168,14 @@ function toElk(model: StatechartModel): ElkNode {
       "elk.json.shapeCoords": "ROOT",
       "elk.json.edgeCoords": "ROOT",
       "elk.padding": "[top=8,left=8,bottom=8,right=8]",
-      ...layeredOptions,
+      ...layeredOptions(direction),
     },
     children: [build(root)],
     edges,
   };
 }
 
-async function layout(model: StatechartModel): Promise<Layout> {
+async function layout(model: StatechartModel, direction: StatechartDirection): Promise<Layout> {
   const loaded = await importOptional(
     "elkjs",
     () => import("elkjs/lib/elk.bundled.js"),
@@ -181,7 +184,7 @@ async function layout(model: StatechartModel): Promise<Layout> {
   );
   // A CommonJS bundle: Node gives its `module.exports` as the default, which carries `default` too.
   const ELK = loaded.default.default ?? (loaded.default as unknown as typeof loaded.default.default);
-  const result: ElkNode = await new ELK().layout(toElk(model));
+  const result: ElkNode = await new ELK().layout(toElk(model, direction));
   const shapes = new Map<string, { x: number; y: number; width: number; height: number }>();
   const collect = (node: ElkNode): void => {
     shapes.set(node.id, { x: node.x ?? 0, y: node.y ?? 0, width: node.width ?? 0, height: node.height ?? 0 });
@@ -196,6 +199,12 @@ async function layout(model: StatechartModel): Promise<Layout> {
     shapes,
     edges: new Map((result.edges ?? []).map((edge) => [edge.id, edge])),
   };
+}
+
+async function narrower(model: StatechartModel): Promise<Layout> {
+  const down = await layout(model, "down");
+  const right = await layout(model, "right");
+  return right.width < down.width ? right : down;
 }
 
 const round = (n: number): string => String(Math.round(n * 10) / 10);
@@ -332,11 +341,17 @@ function drawEdge(edge: StatechartEdge, laidOut: ElkExtendedEdge): string {
 /**
  * Draws `machine`'s statechart: its states (nested, parallel regions dashed, final ones with a
  * double border), each compound state's initial marker, and its transitions labelled with what
- * takes them and their guards. `options.title` is the accessible name (default: the machine's id).
+ * takes them and their guards. `options.title` is the accessible name (default: the machine's
+ * id). Without `options.direction`, the chart is laid out both ways and the narrower drawing is
+ * kept (top-down on a tie), as a page or a README fits a drawing to its width.
  */
-export async function statechartSvg(machine: AnyStateMachine, options?: { readonly title?: string }): Promise<string> {
+export async function statechartSvg(
+  machine: AnyStateMachine,
+  options?: { readonly title?: string; readonly direction?: StatechartDirection },
+): Promise<string> {
   const model = statechartModel(machine);
-  const { width, height, shapes, edges } = await layout(model);
+  const chosen = options?.direction;
+  const { width, height, shapes, edges } = chosen !== undefined ? await layout(model, chosen) : await narrower(model);
   const title = options?.title ?? `Statechart of the ${model.id} machine`;
   const initialArrows = model.nodes.flatMap((node) =>
     node.initial.map((target) => {

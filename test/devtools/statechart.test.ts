@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { and, fromPromise, not, setup } from "xstate";
 import { statechartModel, statechartSvg } from "../../src/devtools/statechart.ts";
-import { drawnStates, drawnTexts, drawnTransitions } from "./svg-tree.ts";
+import { attributesOf, drawnStates, drawnTexts, drawnTransitions } from "./svg-tree.ts";
 
 function sampleMachine() {
   return setup({
@@ -160,6 +160,25 @@ describe("statechartSvg", () => {
       expect(svg, forbidden).not.toContain(forbidden);
     }
     expect((await statechartSvg(sampleMachine())).match(/<title>([^<]*)<\/title>/)![1]).toBe("Statechart of the sample machine");
+  });
+
+  it("runs the arrows down or right, and keeps the narrower drawing unless told", async () => {
+    const widthOf = (svg: string) => Number(/^<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    const markerAndInitial = (svg: string) => {
+      const states = drawnStates(svg);
+      const marker = attributesOf(states.get("sample")!.ownTags.find((tag) => tag.includes('class="am-initial"'))!);
+      const box = states.get("sample.editing")!.box;
+      return { cx: Number(marker["cx"]), cy: Number(marker["cy"]), x: Number(box["x"]), y: Number(box["y"]) };
+    };
+    const down = await statechartSvg(sampleMachine(), { direction: "down" });
+    const right = await statechartSvg(sampleMachine(), { direction: "right" });
+    const marks = { down: markerAndInitial(down), right: markerAndInitial(right) };
+    expect(marks.down.cy).toBeLessThan(marks.down.y);
+    expect(marks.down.cx).toBeGreaterThan(marks.down.x);
+    expect(marks.right.cx).toBeLessThan(marks.right.x);
+    expect(marks.right.cy).toBeGreaterThan(marks.right.y);
+    const auto = await statechartSvg(sampleMachine());
+    expect(auto).toBe(widthOf(right) < widthOf(down) ? right : down);
   });
 
   it("draws the same machine to the same bytes, and a changed machine differently", async () => {
