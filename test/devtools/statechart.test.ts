@@ -3,6 +3,7 @@
  * and transition: nesting, parallel regions, the initial marker, final states, guards, delays,
  * eventless transitions and an invoked actor's done and error events.
  */
+import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { and, fromPromise, not, setup } from "xstate";
 import { statechartModel, statechartSvg } from "../../src/devtools/statechart.ts";
@@ -191,5 +192,23 @@ describe("statechartSvg", () => {
       states: { editing: { on: { SAVE: "done" } }, done: { type: "final" } },
     });
     expect(await statechartSvg(changed)).not.toBe(first);
+  });
+});
+
+describe("elkjs", () => {
+  const root = new URL("../..", import.meta.url).pathname;
+
+  it("is an optional peer dependency, loaded only when a chart is drawn", () => {
+    const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as Record<string, Record<string, unknown> | undefined>;
+    expect(pkg["dependencies"]?.["elkjs"]).toBeUndefined();
+    expect(pkg["peerDependencies"]?.["elkjs"]).toBe("^0.12.1");
+    expect(pkg["peerDependenciesMeta"]?.["elkjs"]).toEqual({ optional: true });
+    const staticImports = (readdirSync(`${root}src`, { recursive: true }) as Array<string>)
+      .filter((file) => file.endsWith(".ts"))
+      .flatMap((file) =>
+        [...readFileSync(`${root}src/${file}`, "utf8").matchAll(/^import (?!type )[^;]*?from "(elkjs[^"]*)"/gm)].map((m) => `${file}: ${m[1]}`),
+      );
+    expect(staticImports).toEqual([]);
+    expect(readFileSync(`${root}src/devtools/statechart.ts`, "utf8")).toContain('importOptional(\n    "elkjs",');
   });
 });
