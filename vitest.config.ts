@@ -20,6 +20,7 @@ function postgresReachable(): Promise<boolean> {
 
 const alias = {
   "authmachines/machines": fileURLToPath(new URL("./machines/index.ts", import.meta.url)),
+  "authmachines/devtools": fileURLToPath(new URL("./src/devtools/index.ts", import.meta.url)),
   authmachines: fileURLToPath(new URL("./src/index.ts", import.meta.url)),
 };
 

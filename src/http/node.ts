@@ -2,7 +2,8 @@
  * `node:http` (and Express/Connect) adapter: `http.createServer(toNodeListener(auth.handler))`,
  * or `app.use(toNodeListener(auth.handler))`. Passes the socket's address as the client IP; a
  * TLS socket makes the request URL https (a trusted proxy's `X-Forwarded-Proto` is read by the
- * handler, see `host.ts`).
+ * handler, see `host.ts`). Answers are buffered, except a `text/event-stream` one, which is
+ * streamed (the flow view's `createServer(toNodeListener(view.handler))`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
@@ -147,6 +148,21 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) {
     res.setHeader("set-cookie", cookies);
+  }
+  if (response.body !== null && /^text\/event-stream/i.test(response.headers.get("content-type") ?? "")) {
+    // A server-sent event stream (the flow view's) is written as it comes, until either side ends it.
+    res.flushHeaders();
+    const reader = response.body.getReader();
+    res.once("close", () => void reader.cancel().catch(() => undefined));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        break;
+      }
+      res.write(value);
+    }
+    res.end();
+    return;
   }
   res.end(Buffer.from(await response.arrayBuffer()));
 }

@@ -2,8 +2,9 @@
  * The package as a user gets it: `npm pack` (whose `prepack` builds `dist/`), installed in a
  * scratch project with the peer dependencies a SQLite user needs, then imported and run by plain
  * `node`. It proves the tarball's files, the `exports` map, the built JavaScript (rewritten
- * import extensions), one xstate and one effect shared with the app, the `bin` entry, and the
- * message naming the optional package a configuration needs when it is missing.
+ * import extensions, the `authmachines/devtools` entry included), one xstate and one effect
+ * shared with the app, the `bin` entry, and the message naming the optional package a
+ * configuration needs when it is missing.
  *
  * The install is offline when npm's cache can serve it, otherwise it may fetch from the registry.
  * Install scripts are skipped, so better-sqlite3's native addon comes from this repository's
@@ -42,6 +43,7 @@ function versionIn(modules: string, name: string): string {
 const script = `
 import { createAuth } from "authmachines";
 import { authSignalNames, signupMachine } from "authmachines/machines";
+import { createFlowView } from "authmachines/devtools";
 import { createActor } from "xstate";
 
 const secret = "pack-test-secret-pack-test-secret-0123";
@@ -70,7 +72,11 @@ for (const [name, options] of [["pg", { database: "postgres://nobody@127.0.0.1:9
   }
 }
 const actor = createActor(signupMachine);
-console.log(JSON.stringify({ status: response.status, signals, missing, actor: typeof actor.start }));
+const view = createFlowView();
+const script = await view.handler(new Request("http://localhost/flows/view.js"));
+const devtools = { owns: view.owns("/flows/events"), script: script.status };
+view.close();
+console.log(JSON.stringify({ status: response.status, signals, missing, actor: typeof actor.start, devtools }));
 `;
 
 let work: string | undefined;
@@ -99,6 +105,7 @@ it("installs from npm pack and signs up under plain node", { timeout: 240_000 },
       "dist/src/index.js",
       "dist/src/index.d.ts",
       "dist/machines/index.js",
+      "dist/src/devtools/index.js",
       "dist/bin/authmachines.js",
       "dist/src/domain/common-passwords.txt.gz",
       "dist/src/domain/common-passwords.LICENSE.txt",
@@ -138,12 +145,14 @@ it("installs from npm pack and signs up under plain node", { timeout: 240_000 },
     signals: Array<string>;
     missing: Record<string, string>;
     actor: string;
+    devtools: { owns: boolean; script: number };
   };
   expect(outcome.status).toBe(200);
   expect(outcome.signals).toEqual(["user_signed_up", "user_logged_in"]);
   expect(outcome.missing["pg"]).toContain("needs the package @effect/sql-pg, which is not installed: run npm install @effect/sql-pg pg");
   expect(outcome.missing["smtp"]).toContain("needs the package nodemailer, which is not installed: run npm install nodemailer");
   expect(outcome.actor).toBe("function");
+  expect(outcome.devtools).toEqual({ owns: true, script: 200 });
 
   const bin = join(app, "node_modules", ".bin", "authmachines");
   const printed = await run(bin, ["migrate", "--print", "--dialect", "sqlite"], app);
