@@ -30,7 +30,7 @@ export function flowViewPage(
       return `<section class="am-machine" id="machine-${id}" data-machine="${id}" aria-labelledby="machine-${id}-heading">
 <h3 id="machine-${id}-heading">${id}</h3>
 <p class="am-now">Last flow: <span class="am-now-value">${escapeHtml(now)}</span></p>
-<div class="am-chart" role="img" aria-label="Statechart of the ${id} machine">${svg}</div>
+<div class="am-chart" role="group" aria-label="Statechart of the ${id} machine, scrolls sideways" tabindex="0">${svg}</div>
 </section>`;
     })
     .join("\n");
@@ -89,11 +89,12 @@ a { color: #1d4ed8; }
 .am-machine.am-recent h3::after { content: " · latest"; color: #92400e; font-weight: normal; }
 .am-now { margin: 0 0 .5rem; overflow-wrap: anywhere; }
 .am-now-value { font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 600; }
-.am-chart { overflow-x: auto; max-width: 100%; }
-.am-chart svg { max-width: 100%; height: auto; }
+.am-chart { overflow-x: auto; max-width: 100%; border: 1px solid #e2e8f0; border-radius: .25rem; }
+.am-chart:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
+.am-chart svg { display: block; max-width: none; height: auto; }
 .am-state.am-current > .am-state-box { stroke: #b45309; stroke-width: 3; }
 .am-state.am-current.am-leaf > .am-state-box { fill: #fde68a; }
-@media (max-width: 40rem) { body { padding: .5rem; } .am-chart svg { min-width: 0; } }
+@media (max-width: 40rem) { body { padding: .5rem; } }
 `;
 
 export const flowViewScript = `"use strict";
@@ -149,7 +150,7 @@ export const flowViewScript = `"use strict";
   });
   source.addEventListener("flow", (message) => {
     const flow = JSON.parse(message.data);
-    const section = document.querySelector('[data-machine="' + CSS.escape(flow.machine) + '"]');
+    const section = document.querySelector('section.am-machine[data-machine="' + CSS.escape(flow.machine) + '"]');
     if (section === null) return;
     for (const node of section.querySelectorAll(".am-state.am-current")) node.classList.remove("am-current", "am-leaf");
     for (const id of flow.stateIds) {

@@ -123,6 +123,19 @@ function signalOf(seq: number, n: number, payload: SignalPayload<AuthSignalName>
 
 const encoder = new TextEncoder();
 
+/** The catalogue's charts, drawn once per process on the first visit of any view (elkjs takes a few seconds). */
+let charts: Promise<ReadonlyArray<{ readonly slug: string; readonly svg: string }>> | null = null;
+function drawCharts(): Promise<ReadonlyArray<{ readonly slug: string; readonly svg: string }>> {
+  charts ??= Promise.all(
+    Object.entries(machines).map(async ([slug, machine]) => ({ slug, svg: await statechartSvg(machine, { title: slug }) })),
+  );
+  // A failed drawing (elkjs missing) is tried again on the next visit.
+  charts.catch(() => {
+    charts = null;
+  });
+  return charts;
+}
+
 function sse(event: "signal" | "flow", data: FlowViewSignal | FlowViewState): Uint8Array {
   return encoder.encode(`id: ${data.seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
@@ -157,7 +170,6 @@ export function createFlowView(options: FlowViewOptions = {}): FlowView {
   const flows = new Map<string, FlowViewState>();
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const detachers = new Set<() => void>();
-  let charts: Promise<ReadonlyArray<{ readonly slug: string; readonly svg: string }>> | null = null;
   // A comment line now and then keeps idle streams open through proxies.
   const heartbeat = setInterval(() => broadcast(encoder.encode(": keep-alive\n\n")), 15_000);
   heartbeat.unref?.();
@@ -254,13 +266,8 @@ export function createFlowView(options: FlowViewOptions = {}): FlowView {
 
   const owns = (pathname: string): boolean => pathname === basePath || pathname.startsWith(`${basePath}/`);
 
-  // The charts are drawn once, on the first visit; the page around them each time.
-  const renderPage = async (): Promise<string> => {
-    charts ??= Promise.all(
-      Object.entries(machines).map(async ([slug, machine]) => ({ slug, svg: await statechartSvg(machine, { title: slug }) })),
-    );
-    return flowViewPage(basePath, await charts, flows);
-  };
+  // The page around the charts is rendered on each visit.
+  const renderPage = async (): Promise<string> => flowViewPage(basePath, await drawCharts(), flows);
 
   const stream = (request: Request): Response => {
     const after = Number(request.headers.get("last-event-id") ?? "0");
