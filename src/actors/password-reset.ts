@@ -211,6 +211,11 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
       return { passwordHash: new Secret(await step.hash(input.password.reveal())) };
     }),
     resetPassword: fromPromise<ResetPasswordOutput, ResetPasswordInput>(async ({ input }) => {
+      if (input.endSession) {
+        // Announced by `user_logged_out` when the key checked out: the other user is logged out
+        // whatever happens to the reset itself (a key used or revoked meanwhile refuses it below).
+        await step.write(endSession(step));
+      }
       const verification = await step.run(findVerificationById(input.verificationId));
       const owner = verification === null ? null : await step.run(findUserById(verification.user_id));
       if (verification === null || owner === null) {
@@ -221,10 +226,6 @@ export function passwordResetActors(step: Step, config: ResolvedConfig, process:
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis;
           // Single use: of two concurrent resets with one key, only one flips `used_at`.
-          if (input.endSession) {
-            // Announced by `user_logged_out` already: the other user is logged out either way.
-            yield* endSession(step);
-          }
           // A link key is re-checked inside the transaction: the account may have changed since.
           const stale = verification.purpose === resetPurposes.link && (yield* liveReset(verification, now)) === null;
           if (stale || !(yield* consumeVerification(verification.id, now))) {

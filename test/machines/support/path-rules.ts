@@ -95,8 +95,13 @@ function beforeDecision(path: GeneratedPath, step: PathStep, signal: AuthSignal)
     return true;
   }
   if (path.slug === "password-reset") {
-    // The code verifies its address when it is confirmed, before the new password is set (§3.6).
-    return signal.type === "email_confirmed" && step.from.includes("password-reset.confirmingCode");
+    // The code verifies its address when it is confirmed, before the new password is set (§3.6);
+    // a key that checks out logs the session's other user out first, and `resetPassword` ends that
+    // session before anything can refuse the reset.
+    return (
+      (signal.type === "email_confirmed" && step.from.includes("password-reset.confirmingCode")) ||
+      (signal.type === "user_logged_out" && signal.user?.id === sessionUserOf(path)?.id)
+    );
   }
   if (path.slug !== "social-login") {
     return false;
@@ -227,7 +232,7 @@ export const rules: ReadonlyArray<Rule> = [
       "A refused or stopped request (rejected, conflict, unauthenticated, signup closed, code gone, throttled, aborted, " +
       "reauthentication required) emits nothing, but what it announced of writes done before deciding: a social login's " +
       "handshake, a pre_social_login receiver's connect and the logout of the session's previous user (§2, §3.12, §3.14, §6.2); " +
-      "a reset code's email_confirmed (§3.6).",
+      "a reset code's email_confirmed, and a reset key's logout of the session's other user (§3.6).",
     check: (path) => {
       if (!lastStep(path).after.tags.some((tag) => refusalTags.includes(tag))) {
         return null;
