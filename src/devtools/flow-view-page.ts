@@ -12,7 +12,7 @@ const escapeHtml = (text: string): string =>
 /** How a state reads in words: its value, and the status when the flow is over. */
 export function describeState(state: Pick<FlowViewState, "value" | "status">): string {
   const value = typeof state.value === "string" ? state.value : JSON.stringify(state.value);
-  return state.status === "active" ? value : `${value} (${state.status})`;
+  return `${value} (${state.status === "active" ? "pending" : state.status})`;
 }
 
 export function flowViewPage(
@@ -160,7 +160,7 @@ export const flowViewScript = `"use strict";
       if (!flow.stateIds.some((other) => other.startsWith(id + "."))) node.classList.add("am-leaf");
     }
     const value = typeof flow.value === "string" ? flow.value : JSON.stringify(flow.value);
-    section.querySelector(".am-now-value").textContent = flow.status === "active" ? value : value + " (" + flow.status + ")";
+    section.querySelector(".am-now-value").textContent = value + " (" + (flow.status === "active" ? "pending" : flow.status) + ")";
     for (const other of document.querySelectorAll(".am-machine.am-recent")) other.classList.remove("am-recent");
     section.classList.add("am-recent");
   });

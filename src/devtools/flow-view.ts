@@ -63,7 +63,7 @@ export interface FlowViewState {
   readonly value: StateValue;
   /** The ids of the state nodes the value names, outermost first (`data-state` in the charts). */
   readonly stateIds: ReadonlyArray<string>;
-  /** "active", "done", "error" or "stopped". */
+  /** "active" (pending: it waits for the next request, or is still running), "done" or "error". */
   readonly status: string;
 }
 
@@ -212,7 +212,9 @@ export function createFlowView(options: FlowViewOptions = {}): FlowView {
       const snapshot = (event.type === "@xstate.snapshot" ? event.snapshot : actor.getSnapshot?.()) as
         | { readonly value?: StateValue; readonly status?: string }
         | undefined;
-      if (snapshot?.value === undefined) {
+      // The step stops its actor once the flow rests: that snapshot says "stopped" about a flow
+      // that is still pending, so the one before it stands.
+      if (snapshot?.value === undefined || snapshot.status === "stopped") {
         return;
       }
       flows.set(slug, {

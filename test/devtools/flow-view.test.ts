@@ -169,6 +169,22 @@ describe("the signal stream", () => {
     const page = await (await fetch(`${origin}/flows`)).text();
     expect(page).toMatch(/id="machine-signup"[\s\S]*?Last flow: <span class="am-now-value">verificationPending \(done\)<\/span>/);
   });
+
+  it("shows a pending flow as active in the state it rests in between requests", async () => {
+    const { h, origin } = await served({ emailVerification: "optional", loginByCodeEnabled: true });
+    await h.app().request("POST", "auth/signup", { email: "eve@example.com", password: goodPassword });
+    const stream = await listen(origin);
+    expect((await h.app().request("POST", "auth/code/request", { email: "eve@example.com" })).status).toBe(401);
+    await eventually(() => stream.flows.filter((flow) => flow.machine === "login-by-code").at(-1)).toMatchObject({
+      value: "awaitingCode",
+      stateIds: stateIdsOf(machines["login-by-code"], "awaitingCode"),
+      status: "active",
+    });
+    // The step's actor was stopped after it rested: the view still says pending, not stopped.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stream.flows.filter((flow) => flow.machine === "login-by-code").at(-1)?.status).toBe("active");
+    expect(await (await fetch(`${origin}/flows`)).text()).toContain("awaitingCode (pending)");
+  });
 });
 
 describe("the page", () => {
