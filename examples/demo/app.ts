@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuth, toNodeListener } from "authmachines";
-import type { Auth, AuthConfig } from "authmachines";
+import type { AccountConfig, Auth, AuthConfig } from "authmachines";
 import { startDevIdp } from "./dev-idp.ts";
 import type { DevIdp } from "./dev-idp.ts";
 import { createMailbox, renderMailbox } from "./mailbox.ts";
@@ -33,6 +33,8 @@ export interface DemoOptions {
   readonly quiet?: boolean;
   /** Verification and reset by link (default) or by code. */
   readonly mode?: DemoMode;
+  /** Account settings over the demo's (tests shorten `reauthenticationTimeout`). */
+  readonly account?: AccountConfig;
   /** Extra `createAuth` options (e.g. `inspect`). */
   readonly createAuthOptions?: Parameters<typeof createAuth>[1];
 }
@@ -104,6 +106,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         emailVerificationSupportsResend: mode === "code",
         passwordResetByCodeEnabled: mode === "code",
         reauthenticationRequired: true,
+        ...options.account,
       },
       usersessions: true,
       socialaccount: {

@@ -103,7 +103,7 @@ export async function expectAccessible(page: Page, label: string): Promise<void>
   const original = page.viewportSize() ?? { width: 1280, height: 720 };
   for (const width of [1280, 360]) {
     await page.setViewportSize({ width, height: 800 });
-    await page.evaluate(axeSource);
+    if (!(await page.evaluate(() => "axe" in globalThis))) await page.evaluate(axeSource);
     const violations = (await page.evaluate(async () => {
       const axe = (globalThis as unknown as { axe: { run: (context: unknown, options: unknown) => Promise<{ violations: Array<AxeViolation> }> } }).axe;
       const result = await axe.run(document, { resultTypes: ["violations"] });

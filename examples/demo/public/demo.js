@@ -94,21 +94,25 @@ function clearErrors(form) {
 /**
  * Wires a form: on submit, `send(fields)` makes the call; `done(json)` handles success (and any
  * status it knows). 400 shows the errors, a 401 with a pending flow goes to its page, and a 401
- * asking to reauthenticate goes there and back.
+ * asking to reauthenticate goes there and back (`replayed(fields)`: the words for what the
+ * server does once the user has reauthenticated, for the email changes it keeps and replays).
  */
-function onSubmit(form, send, done) {
+function onSubmit(form, send, done, replayed = null) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     say("Working…");
-    const json = await send(Object.fromEntries(new FormData(form)));
+    const fields = Object.fromEntries(new FormData(form));
+    const json = await send(fields);
     button.disabled = false;
     if (await done(json)) return;
     if (json.status === 400) return showErrors(form, json);
     if (json.status === 401 && json.meta?.is_authenticated && json.data?.flows?.some((f) => f.id === "reauthenticate")) {
-      return go(`/reauthenticate?next=${encodeURIComponent(path)}`, "Please confirm it’s you first, then try again.");
+      // An email change asked for is kept by the server and made once you have confirmed.
+      if (replayed) sessionStorage.setItem("demo-replayed", replayed(fields));
+      return go(`/reauthenticate?next=${encodeURIComponent(path)}`, replayed ? "Please confirm it’s you first; then your change is made." : "Please confirm it’s you first, then try again.");
     }
     const flow = json.status === 401 ? pendingFlow(json) : null;
     if (flow && flowPages[flow]) return go(flowPages[flow]);
@@ -359,11 +363,15 @@ const pages = {
           form.append(button, Object.assign(document.createElement("span"), { className: "error", role: "alert" }));
           form.lastChild.dataset.errorFor = "";
           onSubmit(form, () => call(method, "account/email", body), async (json) => {
+            if (json.status === 403 && method === "PUT") {
+              say(`A verification mail went to ${address.email} only moments ago. Wait a few minutes before asking for another.`, true);
+              return true;
+            }
             if (json.status !== 200) return false;
             await refresh();
             say(words);
             return true;
-          });
+          }, () => words);
           item.append(form);
         };
         if (!address.verified) action("Resend verification", "PUT", { email: address.email }, `A new verification mail is on its way to ${address.email}. Check your inbox.`);
@@ -373,14 +381,15 @@ const pages = {
       }));
     };
     await refresh();
+    const added = (email) => `${email} has been added. Check your inbox to verify it.`;
     onSubmit($("#email-add"), (f) => call("POST", "account/email", f), async (json) => {
       if (json.status !== 200) return false;
       const email = $("#email-add-email").value;
       $("#email-add").reset();
       await refresh();
-      say(`${email} has been added. Check your inbox to verify it.`);
+      say(added(email));
       return true;
-    });
+    }, (f) => added(f.email));
   },
 
   async providers(config) {
@@ -455,8 +464,11 @@ const pages = {
     $("#reauthenticate").elements.username.value = who(user());
     const next = query.get("next")?.startsWith("/") ? query.get("next") : "/";
     onSubmit($("#reauthenticate"), (f) => call("POST", "auth/reauthenticate", { password: f.password }), (json) => {
-      if (json.status === 200) return go(next, "Thanks, that’s you. You can continue now."), true;
-      return false;
+      if (json.status !== 200) return false;
+      const replayed = sessionStorage.getItem("demo-replayed");
+      sessionStorage.removeItem("demo-replayed");
+      go(next, `Thanks, that’s you. ${replayed || "You can continue now."}`);
+      return true;
     });
   },
 
