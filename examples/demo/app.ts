@@ -7,13 +7,16 @@
  *
  * allauth mails either links or codes for email verification and password reset, never both,
  * so the demo runs in one `mode`: "link" (default) or "code" (`DEMO_MODE=code npm start`).
- * Login by code is on in both.
+ * Login by code is on in both. Outside production, the live flow view (`authmachines/devtools`)
+ * is mounted at `/flows`: every machine's statechart with the states of the latest flows, and
+ * every signal as it is emitted.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuth, toNodeListener } from "authmachines";
+import { createFlowView } from "authmachines/devtools";
 import type { AccountConfig, Auth, AuthConfig } from "authmachines";
 import { startDevIdp } from "./dev-idp.ts";
 import type { DevIdp } from "./dev-idp.ts";
@@ -35,7 +38,7 @@ export interface DemoOptions {
   readonly mode?: DemoMode;
   /** Account settings over the demo's (tests shorten `reauthenticationTimeout`). */
   readonly account?: AccountConfig;
-  /** Extra `createAuth` options (e.g. `inspect`). */
+  /** Extra `createAuth` options. */
   readonly createAuthOptions?: Parameters<typeof createAuth>[1];
 }
 
@@ -84,6 +87,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     redirectUris: [`${origin}/accounts/devidp/login/callback/`, `http://localhost:${port}/accounts/devidp/login/callback/`],
   });
   const mailbox = createMailbox({ print: options.quiet !== true });
+  // The flow view shows users' emails and ids, and refuses production: the demo leaves it out there.
+  const view = process.env["NODE_ENV"] === "production" ? null : createFlowView({ basePath: "/flows" });
   const extra = options.mailer;
   const auth = await createAuth(
     {
@@ -118,10 +123,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         ],
       },
     },
-    options.createAuthOptions,
+    // An inspector the caller gives replaces the flow view's (which then shows signals only).
+    { ...options.createAuthOptions, inspect: options.createAuthOptions?.inspect ?? view?.inspect },
   );
+  view?.attach(auth);
+  const flows = view === null ? null : toNodeListener(view.handler);
   const api = toNodeListener(auth.handler);
-  const shell = publicFile("index.html");
+  const shell = publicFile("index.html").replace("<body>", view === null ? "<body>" : '<body data-flows="on">');
   const assets: Record<string, { type: string; body: string }> = {
     "/demo.js": { type: "text/javascript; charset=utf-8", body: publicFile("demo.js") },
     "/demo.css": { type: "text/css; charset=utf-8", body: publicFile("demo.css") },
@@ -135,6 +143,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const { pathname } = new URL(request.url ?? "/", origin);
     if (auth.handler.owns(pathname)) {
       void api(request, response);
+      return;
+    }
+    if (flows !== null && view!.owns(pathname)) {
+      void flows(request, response);
       return;
     }
     const asset = assets[pathname];
@@ -166,6 +178,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     mailbox,
     idp,
     close: async () => {
+      view?.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await idp.close();

@@ -1,7 +1,7 @@
 /**
  * `npm start` really starts the demo: its script is `tsx examples/demo/server.ts`, which, spawned
  * as a process with PORT=0 and a temp SQLite file, prints the URL to open; that URL serves the
- * start page, the mailbox and the API (with the Dev IdP and the dummy provider), and SIGTERM
+ * start page, the mailbox, the flow view and the API (with the Dev IdP and the dummy provider), and SIGTERM
  * ends it.
  */
 import { spawn } from "node:child_process";
@@ -46,6 +46,8 @@ describe("npm start", () => {
     const home = await fetch(`${origin}/`);
     expect(home.status).toBe(200);
     expect(await home.text()).toContain("<title>authmachines demo</title>");
+    const flows = await fetch(`${origin}/flows`);
+    expect(await flows.text()).toContain("<h1>Flow view</h1>");
     const mailbox = await fetch(`${origin}/mailbox`);
     expect(await mailbox.text()).toContain("No mail yet.");
     const config = (await (await fetch(`${origin}/_allauth/browser/v1/config`)).json()) as {

@@ -2,14 +2,15 @@
  * The demo walked as a new user would, in headless Chromium (link mode, as `npm start` runs it):
  * sign up, find the mail in the mailbox, verify, reach the dashboard; log out and in; connect
  * the Dev IdP, sign in with it, disconnect it, and sign up a new person through it; reset a
- * forgotten password by the mailed link. Each step asserts the words the page shows and the
- * ordered signals it emitted; screenshots go to `test-artifacts/demo/`.
+ * forgotten password by the mailed link; then the live flow view (`/flows`) shows the signals of
+ * that whole walk in order. Each step asserts the words the page shows and the ordered signals
+ * it emitted; screenshots go to `test-artifacts/demo/`.
  */
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/browser.ts";
-import { openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
+import { expectAccessible, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
 import type { DemoSession } from "../support/demo.ts";
 
 let s: DemoSession;
@@ -19,6 +20,15 @@ const second = "a second, brand new passphrase";
 /** A link of the main navigation. */
 const nav = (page: DemoSession["page"], name: string) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
 const escaped = (text: string) => text.replace(/[.?]/g, (c) => `\\${c}`);
+
+/** Every signal the walk's steps asserted, in order: what the flow view must show at the end. */
+const walk: Array<string> = [];
+
+/** The signals since the last check are exactly `names`, in order. */
+function expectSignals(names: ReadonlyArray<string>): void {
+  expect(s.takeSignals()).toEqual(names);
+  walk.push(...names);
+}
 
 beforeAll(async () => {
   s = await openDemo("walk");
@@ -78,7 +88,7 @@ describe("the demo, walked in headless Chromium", () => {
     await eventually(() => page.textContent("#signup-password-error")).toMatch(/too short/i);
     expect(await page.getAttribute("#signup-password", "aria-invalid")).toBe("true");
     await s.shot("signup-error");
-    expect(s.takeSignals()).toEqual([]);
+    expectSignals([]);
 
     await page.getByLabel("Password").fill(first);
     await page.getByRole("button", { name: "Sign up" }).click();
@@ -88,7 +98,7 @@ describe("the demo, walked in headless Chromium", () => {
     expect(await page.textContent("#verify-pending")).toMatch(/^Check your inbox: open the link in the mail/);
     expect(await page.textContent("#who")).toBe("Not logged in: your email address awaits verification");
     await s.shot("signup-check-inbox");
-    expect(s.takeSignals()).toEqual(["user_signed_up", "email_confirmation_sent"]);
+    expectSignals(["user_signed_up", "email_confirmation_sent"]);
 
     await nav(page, "Mailbox").click();
     await openMailbox(s, 1);
@@ -109,7 +119,7 @@ describe("the demo, walked in headless Chromium", () => {
     expect(await page.textContent("#home-state")).toBe(`You are logged in as ${email}.`);
     expect(await page.textContent("#who")).toBe(`Logged in as ${email}`);
     await s.shot("dashboard");
-    expect(s.takeSignals()).toEqual(["email_confirmed", "user_logged_in"]);
+    expectSignals(["email_confirmed", "user_logged_in"]);
     // Verified in the database, not only in the page.
     const rows = await demo.auth.runtime.runPromise(
       Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ verified: number }>`SELECT verified FROM auth_email_address WHERE email = ${email}`),
@@ -121,7 +131,7 @@ describe("the demo, walked in headless Chromium", () => {
     const { page, demo } = s;
     await logOut();
     await s.shot("logged-out");
-    expect(s.takeSignals()).toEqual(["user_logged_out"]);
+    expectSignals(["user_logged_out"]);
 
     await logIn("not the password at all");
     await eventually(() => page.textContent('#login [data-error-for="password"]')).toMatch(/password you specified are not correct/);
@@ -132,7 +142,7 @@ describe("the demo, walked in headless Chromium", () => {
     await ready(page);
     await statusText(page).toBe(`You are logged in as ${email}.`);
     await s.shot("logged-in");
-    expect(s.takeSignals()).toEqual(["user_logged_in"]);
+    expectSignals(["user_logged_in"]);
   });
 
   it("3. Dev IdP: connect, sign in with it, disconnect; a new person signs up through it", { timeout: 90_000 }, async () => {
@@ -153,10 +163,10 @@ describe("the demo, walked in headless Chromium", () => {
     await statusText(page).toBe("Your Dev IdP account has been connected.");
     expect(await page.textContent("#provider-list")).toContain("Dev IdP: ");
     await s.shot("connected");
-    expect(s.takeSignals()).toEqual(["pre_social_login", "social_account_added"]);
+    expectSignals(["pre_social_login", "social_account_added"]);
 
     await logOut();
-    expect(s.takeSignals()).toEqual(["user_logged_out"]);
+    expectSignals(["user_logged_out"]);
     await nav(page, "Log in").click();
     await ready(page);
     await page.getByRole("button", { name: "Sign in with Dev IdP" }).click();
@@ -165,7 +175,7 @@ describe("the demo, walked in headless Chromium", () => {
     await ready(page);
     await statusText(page).toBe(`You are logged in as ${email}.`);
     await s.shot("devidp-logged-in");
-    expect(s.takeSignals()).toEqual(["social_account_updated", "pre_social_login", "user_logged_in"]);
+    expectSignals(["social_account_updated", "pre_social_login", "user_logged_in"]);
 
     await nav(page, "Connected accounts").click();
     await ready(page);
@@ -173,11 +183,11 @@ describe("the demo, walked in headless Chromium", () => {
     await statusText(page).toMatch(/^Your Dev IdP account .+ has been disconnected\.$/);
     expect(await page.textContent("#provider-list")).toBe("No account is connected.");
     await s.shot("disconnected");
-    expect(s.takeSignals()).toEqual(["social_account_removed"]);
+    expectSignals(["social_account_removed"]);
 
     // A new person (bob, whose address the IdP vouches for) signs up by signing in.
     await logOut();
-    s.takeSignals();
+    expectSignals(["user_logged_out"]);
     await nav(page, "Log in").click();
     await ready(page);
     await page.getByRole("button", { name: "Sign in with Dev IdP" }).click();
@@ -186,9 +196,9 @@ describe("the demo, walked in headless Chromium", () => {
     await ready(page);
     await statusText(page).toBe("You are logged in as bob@example.com.");
     await s.shot("devidp-signup");
-    expect(s.takeSignals()).toEqual(["pre_social_login", "user_signed_up", "user_logged_in"]);
+    expectSignals(["pre_social_login", "user_signed_up", "user_logged_in"]);
     await logOut();
-    expect(s.takeSignals()).toEqual(["user_logged_out"]);
+    expectSignals(["user_logged_out"]);
   });
 
   it("4. password reset by the mailed link", { timeout: 60_000 }, async () => {
@@ -216,20 +226,40 @@ describe("the demo, walked in headless Chromium", () => {
     await page.waitForURL(`${demo.origin}/login`);
     await ready(page);
     await statusText(page).toBe("Your password has been changed. Log in with your new password.");
-    expect(s.takeSignals()).toEqual(["password_reset"]);
+    expectSignals(["password_reset"]);
 
     // The old password no longer works; the new one does.
     await page.getByLabel("Email address").fill(email);
     await page.getByLabel("Password").fill(first);
     await page.getByRole("button", { name: "Log in" }).click();
     await eventually(() => page.textContent('#login [data-error-for="password"]')).toMatch(/password you specified are not correct/);
-    expect(s.takeSignals()).toEqual([]);
+    expectSignals([]);
     await page.getByLabel("Password").fill(second);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL(`${demo.origin}/`);
     await ready(page);
     await statusText(page).toBe(`You are logged in as ${email}.`);
     await s.shot("reset-logged-in");
-    expect(s.takeSignals()).toEqual(["user_logged_in"]);
+    expectSignals(["user_logged_in"]);
+  });
+
+  it("5. the live flow view shows the signals of that walk, in order", { timeout: 60_000 }, async () => {
+    const { page, demo } = s;
+    expect(s.allSignals).toEqual(walk);
+    expect(walk).toHaveLength(20);
+    await nav(page, "Flows").click();
+    await page.waitForURL(`${demo.origin}/flows`);
+    await eventually(() => page.textContent("h1")).toBe("Flow view");
+    await eventually(() => page.locator("#am-log li[data-signal]").count()).toBe(walk.length);
+    // Requests are listed newest first, each with its signals in emission order.
+    const shown = await page.evaluate(() =>
+      [...document.querySelectorAll("#am-log > li[data-request]")]
+        .reverse()
+        .flatMap((request) => [...request.querySelectorAll("li[data-signal]")].map((item) => (item as HTMLElement).dataset["signal"]!)),
+    );
+    expect(shown).toEqual(walk);
+    expect(await page.textContent("#am-log")).toContain(email);
+    await s.shot("flows", false);
+    await expectAccessible(page, "/flows");
   });
 });

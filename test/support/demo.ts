@@ -26,8 +26,8 @@ export interface DemoSession {
   takeSignals(): Array<AuthSignal["type"]>;
   /** Every signal emitted so far (the whole walk), by name. */
   readonly allSignals: ReadonlyArray<AuthSignal["type"]>;
-  /** Saves a screenshot `test-artifacts/demo/<prefix>-<nn>-<name>.png`. */
-  shot(name: string): Promise<void>;
+  /** Saves a screenshot `test-artifacts/demo/<prefix>-<nn>-<name>.png` (the whole page, or the viewport). */
+  shot(name: string, fullPage?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,9 +53,9 @@ export async function openDemo(prefix: string, mode: DemoMode = "link", extra: P
     page,
     takeSignals: () => recent.splice(0),
     allSignals: all,
-    async shot(name) {
+    async shot(name, fullPage = true) {
       step += 1;
-      await page.screenshot({ path: join(artifacts, `${prefix}-${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+      await page.screenshot({ path: join(artifacts, `${prefix}-${String(step).padStart(2, "0")}-${name}.png`), fullPage });
     },
     async close() {
       await context.close();
