@@ -79,8 +79,8 @@ export function renderMailbox(mailbox: Mailbox): string {
     const code = entry.code === undefined
       ? ""
       : `<p class="code-line">Code: <code class="mail-code" id="code-${entry.id}">${escape(entry.code)}</code>
-  <button type="button" class="copy" data-copy="code-${entry.id}">Copy code</button></p>`;
-    const link = entry.url === undefined ? "" : `<p><a class="mail-link" href="${escape(entry.url)}">Open the link</a></p>`;
+  <button type="button" class="copy" data-copy="code-${entry.id}" aria-describedby="mail-${entry.id}">Copy code</button></p>`;
+    const link = entry.url === undefined ? "" : `<p><a class="mail-link" href="${escape(entry.url)}" aria-describedby="mail-${entry.id}">Open the link</a></p>`;
     return `<li><article class="mail" aria-labelledby="mail-${entry.id}">
   <h2 id="mail-${entry.id}">${escape(entry.subject)}</h2>
   <p class="meta">To <strong>${escape(entry.to)}</strong> · <time datetime="${entry.at}">${entry.at.slice(11, 19)} UTC</time></p>

@@ -3,8 +3,9 @@
  * 360 px, with nothing wider than the screen), anonymous and logged in, plus the mailbox, the
  * Dev IdP's login page and the error pages; and the account pages are walked in headless
  * Chromium: email addresses (add, resend, verify, make primary, remove) behind a
- * reauthentication, sessions (list, end the others), password change, and a password set by a
- * user who signed up through the Dev IdP. Words and ordered signals are asserted.
+ * reauthentication the server replays, sessions (list, end the others), password change, a
+ * password set by a user who signed up through the Dev IdP, and a connect on a stale login that
+ * reauthenticates first. Words and ordered signals are asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/browser.ts";
@@ -222,5 +223,35 @@ describe("the demo's pages", () => {
     await page.getByRole("button", { name: "Set password" }).click();
     await statusText(page).toBe("Your password has been set.");
     expect(s.takeSignals()).toEqual(["password_set"]);
+  });
+
+  it("connecting on a stale login asks to reauthenticate first, then connects", { timeout: 60_000 }, async () => {
+    const { page, demo } = s;
+    await sleep(reauthSeconds * 1000 + 300);
+    const connectDummy = async () => {
+      await page.getByRole("button", { name: "Connect Dummy" }).click();
+      await eventually(() => page.textContent("h1")).toBe("Dummy provider");
+      await page.getByLabel("Account ID").fill("7");
+      await page.fill("#id_email", "alice@example.com");
+      await page.getByRole("button", { name: "Login" }).click();
+    };
+    await visit(page, demo.origin, "/account/providers");
+    expect(await page.textContent("#provider-list")).toMatch(/^Dev IdP: /);
+    await connectDummy();
+    await page.waitForURL(`${demo.origin}/reauthenticate?next=%2Faccount%2Fproviders`);
+    await ready(page);
+    expect(await page.textContent("#status")).toBe("Please confirm it’s you first, then connect again.");
+    expect(s.takeSignals()).toEqual(["pre_social_login"]);
+    await page.getByLabel("Password").fill(newPassword);
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.waitForURL(`${demo.origin}/account/providers`);
+    await ready(page);
+    await statusText(page).toBe("Thanks, that’s you. You can continue now.");
+    await connectDummy();
+    await page.waitForURL(`${demo.origin}/account/providers`);
+    await ready(page);
+    await statusText(page).toBe("Your Dummy account has been connected.");
+    expect(await page.locator("#provider-list > li").count()).toBe(2);
+    expect(s.takeSignals()).toEqual(["pre_social_login", "social_account_added"]);
   });
 });

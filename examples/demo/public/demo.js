@@ -425,6 +425,9 @@ const pages = {
     };
     await refresh();
     providerForms($('[data-providers="connect"]'), config.data?.socialaccount?.providers ?? [], "connect");
+    if (query.get("error") === "reauthentication_required") {
+      return go("/reauthenticate?next=%2Faccount%2Fproviders", "Please confirm it’s you first, then connect again.");
+    }
     if (query.has("error")) {
       say(query.get("error") === "cancelled" ? "Connecting was cancelled at the provider." : `Connecting did not work (${query.get("error")}).`, true);
     } else if (connecting) {
