@@ -1,11 +1,11 @@
 /**
  * Every page of the demo passes axe-core (no serious or critical violation, at 1280 px and at
  * 360 px, with nothing wider than the screen), anonymous and logged in, plus the mailbox, the
- * Dev IdP's login page and the error pages; and the account pages are walked in headless
- * Chromium: email addresses (add, resend, verify, make primary, remove) behind a
- * reauthentication the server replays, sessions (list, end the others), password change, a
- * password set by a user who signed up through the Dev IdP, and a connect on a stale login that
- * reauthenticates first. Words and ordered signals are asserted.
+ * Dev IdP's login and consent pages, the dummy provider's page and the error pages. The account
+ * pages are walked in headless Chromium: email addresses (add, resend, verify, make primary,
+ * remove) behind a reauthentication the server replays, sessions (list, end the others),
+ * password change, a password set by a user who signed up through the Dev IdP, and a connect on
+ * a stale login that reauthenticates first. Words and ordered signals are asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/browser.ts";
@@ -72,6 +72,14 @@ describe("the demo's pages", () => {
     await statusText(page).toBe("This reset link is invalid or has expired. Ask for a new one from “Forgot your password?”.");
     await visit(page, demo.origin, "/account/provider/callback?error=cancelled");
     await statusText(page).toBe("You cancelled signing in at the provider.");
+
+    // The dummy provider's page (served by the library).
+    await visit(page, demo.origin, "/login");
+    await page.getByRole("button", { name: "Sign in with Dummy" }).click();
+    await eventually(() => page.textContent("h1")).toBe("Dummy provider");
+    await expectAccessible(page, "dummy provider page");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.waitForURL(/\/account\/provider\/callback\?error=cancelled/);
 
     // The Dev IdP's own login page, with and without an error.
     await visit(page, demo.origin, "/login");

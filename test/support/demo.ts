@@ -3,7 +3,7 @@
  * the signals it emits recorded by name, screenshots of each step into `test-artifacts/demo/`,
  * and an axe-core check of the page at desktop width and at 360 px.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,8 @@ export interface DemoSession {
 export async function openDemo(prefix: string, mode: DemoMode = "link", extra: Partial<Parameters<typeof startDemo>[0]> = {}): Promise<DemoSession> {
   const dir = mkdtempSync(join(tmpdir(), `authmachines-demo-${prefix}-`));
   mkdirSync(artifacts, { recursive: true });
+  // This file's screenshots of an earlier run go, so the folder shows one walk.
+  for (const file of readdirSync(artifacts).filter((name) => name.startsWith(`${prefix}-`))) rmSync(join(artifacts, file));
   const demo = await startDemo({ port: 0, secret: testSecret, database: `sqlite:${join(dir, "demo.db")}`, mode, quiet: true, ...extra });
   const recent: Array<AuthSignal["type"]> = [];
   const all: Array<AuthSignal["type"]> = [];
