@@ -1,9 +1,10 @@
 /**
  * The demo app: the allauth headless API on a SQLite file, a development OpenID provider
  * ("Dev IdP", in-process on loopback) and the `dummy` provider for social login, a mailbox that
- * keeps every mail sent, and plain pages for every flow (`public/`: one HTML shell, a small
- * vanilla JS module, a stylesheet). The mails' links open the demo's pages: the default
- * `frontendUrls` (`/account/verify-email/{key}`, `/account/password/reset/key/{key}`) are pages.
+ * keeps every mail sent, and plain pages for every flow (`public/`, served under `/static/`: one
+ * HTML shell, a few small vanilla JS modules, a stylesheet). The mails' links open the demo's
+ * pages: the default `frontendUrls` (`/account/verify-email/{key}`,
+ * `/account/password/reset/key/{key}`) are pages.
  *
  * allauth mails either links or codes for email verification and password reset, never both,
  * so the demo runs in one `mode`: "link" (default) or "code" (`DEMO_MODE=code npm start`).
@@ -130,10 +131,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const flows = view === null ? null : toNodeListener(view.handler);
   const api = toNodeListener(auth.handler);
   const shell = publicFile("index.html").replace("<body>", view === null ? "<body>" : '<body data-flows="on">');
-  const assets: Record<string, { type: string; body: string }> = {
-    "/demo.js": { type: "text/javascript; charset=utf-8", body: publicFile("demo.js") },
-    "/demo.css": { type: "text/css; charset=utf-8", body: publicFile("demo.css") },
-  };
+  const assets = Object.fromEntries(
+    ["demo.js", "ui.js", "pages-auth.js", "pages-account.js", "demo.css"].map((name) => [
+      `/static/${name}`,
+      { type: name.endsWith(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8", body: publicFile(name) },
+    ]),
+  );
   const html = (response: ServerResponse, status: number, main: string) => {
     response.writeHead(status, { "content-type": "text/html; charset=utf-8", "referrer-policy": "no-referrer", "cache-control": "no-store" });
     response.end(shell.replace("<!--main-->", main));

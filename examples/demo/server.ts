@@ -20,7 +20,8 @@ demo.auth.signals.on("user_logged_in", ({ user }) => console.log(`[signal] user_
 demo.auth.signals.on("user_logged_out", ({ user }) => console.log(`[signal] user_logged_out ${user?.email ?? "(anonymous)"}`));
 
 console.log(`authmachines demo (${demo.mode} mode, database ${demo.auth.config.database})`);
-console.log(`  Open ${demo.origin}/   ·   mailbox ${demo.origin}/mailbox   ·   Dev IdP ${demo.idp.issuer}`);
+console.log(`  Open ${demo.origin}/   ·   mailbox ${demo.origin}/mailbox   ·   flows ${demo.origin}/flows   ·   Dev IdP ${demo.idp.issuer}`);
+console.log("  Development only: mails are printed here and kept at /mailbox, links and codes included.");
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void demo.close().then(() => process.exit(0)));
