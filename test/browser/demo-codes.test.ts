@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/browser.ts";
-import { expectAccessible, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
+import { expectAccessible, follow, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
 import type { DemoSession } from "../support/demo.ts";
 
 let s: DemoSession;
@@ -78,8 +78,7 @@ describe("the demo in code mode, walked in headless Chromium", () => {
     expect(s.takeSignals()).toEqual(["user_logged_out"]);
 
     await visit(page, demo.origin, "/login");
-    await page.getByRole("link", { name: "Email me a login code instead" }).click();
-    await ready(page);
+    await follow(page, page.getByRole("link", { name: "Email me a login code instead" }));
     await page.getByLabel("Email address").fill(email);
     await page.getByRole("button", { name: "Email me a code" }).click();
     await statusText(page).toBe(`Check your inbox: if ${email} has an account, a login code is on its way.`);

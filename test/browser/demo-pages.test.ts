@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/browser.ts";
-import { expectAccessible, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
+import { expectAccessible, follow, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
 import type { DemoSession } from "../support/demo.ts";
 
 let s: DemoSession;
@@ -108,8 +108,7 @@ describe("the demo's pages", () => {
     await expectAccessible(page, "/verify-email (pending)");
     await openMailbox(s, 1);
     await expectAccessible(page, "/mailbox with a mail");
-    await page.getByRole("link", { name: "Open the link" }).click();
-    await ready(page);
+    await follow(page, page.getByRole("link", { name: "Open the link" }));
     await expectAccessible(page, "/account/verify-email/{key}");
     await page.getByRole("button", { name: "Confirm" }).click();
     await page.waitForURL(`${demo.origin}/`);
@@ -154,8 +153,7 @@ describe("the demo's pages", () => {
 
     await openMailbox(s, 2);
     expect(await page.textContent("article.mail .meta")).toContain(`To ${other}`);
-    await page.getByRole("link", { name: "Open the link" }).first().click();
-    await ready(page);
+    await follow(page, page.getByRole("link", { name: "Open the link" }).first());
     await page.getByRole("button", { name: "Confirm" }).click();
     await page.waitForURL(`${demo.origin}/`);
     await ready(page);

@@ -10,7 +10,7 @@ import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/browser.ts";
-import { expectAccessible, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
+import { expectAccessible, follow, openDemo, openMailbox, ready, statusText, visit } from "../support/demo.ts";
 import type { DemoSession } from "../support/demo.ts";
 
 let s: DemoSession;
@@ -40,8 +40,7 @@ afterAll(async () => {
 
 async function logIn(password: string): Promise<void> {
   const { page } = s;
-  await nav(page, "Log in").click();
-  await ready(page);
+  await follow(page, nav(page, "Log in"));
   await page.getByLabel("Email address").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -49,8 +48,7 @@ async function logIn(password: string): Promise<void> {
 
 async function logOut(): Promise<void> {
   const { page, demo } = s;
-  await nav(page, "Log out").click();
-  await ready(page);
+  await follow(page, nav(page, "Log out"));
   expect(await page.textContent("#logout-who")).toMatch(/^You are logged in as /);
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForURL(`${demo.origin}/`);
@@ -59,14 +57,18 @@ async function logOut(): Promise<void> {
   expect(await page.textContent("#home-state")).toBe("You are not logged in.");
 }
 
-/** At the Dev IdP's login page: sign in as `username`, and allow sharing if it asks. */
-async function devIdpSignIn(username: string): Promise<void> {
+/**
+ * At the Dev IdP's login page: sign in as `username`; the first time a person signs in for the
+ * demo the IdP asks to share their details (consent), later it remembers the grant.
+ */
+async function devIdpSignIn(username: string, consent: boolean): Promise<void> {
   const { page } = s;
   await eventually(() => page.textContent("h1")).toBe("Sign in to Dev IdP");
   await page.getByLabel("Username").fill(username);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForLoadState();
-  if ((await page.textContent("h1")) === "Share your details?") {
+  if (consent) {
+    await page.getByRole("heading", { name: "Share your details?" }).waitFor();
+    expect(await page.textContent("main p")).toContain(`signed in as ${username}`);
     await s.shot(`devidp-consent-${username}`);
     await page.getByRole("button", { name: "Allow" }).click();
   }
@@ -79,8 +81,7 @@ describe("the demo, walked in headless Chromium", () => {
     expect(await page.textContent("#home-state")).toBe("You are not logged in.");
     expect(await page.textContent("#who")).toBe("Not logged in");
     await s.shot("home");
-    await nav(page, "Sign up").click();
-    await ready(page);
+    await follow(page, nav(page, "Sign up"));
     // A too-short password: the API's error is shown next to the field.
     await page.getByLabel("Email address").fill(email);
     await page.getByLabel("Password").fill("short");
@@ -100,16 +101,16 @@ describe("the demo, walked in headless Chromium", () => {
     await s.shot("signup-check-inbox");
     expectSignals(["user_signed_up", "email_confirmation_sent"]);
 
-    await nav(page, "Mailbox").click();
-    await openMailbox(s, 1);
+    // The mail goes out just after the answer; then the user opens the mailbox from the navigation.
+    await demo.mailbox.waitFor(1);
+    await follow(page, nav(page, "Mailbox"));
     await eventually(() => page.textContent("article.mail h2")).toMatch(/Please Confirm Your Email Address/);
     expect(await page.textContent("article.mail .meta")).toContain(`To ${email}`);
     const link = await page.getAttribute("article.mail a.mail-link", "href");
     expect(link).toMatch(new RegExp(`^${escaped(demo.origin)}/account/verify-email/[A-Za-z0-9_%-]+$`));
     await s.shot("mailbox-verification");
 
-    await page.getByRole("link", { name: "Open the link" }).click();
-    await ready(page);
+    await follow(page, page.getByRole("link", { name: "Open the link" }));
     expect(await page.textContent("#verify-key-info")).toBe(`Confirm that ${email} is your email address.`);
     await s.shot("verify-confirm");
     await page.getByRole("button", { name: "Confirm" }).click();
@@ -147,8 +148,7 @@ describe("the demo, walked in headless Chromium", () => {
 
   it("3. Dev IdP: connect, sign in with it, disconnect; a new person signs up through it", { timeout: 90_000 }, async () => {
     const { page, demo } = s;
-    await nav(page, "Connected accounts").click();
-    await ready(page);
+    await follow(page, nav(page, "Connected accounts"));
     expect(await page.textContent("#provider-list")).toBe("No account is connected.");
     await page.getByRole("button", { name: "Connect Dev IdP" }).click();
     await page.waitForURL(new RegExp(`^${escaped(demo.idp.issuer)}/interaction/`));
@@ -157,7 +157,7 @@ describe("the demo, walked in headless Chromium", () => {
     await page.getByLabel("Username").fill("mallory");
     await page.getByRole("button", { name: "Sign in" }).click();
     await eventually(() => page.textContent("#username-error")).toBe("No dev person is called “mallory”. Try one of: alice, bob, carol.");
-    await devIdpSignIn("alice");
+    await devIdpSignIn("alice", true);
     await page.waitForURL(`${demo.origin}/account/providers`);
     await ready(page);
     await statusText(page).toBe("Your Dev IdP account has been connected.");
@@ -167,18 +167,16 @@ describe("the demo, walked in headless Chromium", () => {
 
     await logOut();
     expectSignals(["user_logged_out"]);
-    await nav(page, "Log in").click();
-    await ready(page);
+    await follow(page, nav(page, "Log in"));
     await page.getByRole("button", { name: "Sign in with Dev IdP" }).click();
-    await devIdpSignIn("alice");
+    await devIdpSignIn("alice", false);
     await page.waitForURL(`${demo.origin}/`);
     await ready(page);
     await statusText(page).toBe(`You are logged in as ${email}.`);
     await s.shot("devidp-logged-in");
     expectSignals(["social_account_updated", "pre_social_login", "user_logged_in"]);
 
-    await nav(page, "Connected accounts").click();
-    await ready(page);
+    await follow(page, nav(page, "Connected accounts"));
     await page.getByRole("button", { name: /^Disconnect Dev IdP/ }).click();
     await statusText(page).toMatch(/^Your Dev IdP account .+ has been disconnected\.$/);
     expect(await page.textContent("#provider-list")).toBe("No account is connected.");
@@ -188,10 +186,9 @@ describe("the demo, walked in headless Chromium", () => {
     // A new person (bob, whose address the IdP vouches for) signs up by signing in.
     await logOut();
     expectSignals(["user_logged_out"]);
-    await nav(page, "Log in").click();
-    await ready(page);
+    await follow(page, nav(page, "Log in"));
     await page.getByRole("button", { name: "Sign in with Dev IdP" }).click();
-    await devIdpSignIn("bob");
+    await devIdpSignIn("bob", true);
     await page.waitForURL(`${demo.origin}/`);
     await ready(page);
     await statusText(page).toBe("You are logged in as bob@example.com.");
@@ -204,10 +201,8 @@ describe("the demo, walked in headless Chromium", () => {
   it("4. password reset by the mailed link", { timeout: 60_000 }, async () => {
     const { page, demo } = s;
     const before = demo.mailbox.mails.length;
-    await nav(page, "Log in").click();
-    await ready(page);
-    await page.getByRole("link", { name: "Forgot your password?" }).click();
-    await ready(page);
+    await follow(page, nav(page, "Log in"));
+    await follow(page, page.getByRole("link", { name: "Forgot your password?" }));
     await page.getByLabel("Email address").fill(email);
     await page.getByRole("button", { name: "Send me reset instructions" }).click();
     await statusText(page).toBe(`Check your inbox: if ${email} has an account, a link to reset its password is on its way.`);
@@ -217,8 +212,7 @@ describe("the demo, walked in headless Chromium", () => {
     await eventually(() => page.textContent("article.mail h2")).toMatch(/Password Reset/);
     const link = await page.getAttribute("article.mail a.mail-link", "href");
     expect(link).toMatch(new RegExp(`^${escaped(demo.origin)}/account/password/reset/key/[A-Za-z0-9_%-]+$`));
-    await page.getByRole("link", { name: "Open the link" }).first().click();
-    await ready(page);
+    await follow(page, page.getByRole("link", { name: "Open the link" }).first());
     expect(await page.textContent("#reset-key-info")).toBe(`Choose a new password for ${email}.`);
     await s.shot("reset-choose");
     await page.getByLabel("New password").fill(second);

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Locator, Page } from "playwright-core";
 import { expect } from "vitest";
 import { startDemo } from "../../examples/demo/app.ts";
 import type { Demo, DemoMode } from "../../examples/demo/app.ts";
@@ -78,7 +78,13 @@ export async function ready(page: Page): Promise<void> {
   await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
 }
 
-export const status = (page: Page) => page.textContent("#status");
+/** Clicks `link`, waits for the page it leads to, and for that page's script. */
+export async function follow(page: Page, link: Locator): Promise<void> {
+  const target = new URL((await link.getAttribute("href"))!, page.url()).href;
+  await link.click();
+  await page.waitForURL(target);
+  await ready(page);
+}
 
 /** The status region, once it says something (and is not "Working…"). */
 export function statusText(page: Page) {
