@@ -18,7 +18,7 @@ const other = "second.address@example.com";
 const password = "the passphrase for the page tests";
 const newPassword = "a changed passphrase for the pages";
 /** Short, so the walk can outlive it; sensitive email changes then ask to reauthenticate. */
-const reauthSeconds = 3;
+const reauthSeconds = 4;
 
 beforeAll(async () => {
   s = await openDemo("pages", "link", { account: { reauthenticationTimeout: reauthSeconds } });
