@@ -1,6 +1,6 @@
 /**
  * The signal rules every generated path of every flow must keep, stated once, from
- * /work/shared/SIGNALS.md (§1–§4, §6's pitfalls): each rule reads a path (its input, its steps,
+ * ../shared/SIGNALS.md (§1–§4, §6's pitfalls): each rule reads a path (its input, its steps,
  * the states and tags after each step, the signals in order) and says what is wrong with it, or
  * nothing. `successSignals` is the flow → success signal table.
  */
