@@ -29,7 +29,10 @@ export type Job =
       /** Operations run first with the free hasher, so the measured ones meet warm (JIT-compiled) code. */
       engineWarmup: number;
       sync: Sync;
+      /** authmachines only: allauth's default rate limits on ("default") or off (the default). */
+      rateLimits?: "off" | "default";
     }
+  | { kind: "alloc"; sync: Sync; steps: number; warmup: number }
   | { kind: "floor"; hasher: HasherName; op: "hash" | "verify"; concurrency: number; ops: number; warmup: number }
   | { kind: "bare"; sync: Sync; ops: number }
   | { kind: "scale-seed"; file: string; count: number }
@@ -56,7 +59,7 @@ async function run(job: Job, dir: string): Promise<unknown> {
       const hasher = clock.wrap(switching);
       const driver =
         job.lib === "authmachines"
-          ? await (await import("./ours.ts")).ourDriver(file, hasher, job.sync)
+          ? await (await import("./ours.ts")).ourDriver(file, hasher, job.sync, job.rateLimits ?? "off")
           : await (await import("./peer.ts")).peerDriver(file, hasher, job.sync);
       try {
         if (warming) {
@@ -73,6 +76,8 @@ async function run(job: Job, dir: string): Promise<unknown> {
       const clock = new HashClock();
       return (await import("./floor.ts")).runHashFloor(hashers[job.hasher], job.op, { ...job, clock });
     }
+    case "alloc":
+      return (await import("./alloc.ts")).measureAllocation(file, job.sync, job.steps, job.warmup);
     case "bare":
       return (await import("./floor.ts")).runBareTransaction(file, job.sync, job.ops);
     case "scale-seed":

@@ -3,15 +3,19 @@
  * tables and writes bench/results.json.
  *
  * BENCH_SCALE (default 1) multiplies every operation count; BENCH_FLOWS (default 100000) is the
- * number of pending flows of the scale run; BENCH_ONLY=floor,workloads,engine,scale picks parts.
+ * number of pending flows of the scale run; BENCH_ONLY=floor,workloads,engine,limits,commit,alloc,scale
+ * picks parts; BENCH_RUNS (default 3) repeats the side-by-side parts limits, commit and alloc and
+ * prints their ranges; BENCH_LIMITS_HASHERS (default free,argon2id) are the hashers of the limits
+ * part; BENCH_OUT (default results.json) is the file written in bench/.
  */
 import Database from "better-sqlite3";
 import { fork } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Job, Lib, Sync } from "./child.ts";
+import type { AllocationStats } from "./alloc.ts";
 import type { HasherName } from "./hashers.ts";
 import { argon2idParameters as libraryArgon2idParameters } from "../../src/services/password-hasher.ts";
 import { argon2idParameters, scryptParameters } from "./hashers.ts";
@@ -27,7 +31,10 @@ if (JSON.stringify(argon2idParameters) !== JSON.stringify(libraryArgon2idParamet
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const scale = Number(process.env["BENCH_SCALE"] ?? "1");
 const flows = Number(process.env["BENCH_FLOWS"] ?? "100000");
-const only = new Set((process.env["BENCH_ONLY"] ?? "floor,workloads,engine,scale").split(","));
+const only = new Set((process.env["BENCH_ONLY"] ?? "floor,workloads,engine,limits,commit,alloc,scale").split(","));
+const runs = Math.max(1, Number(process.env["BENCH_RUNS"] ?? "3"));
+const limitHashers = (process.env["BENCH_LIMITS_HASHERS"] ?? "free,argon2id").split(",") as Array<HasherName>;
+const outFile = process.env["BENCH_OUT"] ?? "results.json";
 const libs: ReadonlyArray<Lib> = ["authmachines", "better-auth"];
 const concurrencies = [1, 8] as const;
 const workloads: ReadonlyArray<WorkloadName> = ["W1", "W2", "W3", "W4"];
@@ -46,10 +53,12 @@ function warmupFor(hasher: HasherName, concurrency: number): number {
 }
 
 function runChild(job: Job): Promise<any> {
+  // The allocation run wants a young generation that rarely fills (see alloc.ts).
+  const extra = job.kind === "alloc" ? ["--min-semi-space-size=64", "--max-semi-space-size=64"] : [];
   return new Promise((resolve, reject) => {
     const child = fork(join(benchDir, "src", "child.ts"), [JSON.stringify(job)], {
       cwd: benchDir,
-      execArgv: ["--import", "tsx", "--expose-gc"],
+      execArgv: ["--import", "tsx", "--expose-gc", ...extra],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     let answered = false;
@@ -103,7 +112,7 @@ const machine = {
     db.close();
     return version;
   })(),
-  settings: { scale, flows },
+  settings: { scale, flows, runs, parts: [...only], limitHashers },
 };
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -114,6 +123,13 @@ interface Row extends RunStats {
   readonly firstError: string | null;
 }
 
+/** The parts repeated BENCH_RUNS times, each ratio measured within one run. */
+interface Additions {
+  limits: Array<{ run: number; hasher: HasherName; workload: WorkloadName; concurrency: number; off: Row; on: Row; ratio: number }>;
+  commit: Array<{ run: number; engine: Row; bare: [Row, Row]; bareMean: number; ratio: number }>;
+  alloc: Array<{ run: number; stats: AllocationStats }>;
+}
+
 const results: {
   machine: typeof machine;
   parameters: unknown;
@@ -122,6 +138,7 @@ const results: {
   engine: Array<{ lib: Lib; sync: Sync; workload: WorkloadName; stats: Row }>;
   bare: Array<{ sync: Sync; round: number; stats: Row }>;
   scale: unknown;
+  additions: Additions;
   ratios: Array<Record<string, unknown>>;
   targets: Array<Record<string, unknown>>;
   durationSeconds?: number;
@@ -133,6 +150,7 @@ const results: {
   engine: [],
   bare: [],
   scale: null,
+  additions: { limits: [], commit: [], alloc: [] },
   ratios: [],
   targets: [],
 };
@@ -203,6 +221,81 @@ if (only.has("engine")) {
     }
   }
   await bare(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The repeated side-by-side parts (issue #13): rate limits on/off, the engine at c=8 against the
+// bare commit floor, memory per step. All authmachines, SQLite synchronous=FULL.
+
+const failed = (s: Row) => (s.failures > 0 ? ` FAILURES ${s.failures}: ${s.firstError}` : "");
+for (let run = 1; run <= runs; run++) {
+  if (only.has("limits")) {
+    for (const hasher of limitHashers) {
+      for (const workload of ["W2", "W4"] as const) {
+        for (const concurrency of concurrencies) {
+          const free = hasher === "free";
+          const ops = free ? Math.max(concurrency, Math.round((workload === "W4" ? 300 : 1500) * scale)) : opsFor(hasher, workload, concurrency);
+          const job = (rateLimits: "off" | "default"): Job => ({
+            kind: "workload",
+            lib: "authmachines",
+            hasher,
+            workload,
+            concurrency,
+            ops,
+            warmup: free ? (workload === "W4" ? 200 : 1000) : warmupFor(hasher, concurrency),
+            engineWarmup: free ? 0 : workload === "W4" ? 100 : 300,
+            sync: "FULL",
+            rateLimits,
+          });
+          // The order alternates between runs, so that a drifting machine favours neither side.
+          const order = run % 2 === 1 ? (["off", "default"] as const) : (["default", "off"] as const);
+          const got: Partial<Record<"off" | "default", Row>> = {};
+          for (const limits of order) {
+            got[limits] = await runChild(job(limits));
+          }
+          const off = got.off!;
+          const on = got.default!;
+          const ratio = round(on.opsPerSec / off.opsPerSec, 3);
+          results.additions.limits.push({ run, hasher, workload, concurrency, off, on, ratio });
+          log(
+            `[${elapsed()}] run ${run} limits ${workload} ${hasher} c=${concurrency}: on ${on.opsPerSec}/s, off ${off.opsPerSec}/s, ratio ${ratio}` +
+              failed(on) +
+              failed(off),
+          );
+        }
+      }
+    }
+  }
+  if (only.has("commit")) {
+    const bare = (): Promise<Row> => runChild({ kind: "bare", sync: "FULL", ops: Math.round(2000 * scale) });
+    const before = await bare();
+    const engine: Row = await runChild({
+      kind: "workload",
+      lib: "authmachines",
+      hasher: "free",
+      workload: "W2",
+      concurrency: 8,
+      ops: Math.round(1500 * scale),
+      warmup: 1000,
+      engineWarmup: 0,
+      sync: "FULL",
+    });
+    const after = await bare();
+    const bareMean = round((before.opsPerSec + after.opsPerSec) / 2);
+    const ratio = round(engine.opsPerSec / bareMean, 3);
+    results.additions.commit.push({ run, engine, bare: [before, after], bareMean, ratio });
+    log(
+      `[${elapsed()}] run ${run} commit floor FULL: engine login c=8 ${engine.opsPerSec} steps/s, bare ${before.opsPerSec} / ${after.opsPerSec} tx/s, ratio ${ratio}` +
+        failed(engine),
+    );
+  }
+  if (only.has("alloc")) {
+    const stats: AllocationStats = await runChild({ kind: "alloc", sync: "FULL", steps: Math.max(200, Math.round(2000 * scale)), warmup: 1000 });
+    results.additions.alloc.push({ run, stats });
+    log(
+      `[${elapsed()}] run ${run} alloc: ${stats.allocatedBytesPerStep} B/step (p10–p90 ${stats.allocatedBytesPerStepP10}–${stats.allocatedBytesPerStepP90}, ${stats.cleanBatches}/${stats.batches} batches without GC)`,
+    );
+  }
 }
 
 if (only.has("scale")) {
@@ -426,6 +519,74 @@ if (results.scale !== null) {
   );
   log(`seeding: ${s.seed.seeded} flows from the machine in ${s.seed.seconds}s (${s.seed.flowsPerSec}/s)\n`);
 }
+const range = (values: ReadonlyArray<number>, digits = 2): string => {
+  const lo = round(Math.min(...values), digits);
+  const hi = round(Math.max(...values), digits);
+  return lo === hi ? String(lo) : `${lo}–${hi}`;
+};
+const a = results.additions;
+if (a.limits.length > 0) {
+  log(`allauth's default rate limits on vs off (authmachines, FULL), ${runs} run(s): ops/s (W4: lifecycles/s), ratio on/off`);
+  const keys = [...new Set(a.limits.map((r) => `${r.hasher} ${r.workload} ${r.concurrency}`))];
+  table(
+    ["hasher", "workload", "c", "off ops/s", "on ops/s", "on p50 ms", "off p50 ms", "on/off", "failed"],
+    keys.map((key) => {
+      const rows = a.limits.filter((r) => `${r.hasher} ${r.workload} ${r.concurrency}` === key);
+      const r0 = rows[0]!;
+      return [
+        r0.hasher,
+        r0.workload,
+        r0.concurrency,
+        range(rows.map((r) => r.off.opsPerSec), 1),
+        range(rows.map((r) => r.on.opsPerSec), 1),
+        range(rows.map((r) => r.on.p50Ms), 3),
+        range(rows.map((r) => r.off.p50Ms), 3),
+        range(rows.map((r) => r.ratio)),
+        rows.reduce((n, r) => n + r.on.failures + r.off.failures, 0),
+      ];
+    }),
+  );
+  const worst = Math.min(...a.limits.map((r) => r.ratio));
+  results.targets.push({
+    target: "with default rate limits on ≥ 0.9× the same workload with limits off",
+    lib: "authmachines",
+    hasher: [...new Set(a.limits.map((r) => r.hasher))].join(", "),
+    measured: `on/off ${range(a.limits.map((r) => r.ratio))} over ${runs} run(s), W2 and W4, c=1 and c=8, FULL`,
+    verdict: verdict(worst >= 0.9),
+  });
+}
+if (a.commit.length > 0) {
+  log(`Engine-only login c=8 (free hasher) against the bare one-transaction-per-step floor, FULL, ${runs} run(s)`);
+  table(
+    ["engine steps/s", "engine p50 ms", "bare tx/s (mean of before/after)", "engine/bare"],
+    [[range(a.commit.map((r) => r.engine.opsPerSec), 1), range(a.commit.map((r) => r.engine.p50Ms), 3), range(a.commit.map((r) => r.bareMean), 1), range(a.commit.map((r) => r.ratio), 3)]],
+  );
+  results.targets.push({
+    target: "c=8 hash-free logins at FULL ≥ 1.0× the one-transaction-per-step floor (group commit)",
+    lib: "authmachines",
+    hasher: "free",
+    measured: `engine/bare ${range(a.commit.map((r) => r.ratio), 3)} over ${runs} run(s)`,
+    verdict: verdict(Math.min(...a.commit.map((r) => r.ratio)) >= 1),
+  });
+}
+if (a.alloc.length > 0) {
+  log(`Memory per hash-free login step (c=1, FULL), ${runs} run(s); see src/alloc.ts for the method`);
+  const s = a.alloc.map((r) => r.stats);
+  table(
+    ["", "range"],
+    [
+      ["V8 heap allocated B/step (median of GC-free batches)", range(s.map((x) => x.allocatedBytesPerStep), 0)],
+      ["… p10 / p90 of the batches", `${range(s.map((x) => x.allocatedBytesPerStepP10), 0)} / ${range(s.map((x) => x.allocatedBytesPerStepP90), 0)}`],
+      ["ArrayBuffer (Buffer) B/step", range(s.map((x) => x.arrayBufferBytesPerStep), 0)],
+      ["GCs per 1,000 steps", range(s.map((x) => x.gcPerThousandSteps))],
+      ["GC ms per step", range(s.map((x) => x.gcMsPerStep), 4)],
+      ["heap retained B/step after a forced GC", range(s.map((x) => x.retainedHeapBytesPerStep), 0)],
+      ["RSS growth MiB over the steps", range(s.map((x) => x.rssGrowthMiB), 1)],
+      ["RSS / heapUsed MiB after", `${range(s.map((x) => x.rssAfterMiB), 1)} / ${range(s.map((x) => x.heapUsedAfterMiB), 1)}`],
+      ["steps, batches without a GC", `${s[0]!.steps}, ${range(s.map((x) => x.cleanBatches), 0)} of ${s[0]!.batches}`],
+    ],
+  );
+}
 if (results.targets.length > 0) {
   log("DESIGN §7 targets");
   let last = "";
@@ -441,5 +602,5 @@ if (results.targets.length > 0) {
 
 results.durationSeconds = Math.round((performance.now() - started) / 1000);
 (results.machine as { loadAverageAtEnd?: Array<number> }).loadAverageAtEnd = os.loadavg().map((n) => round(n, 2));
-writeFileSync(join(benchDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-log(`wrote bench/results.json (${results.durationSeconds}s)`);
+writeFileSync(resolve(benchDir, outFile), `${JSON.stringify(results, null, 2)}\n`);
+log(`wrote ${resolve(benchDir, outFile)} (${results.durationSeconds}s)`);

@@ -17,7 +17,14 @@ interface Reply {
   readonly body: any;
 }
 
-export async function call(auth: Auth, method: string, path: string, body?: unknown, token?: string | null): Promise<Reply> {
+export async function call(
+  auth: Auth,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string | null,
+  ip = "10.0.0.1",
+): Promise<Reply> {
   const headers: Record<string, string> = { "user-agent": "bench" };
   if (body !== undefined) {
     headers["content-type"] = "application/json";
@@ -31,7 +38,7 @@ export async function call(auth: Auth, method: string, path: string, body?: unkn
       headers,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     }),
-    { ip: "10.0.0.1" },
+    { ip },
   );
   return { status: response.status, body: await response.json() };
 }
@@ -53,12 +60,19 @@ export async function setSynchronous(auth: Auth, mode: "FULL" | "NORMAL"): Promi
   return Number(rows[0]!.synchronous);
 }
 
+/**
+ * `rateLimits: "default"` leaves `account.rateLimits` unset, so allauth's defaults apply (the
+ * configuration people run); `"off"` sets it to `false`. Either way every request comes from its
+ * own IPv4 address (10.x.y.z, counting up), as requests from many clients would: the per-IP
+ * limits then never refuse, and the on/off runs take the same code path apart from the limits.
+ */
 export async function ourDriver(
   file: string,
   hasher: Hasher,
   synchronous: "FULL" | "NORMAL" = "FULL",
-  account: AuthConfig["account"] = {},
+  rateLimits: "off" | "default" = "off",
 ): Promise<Driver & { auth: Auth }> {
+  const account: AuthConfig["account"] = { loginMethods: ["email"], emailVerification: "none" };
   const auth = await createAuth(
     {
       secret: ourSecret,
@@ -66,38 +80,47 @@ export async function ourDriver(
       passwordHasher: hasher,
       mailer: { send: async () => undefined },
       outbox: { pollIntervalMs: false },
-      account: { loginMethods: ["email"], emailVerification: "none", rateLimits: false, ...account },
+      account: rateLimits === "off" ? { ...account, rateLimits: false } : account,
+      // The authentication log (one `info` per password check and session start) is dropped:
+      // printing it to the console would measure the terminal. Warnings and failures still print.
+      logger: { info: () => undefined, warn: console.warn, error: console.error },
     },
-    { report: (message, error) => console.error(`authmachines: ${message}`, error) },
   );
   const level = await setSynchronous(auth, synchronous);
   if (level !== (synchronous === "FULL" ? 2 : 1)) {
     throw new Error(`synchronous is ${level}`);
   }
+  let clients = 0;
+  const nextIp = () => {
+    const n = ++clients;
+    return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  };
+  const request = (method: string, path: string, body?: unknown, token?: string | null) =>
+    call(auth, method, path, body, token, nextIp());
   return {
     name: "authmachines",
     auth,
     async signup(email, password) {
-      const reply = expect(await call(auth, "POST", "auth/signup", { email, password }), 200, "signup");
+      const reply = expect(await request("POST", "auth/signup", { email, password }), 200, "signup");
       return { token: reply.body.meta.session_token as string };
     },
     async login(email, password) {
-      const reply = expect(await call(auth, "POST", "auth/login", { email, password }), 200, "login");
+      const reply = expect(await request("POST", "auth/login", { email, password }), 200, "login");
       return { token: reply.body.meta.session_token as string };
     },
     async wrongLogin(email, password) {
-      expect(await call(auth, "POST", "auth/login", { email, password }), 400, "wrong-password login");
+      expect(await request("POST", "auth/login", { email, password }), 400, "wrong-password login");
     },
     async changePassword(session: Session, current, next) {
       expect(
-        await call(auth, "POST", "account/password/change", { current_password: current, new_password: next }, session.token),
+        await request("POST", "account/password/change", { current_password: current, new_password: next }, session.token),
         200,
         "password change",
       );
       return session;
     },
     async logout(session: Session) {
-      expect(await call(auth, "DELETE", "auth/session", undefined, session.token), 401, "logout");
+      expect(await request("DELETE", "auth/session", undefined, session.token), 401, "logout");
     },
     close: () => auth.close(),
   };

@@ -4,7 +4,7 @@
  *
  *  - seed: makes `count` pending flows by running the real `emailVerificationMachine` (from
  *    `machines/`) with the input the signup step gives it, taking `actor.getPersistedSnapshot()`
- *    and storing its JSON with the library's own `saveFlow`, 1,000 to a write transaction;
+ *    and storing its JSON with the library's own `insertFlow`, 1,000 to a write transaction;
  *  - measure, twice — on an empty database and on the seeded one: `real` signups through
  *    `auth.handler` (mandatory verification by code, so each parks a real flow), then `real`
  *    requests that resume those flows (a wrong code: the snapshot is read, restored, run and
@@ -24,7 +24,7 @@ import { emailVerificationMachine } from "../../machines/index.ts";
 import type { Auth } from "../../src/index.ts";
 import { createAuth } from "../../src/index.ts";
 import { flowSettings } from "../../src/config.ts";
-import { saveFlow } from "../../src/storage/sessions.ts";
+import { insertFlow } from "../../src/storage/sessions.ts";
 import { withWriteTransaction } from "../../src/storage/write-transaction.ts";
 import { freeHasher } from "./hashers.ts";
 import { mib, quantile, round } from "./metrics.ts";
@@ -60,11 +60,10 @@ function open(file: string, inspect?: (event: { type: string; actorRef?: object 
         emailVerificationByCodeEnabled: true,
         rateLimits: false,
       },
+      // The authentication log is dropped, as in ours.ts; warnings and failures still print.
+      logger: { info: () => undefined, warn: console.warn, error: console.error },
     },
-    {
-      report: (message, error) => console.error(`authmachines: ${message}`, error),
-      ...(inspect === undefined ? {} : { inspect }),
-    },
+    inspect === undefined ? {} : { inspect },
   );
 }
 
@@ -109,7 +108,7 @@ export async function seedFlows(file: string, count: number) {
         expires_at: now + 3_600_000,
       });
     }
-    await auth.runtime.runPromise(withWriteTransaction(Effect.forEach(rows, saveFlow, { discard: true })));
+    await auth.runtime.runPromise(withWriteTransaction(Effect.forEach(rows, insertFlow, { discard: true })));
   }
   const seconds = (performance.now() - started) / 1000;
   await auth.close();
