@@ -112,12 +112,17 @@ export async function ourDriver(
       expect(await request("POST", "auth/login", { email, password }), 400, "wrong-password login");
     },
     async changePassword(session: Session, current, next) {
-      expect(
+      const reply = expect(
         await request("POST", "account/password/change", { current_password: current, new_password: next }, session.token),
         200,
         "password change",
       );
-      return session;
+      // The session goes on under a new token (SE-06, as allauth's update_session_auth_hash).
+      const token = reply.body?.meta?.session_token as string | undefined;
+      if (token === undefined || token === session.token) {
+        throw new Error("password change: no new session token");
+      }
+      return { token };
     },
     async logout(session: Session) {
       expect(await request("DELETE", "auth/session", undefined, session.token), 401, "logout");
