@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { rateLimitIp } from "../domain/ip.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
-import { clearRateLimit, releaseHits, takeHits } from "../storage/rate-limits.ts";
+import { clearRateLimit, takeHits } from "../storage/rate-limits.ts";
 import type { UserRow } from "../storage/users.ts";
 
 export interface FailureBucket {
@@ -34,34 +34,46 @@ export function loginFailureBuckets(ip: string, key: string): ReadonlyArray<Fail
 /**
  * Takes one attempt from every `loginFailed` bucket before the password is checked, atomically,
  * so concurrent guesses cannot all pass the check (SECURITY.md TH-03): null when a limit is
- * reached (nothing taken). Runs in its own short transaction, never around the hash.
+ * reached (nothing taken). Runs in its own short transaction, never around the hash, which also
+ * takes the request's owed edge hits (`step.owedHits`, the `login` limit): "limited" when one of
+ * those is full (nothing taken; `step.edgeLimited` is set and the request answers 429).
  */
 export function takeLoginAttempt(
   step: Step,
   config: ResolvedConfig,
   buckets: ReadonlyArray<FailureBucket>,
-): Promise<ReadonlyArray<string> | null> {
+): Promise<ReadonlyArray<string> | null | "limited"> {
   const rules = config.account.rateLimits["loginFailed"] ?? [];
   const checks = rules.flatMap((rule) =>
     buckets
       .filter((b) => b.scope === rule.scope)
       .map((b) => ({ bucket: b.bucket, amount: rule.amount, periodInMs: rule.periodInSeconds * 1000 })),
   );
-  return step.run(
-    Effect.gen(function* () {
-      const tokens = yield* Tokens;
-      const now = yield* Clock.currentTimeMillis;
-      return yield* takeHits(checks, now, tokens.id);
-    }),
-  );
+  const edge = step.owedHits;
+  step.owedHits = [];
+  return step
+    .run(
+      Effect.gen(function* () {
+        const tokens = yield* Tokens;
+        const now = yield* Clock.currentTimeMillis;
+        return yield* takeHits(checks, now, tokens.id, edge);
+      }),
+    )
+    .then((taken) => {
+      if (taken === "limited") {
+        step.edgeLimited = true;
+      }
+      return taken;
+    });
 }
 
 /**
- * A correct password gives back the attempt it took (allauth rolls back its own hit). It does
- * not open the step's transaction: the caller may still have a password to hash.
+ * A correct password gives back the attempt it took (allauth rolls back its own hit): in the
+ * step's transaction as it commits (`Step.commit`), so it opens none now — the caller may still
+ * have a password to hash — and costs no commit of its own.
  */
-export function returnLoginAttempt(step: Step, ids: ReadonlyArray<string>): Promise<void> {
-  return step.run(releaseHits(ids));
+export function returnLoginAttempt(step: Step, ids: ReadonlyArray<string>): void {
+  step.hitsToGiveBack.push(...ids);
 }
 
 /** Clears the per-key buckets of these keys (a password reset clears its account's). */
@@ -82,7 +94,7 @@ export async function checkAccountPassword(
   const buckets = loginFailureBuckets(step.request.ip, accountFailureKey(user.id));
   const attempt = await takeLoginAttempt(step, config, buckets);
   const event = { action: "password_check", method: "password", userId: user.id, identifier: null } as const;
-  if (attempt === null) {
+  if (attempt === null || attempt === "limited") {
     step.authEvents.push({ ...event, outcome: "throttled" });
     return "throttled";
   }
@@ -91,6 +103,6 @@ export async function checkAccountPassword(
     return "wrong";
   }
   step.authEvents.push({ ...event, outcome: "success" });
-  await returnLoginAttempt(step, attempt);
+  returnLoginAttempt(step, attempt);
   return "ok";
 }

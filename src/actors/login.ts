@@ -81,6 +81,10 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       const key = candidate === null ? failureKey(input) : accountFailureKey(candidate.user.id);
       const attempt = await takeLoginAttempt(step, config, loginFailureBuckets(step.request.ip, key));
       const who = { userId: candidate?.user.id ?? null, identifier: candidate === null ? identifierDigest(input) : null };
+      if (attempt === "limited") {
+        // The request's `login` limit is spent: it answers 429 (login.ts), with no event.
+        throw { code: "too_many_login_attempts" };
+      }
       if (attempt === null) {
         step.authEvents.push({ action: "login", outcome: "throttled", method: "password", ...who });
         throw { code: "too_many_login_attempts" };
@@ -98,7 +102,7 @@ export function loginActors(step: Step, config: ResolvedConfig) {
         error: { code: mismatch, param: "password" },
         rehashed,
       };
-      await returnLoginAttempt(step, attempt);
+      returnLoginAttempt(step, attempt);
       const addresses = await step.run(listEmailAddresses(candidate.user.id));
       // allauth's `is_login_rate_limited`: the code this login would mail cannot be sent.
       const typed = input.email === null ? null : cleanEmail(input.email, account.emailMaxLength);

@@ -3,6 +3,7 @@ import { Clock, Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
 import { rateLimitIp } from "../domain/ip.ts";
 import type { AppRuntime } from "../runtime/step.ts";
+import type { HitCheck } from "../storage/rate-limits.ts";
 import { hitRateLimit } from "../storage/rate-limits.ts";
 
 /** Records one hit of `action` for each of its rules; false when any rule is exhausted. */
@@ -29,4 +30,16 @@ export async function consume(
       return true;
     }),
   );
+}
+
+/** The hits `consume` would take for `action`, as checks a step takes in its own transaction. */
+export function edgeHits(
+  config: ResolvedConfig,
+  action: string,
+  keys: { readonly ip: string; readonly key?: string; readonly user?: string },
+): ReadonlyArray<HitCheck> {
+  return (config.account.rateLimits[action] ?? []).flatMap((rule) => {
+    const value = rule.scope === "ip" ? rateLimitIp(keys.ip) : keys[rule.scope];
+    return value === undefined ? [] : [{ bucket: `${action}:${rule.scope}:${value}`, amount: rule.amount, periodInMs: rule.periodInSeconds * 1000 }];
+  });
 }

@@ -18,6 +18,8 @@ import { AuthFailure } from "../errors.ts";
 import type { QueuedMail } from "../mails.ts";
 import type { Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
+import type { HitCheck } from "../storage/rate-limits.ts";
+import { releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
 import { busyRetry, isBusy, takeWriteLock } from "../storage/write-transaction.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
@@ -159,6 +161,18 @@ export class Step {
     /** The same password hashed with today's parameters, when the stored hash used older ones. */
     readonly rehashed: string | null;
   } | null = null;
+  /**
+   * The request's edge rate-limit hits (the `login` limit) not taken yet: the login attempt takes
+   * them in its own transaction (one commit for both), else the endpoint takes them in the step's.
+   */
+  owedHits: ReadonlyArray<HitCheck> = [];
+  /** An owed hit found its bucket full: the request answers 429 and nothing of the step stays. */
+  edgeLimited = false;
+  /**
+   * Rate-limit hits to give back (a correct password returns the attempt it took): deleted in
+   * the step's transaction as it commits, or in one of their own when the step rolls back.
+   */
+  readonly hitsToGiveBack: Array<string> = [];
   #transaction: Transaction | null = null;
   #opening: Promise<void> | null = null;
   #finished = false;
@@ -225,6 +239,10 @@ export class Step {
   }
 
   async commit(): Promise<void> {
+    if (this.hitsToGiveBack.length > 0) {
+      await this.write(releaseHitsInTransaction([...this.hitsToGiveBack]));
+      this.hitsToGiveBack.length = 0;
+    }
     this.#finish();
     const tx = this.#transaction;
     if (tx === null) {
@@ -241,11 +259,14 @@ export class Step {
     this.#finish();
     this.mails.length = 0;
     const tx = this.#transaction;
-    if (tx === null) {
-      return;
+    if (tx !== null) {
+      Deferred.unsafeDone(tx.done, Exit.fail(new Rollback()));
+      await tx.exit;
     }
-    Deferred.unsafeDone(tx.done, Exit.fail(new Rollback()));
-    await tx.exit;
+    if (this.hitsToGiveBack.length > 0) {
+      // Given back even so, as when each was given back at once (no write lock held here).
+      await this.runtime.runPromise(releaseHits(this.hitsToGiveBack.splice(0)));
+    }
   }
 
   #finish(): void {
