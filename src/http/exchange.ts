@@ -58,6 +58,8 @@ const isRateLimited = (outcome: Outcome): boolean =>
 export class Exchange {
   readonly info: RequestInfo;
   readonly #cookies: Map<string, string>;
+  /** The session as this request first read it (at admission, or by its endpoint). */
+  #admitted: Promise<SessionState> | null = null;
 
   constructor(
     readonly deps: HandlerDeps,
@@ -102,7 +104,16 @@ export class Exchange {
     return this.csrfTokenOk(this.request.headers.get("x-csrftoken"));
   }
 
-  async loadSession(): Promise<SessionState> {
+  /**
+   * The session as the request found it: read once, at admission or by the endpoint, and shared
+   * by both. A step reads it again (`step`), so a token ended or rotated since answers 410 there.
+   */
+  loadSession(): Promise<SessionState> {
+    this.#admitted ??= this.#readSession();
+    return this.#admitted;
+  }
+
+  #readSession(): Promise<SessionState> {
     return this.deps.runtime.runPromise(loadSession(this.token));
   }
 
@@ -134,7 +145,8 @@ export class Exchange {
 
   /** Answers without touching the database's write side. */
   async respond(outcome: Outcome, session?: SessionState): Promise<Response> {
-    const current = session ?? (await this.loadSession());
+    // Read afresh: the answer reflects the session as it is now.
+    const current = session ?? (await this.#readSession());
     if (current.gone && this.client === "app") {
       // The token was live at `admit`, but a concurrent request has since ended or rotated its
       // session (a logout, a password change): the 410 it would have met a moment later.
@@ -149,7 +161,8 @@ export class Exchange {
    * mails go out and its after-commit receivers run.
    */
   async step(body: (step: Step) => Promise<Outcome>): Promise<Response> {
-    const before = await this.loadSession();
+    // Read afresh (one query): the step starts from the session as it is now, not at admission.
+    const before = await this.#readSession();
     if (before.gone && this.client === "app") {
       return this.respond({ kind: "unauthorized", status: 410 }, before);
     }

@@ -9,8 +9,10 @@ import type { AuthenticationRecord } from "../../machines/contracts.ts";
 import type { UserRef } from "../../machines/signals.ts";
 import { Settings } from "../services/settings.ts";
 import { Tokens } from "../services/tokens.ts";
-import { deleteSession, findSession, insertSession, rekeySession, updateSessionData } from "../storage/sessions.ts";
-import { findUserById, toUserRef } from "../storage/users.ts";
+import { findSessionWithUser } from "../storage/session-lookup.ts";
+import { deleteSession, insertSession, rekeySession, updateSessionData } from "../storage/sessions.ts";
+import type { UserRow } from "../storage/users.ts";
+import { toUserRef } from "../storage/users.ts";
 import type { AppServices, SessionData, SessionState, Step } from "./step.ts";
 
 /** Django's `SESSION_COOKIE_AGE`: two weeks. */
@@ -20,7 +22,10 @@ export const sessionAgeInSeconds = 1_209_600;
 export const idleBound = (now: number): Effect.Effect<number, never, Settings> =>
   Effect.map(Settings, (config) => (config.sessionIdleTimeout === null ? -1 : now - config.sessionIdleTimeout * 1000));
 
-/** The session a token names, or an anonymous one (`gone` when a token matched nothing). */
+/**
+ * The session a token names, or an anonymous one (`gone` when a token matched nothing): one
+ * query, the session row joined with its user.
+ */
 export const loadSession = (token: string | null): Effect.Effect<SessionState, never, AppServices> =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
@@ -29,20 +34,19 @@ export const loadSession = (token: string | null): Effect.Effect<SessionState, n
       return token === null ? anonymous : { ...anonymous, gone: true };
     }
     const tokens = yield* Tokens;
-    const row = yield* findSession(tokens.digest("session", token), now, yield* idleBound(now));
+    const row = yield* findSessionWithUser(tokens.digest("session", token), now, yield* idleBound(now));
     if (row === null) {
       return { ...anonymous, gone: true };
     }
-    const userRow = row.user_id === null ? null : yield* findUserById(row.user_id);
     // Django's `get_user`: a user deactivated since login is anonymous (SECURITY.md SE-07).
-    const active = userRow !== null && Number(userRow.is_active) === 1;
+    const active = row.session_user_id !== null && row.id !== undefined && row.id !== null && Number(row.is_active) === 1;
     return {
-      id: row.id,
-      publicId: Number(row.public_id),
+      id: row.session_id,
+      publicId: Number(row.session_public_id),
       newToken: null,
-      user: active ? toUserRef(userRow) : null,
-      data: JSON.parse(row.data) as SessionData,
-      createdAt: row.created_at,
+      user: active ? toUserRef(row as UserRow) : null,
+      data: JSON.parse(row.session_data) as SessionData,
+      createdAt: row.session_created_at,
       gone: false,
     };
   });

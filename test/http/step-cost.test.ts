@@ -1,42 +1,16 @@
 /**
- * How many transactions one password login commits with allauth's default rate limits on,
- * counted from the `db.transaction.commit` events `@effect/sql` records on its transaction spans
- * (SQLite and PostgreSQL alike). No timing: a count.
+ * How many transactions one password login commits with allauth's default rate limits on, and how
+ * often a guarded request reads its session, counted from what `@effect/sql` reports on its spans
+ * (SQLite and PostgreSQL alike). No timing: counts.
  */
-import { Effect, Layer, Tracer } from "effect";
 import { describe, expect, it } from "vitest";
 import { goodPassword, harness } from "../support/harness.ts";
+import { statementCounter } from "../support/statement-counter.ts";
 import { fastHasher } from "./support.ts";
 
-/** A tracer layer that counts committed transactions (the native tracer does the rest). */
-function commitCounter() {
-  const counter = { commits: 0 };
-  const layer = Layer.unwrapEffect(
-    Effect.map(Effect.tracer, (native) =>
-      Layer.setTracer(
-        Tracer.make({
-          context: native.context,
-          span: (...args) => {
-            const span = native.span(...args);
-            const event = span.event.bind(span);
-            span.event = (name, startTime, attributes) => {
-              if (name === "db.transaction.commit") {
-                counter.commits += 1;
-              }
-              event(name, startTime, attributes);
-            };
-            return span;
-          },
-        }),
-      ),
-    ),
-  );
-  return { counter, layer };
-}
-
-describe("commits per login (allauth's default rate limits)", () => {
+describe("commits per login (allauth's default rate limits) and session reads per request", () => {
   it("a password login commits twice: the limiter hits with the attempt before the hash, the session with the attempt given back after it; a wrong password commits once", async () => {
-    const { counter, layer } = commitCounter();
+    const { counter, layer } = statementCounter();
     const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer });
     await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     h.takeSignals();
@@ -74,6 +48,26 @@ describe("commits per login (allauth's default rate limits)", () => {
     expect(await h.count("auth_session")).toBe(sessions);
     expect(h.takeSignals()).toEqual([]);
     expect((await client.request("POST", "auth/login", {})).status).toBe(429);
+    await h.close();
+  });
+
+  it("a guarded request reads its session in one query, twice: at admission (shared with the endpoint) and as its step starts", async () => {
+    const { counter, layer } = statementCounter();
+    const h = await harness(
+      { account: { loginMethods: ["email"], emailVerification: "none" }, usersessions: { trackActivity: true }, passwordHasher: fastHasher },
+      { layer },
+    );
+    const client = h.app();
+    await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeSignals();
+    counter.statements.length = 0;
+    const changed = await client.request("POST", "account/password/change", { current_password: goodPassword, new_password: "a fresh passphrase 123" });
+    expect(changed.status).toBe(200);
+    const sessionReads = counter.statements.filter((text) => /^SELECT .*FROM auth_session/is.test(text.trim()));
+    expect(sessionReads).toHaveLength(2);
+    // The user comes with the session row: the only reads of a user by id are the password flow's two.
+    expect(counter.statements.filter((text) => /^SELECT \* FROM auth_user WHERE id/i.test(text.trim()))).toHaveLength(2);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
     await h.close();
   });
 });
