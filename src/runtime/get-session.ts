@@ -4,14 +4,11 @@
  * cookie), and answers with one query: the live session joined with its active user, or null.
  * An anonymous session (one holding only a pending flow) is null too.
  */
-import { Clock, Effect } from "effect";
+import { Effect } from "effect";
 import type { AuthenticationRecord } from "../../machines/contracts.ts";
 import type { UserRef } from "../../machines/signals.ts";
-import { Tokens } from "../services/tokens.ts";
-import { findAuthenticatedSession } from "../storage/session-lookup.ts";
-import { toUserRef } from "../storage/users.ts";
-import { idleBound } from "./session.ts";
-import type { AppServices, SessionData } from "./step.ts";
+import { loadSession } from "./session.ts";
+import type { AppServices } from "./step.ts";
 
 export interface AuthSession {
   /** Which credential named the session: the app token, or the browser's cookie. */
@@ -68,18 +65,16 @@ export const getSession = (
     if (credential === null || credential.token.length === 0 || credential.token.length > 128) {
       return null;
     }
-    const tokens = yield* Tokens;
-    const now = yield* Clock.currentTimeMillis;
-    const row = yield* findAuthenticatedSession(tokens.digest("session", credential.token), now, yield* idleBound(now));
-    if (row === null) {
+    // The request's own read (`loadSession`): one query; a deactivated user is anonymous.
+    const session = yield* loadSession(credential.token);
+    if (session.user === null || session.publicId === null) {
       return null;
     }
-    const data = JSON.parse(row.session_data) as SessionData;
     return {
       client: credential.client,
-      user: toUserRef(row),
-      methods: data.methods ?? [],
-      sessionId: Number(row.session_public_id),
-      createdAt: Number(row.session_created_at),
+      user: session.user,
+      methods: session.data.methods ?? [],
+      sessionId: session.publicId,
+      createdAt: session.createdAt,
     };
   });
