@@ -4,6 +4,7 @@
  * the states and tags after each step, the signals in order) and says what is wrong with it, or
  * nothing. `successSignals` is the flow → success signal table.
  */
+import { authSignalNames } from "../../../machines/signals.ts";
 import type { AuthSignal, AuthSignalName, UserRef } from "../../../machines/signals.ts";
 import type { GeneratedPath, PathStep } from "./paths.ts";
 
@@ -117,23 +118,8 @@ function decided(path: GeneratedPath, steps: ReadonlyArray<PathStep>): Array<Aut
   return steps.flatMap((step) => step.signals.filter((signal) => !beforeDecision(path, step, signal)).map((signal) => signal.type));
 }
 
-/** Signals that announce one write of one request: at most one of each per path. */
-const oncePerPath: ReadonlyArray<AuthSignalName> = [
-  "user_logged_in",
-  "user_logged_out",
-  "user_signed_up",
-  "password_set",
-  "password_changed",
-  "password_reset",
-  "email_confirmed",
-  "email_added",
-  "email_removed",
-  "email_changed",
-  "pre_social_login",
-  "social_account_added",
-  "social_account_updated",
-  "social_account_removed",
-];
+/** Signals that announce one write of one request (all but the resendable confirmation mail): at most one of each per path. */
+const oncePerPath: ReadonlyArray<AuthSignalName> = authSignalNames.filter((name) => name !== "email_confirmation_sent");
 
 const types = (path: GeneratedPath): Array<AuthSignalName> => path.signals.map((signal) => signal.type);
 const indexOf = (path: GeneratedPath, name: AuthSignalName): number => types(path).indexOf(name);
