@@ -2,7 +2,7 @@
  * `createAuth`: builds the services (database, hasher, mailer, tokens) as one Effect runtime,
  * and exposes the signal bus, the Fetch handler and the machines.
  */
-import { Layer, ManagedRuntime } from "effect";
+import { Duration, Layer, ManagedRuntime } from "effect";
 import { machines } from "../machines/index.ts";
 import type { AuthConfig, Logger, ResolvedConfig } from "./config.ts";
 import { resolveConfig } from "./config.ts";
@@ -16,6 +16,7 @@ import { PasswordHasher } from "./services/password-hasher.ts";
 import { Settings } from "./services/settings.ts";
 import { Tokens } from "./services/tokens.ts";
 import { databaseLayer } from "./storage/database.ts";
+import { BusyTimeout } from "./storage/write-transaction.ts";
 import { getSession } from "./runtime/get-session.ts";
 import type { AuthSession, RequestHeaders } from "./runtime/get-session.ts";
 import { hostSessionCookie, sessionCookie } from "./http/exchange.ts";
@@ -106,6 +107,7 @@ export function appLayer(config: ResolvedConfig): Layer.Layer<AppServices> {
     mailerLayer(config),
     Tokens.layer(config.secret),
     Settings.layer(config),
+    Layer.succeed(BusyTimeout, Duration.millis(config.busyTimeoutMs)),
   );
 }
 

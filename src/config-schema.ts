@@ -243,6 +243,7 @@ export const ConfigSchema = object({
     ),
   ),
   migrate: optional(bool),
+  busyTimeoutMs: optional(positive),
   mailer: optional(
     Schema.Union(
       Schema.String.pipe(Schema.filter((s) => s === "console" || /^smtps?:\/\/./.test(s))),

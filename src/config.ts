@@ -179,6 +179,12 @@ export interface AuthConfig {
    * `createAuth` then only checks that none is missing and fails, naming the command, if one is.
    */
   readonly migrate?: boolean;
+  /**
+   * SQLite: how long a write waits (retrying asynchronously) for another connection's write lock
+   * before the request fails with 503 (default 10000). Readers never wait (WAL). PostgreSQL's
+   * locks wait inside the server, and this is not used.
+   */
+  readonly busyTimeoutMs?: number;
   readonly mailer?: string | MailerLike;
   /** How mails are worded (`mail.render`). */
   readonly mail?: MailConfig;
@@ -251,6 +257,7 @@ export interface ResolvedConfig {
   readonly secret: string;
   readonly database: string;
   readonly migrate: boolean;
+  readonly busyTimeoutMs: number;
   readonly mailer: string | MailerLike;
   readonly mail: { readonly render: MailRenderer };
   readonly passwordHasher: "argon2id" | PasswordHasherLike;
@@ -474,6 +481,7 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     secret: config.secret,
     database: config.database ?? "sqlite:auth.db",
     migrate: config.migrate ?? true,
+    busyTimeoutMs: config.busyTimeoutMs ?? 10_000,
     mailer: config.mailer ?? "console",
     mail: { render: config.mail?.render ?? renderMail },
     passwordHasher: config.passwordHasher ?? "argon2id",

@@ -20,7 +20,7 @@ import type { Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
 import type { HitCheck } from "../storage/rate-limits.ts";
 import { releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
-import { busyRetry, isBusy, takeWriteLock } from "../storage/write-transaction.ts";
+import { retryWhileBusy, takeWriteLock } from "../storage/write-transaction.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
 
@@ -298,16 +298,17 @@ export class Step {
     // (asynchronously) before any of the step's writes run — and never after.
     let handedOut = false;
     const program = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql
-        .withTransaction(
+      retryWhileBusy(
+        sql.withTransaction(
           Effect.gen(function* () {
             yield* takeWriteLock;
             handedOut = true;
             ready(yield* Effect.runtime<AppServices>());
             yield* Deferred.await(done);
           }),
-        )
-        .pipe(Effect.retry({ schedule: busyRetry, while: (error) => !handedOut && isBusy(error) })),
+        ),
+        () => !handedOut,
+      ),
     );
     const exit = this.runtime.runPromiseExit(program);
     const runtime = await Promise.race([

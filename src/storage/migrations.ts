@@ -6,7 +6,7 @@ import { SqlClient } from "@effect/sql";
 import { Clock, Effect } from "effect";
 import type { SqlError } from "@effect/sql/SqlError";
 import { lockKey } from "./locks.ts";
-import { busyRetry, isBusy, withWriteTransaction } from "./write-transaction.ts";
+import { retryWhileBusy, withWriteTransaction } from "./write-transaction.ts";
 
 export interface Migration {
   readonly id: number;
@@ -246,7 +246,7 @@ export const pendingMigrations: Effect.Effect<ReadonlyArray<Migration>, SqlError
  */
 export const migrate: Effect.Effect<ReadonlyArray<Migration>, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient;
-  yield* sql.unsafe(migrationsTable).pipe(Effect.retry({ schedule: busyRetry, while: isBusy }));
+  yield* retryWhileBusy(sql.unsafe(migrationsTable));
   return yield* withWriteTransaction(
     Effect.gen(function* () {
       yield* lockKey(migrationLockKey);

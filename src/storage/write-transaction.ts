@@ -3,12 +3,18 @@
  * transaction that reads, then writes can fail with `SQLITE_BUSY` when another connection wrote
  * in between. So a write transaction starts with a no-op write (`BEGIN IMMEDIATE` in effect) and,
  * when the database is busy, is retried after a short asynchronous pause — never a synchronous
- * busy-wait that would stall the event loop of a process holding the lock elsewhere.
+ * busy-wait that would stall the event loop of a process holding the lock elsewhere — for up to
+ * `busyTimeoutMs` (`BusyTimeout`); then it fails with `SQLITE_BUSY` (the request answers 503).
  * PostgreSQL needs neither (row and advisory locks wait inside the server).
  */
 import { SqlClient } from "@effect/sql";
 import type { SqlError } from "@effect/sql/SqlError";
-import { Effect, Schedule } from "effect";
+import { Context, Duration, Effect, Schedule } from "effect";
+
+/** How long a write waits, retrying, for another connection's SQLite write lock (`busyTimeoutMs`). */
+export class BusyTimeout extends Context.Reference<BusyTimeout>()("authmachines/BusyTimeout", {
+  defaultValue: (): Duration.Duration => Duration.seconds(10),
+}) {}
 
 /** A no-op write: on SQLite it takes the write lock of the current transaction. */
 export const takeWriteLock: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -24,15 +30,14 @@ export function isBusy(error: unknown): boolean {
   return typeof cause?.code === "string" && cause.code.startsWith("SQLITE_BUSY");
 }
 
-/** Up to about ten seconds of short, jittered pauses. */
-export const busyRetry = Schedule.exponential("2 millis", 1.5).pipe(
-  Schedule.union(Schedule.spaced("40 millis")),
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(250)),
-);
+/** Short, jittered pauses for up to `wait`. */
+export const busyRetry = (wait: Duration.Duration) =>
+  Schedule.exponential("2 millis", 1.5).pipe(Schedule.union(Schedule.spaced("40 millis")), Schedule.jittered, Schedule.upTo(wait));
+
+/** `effect` retried while it fails with "database is locked" (and `also` holds), up to the `BusyTimeout`. */
+export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: () => boolean = () => true) =>
+  Effect.flatMap(BusyTimeout, (wait) => Effect.retry(effect, { schedule: busyRetry(wait), while: (error) => also() && isBusy(error) }));
 
 /** Runs `effect` in a transaction that holds the write lock from its first statement. */
 export const withWriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.withTransaction(Effect.zipRight(takeWriteLock, effect)).pipe(Effect.retry({ schedule: busyRetry, while: isBusy })),
-  );
+  Effect.flatMap(SqlClient.SqlClient, (sql) => retryWhileBusy(sql.withTransaction(Effect.zipRight(takeWriteLock, effect))));

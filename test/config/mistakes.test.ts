@@ -153,6 +153,7 @@ describe("out-of-range numbers", () => {
     await expectRefused({ account: { loginTimeout: Number.NaN } }, "account.loginTimeout", "expected a positive integer, got NaN");
     await expectRefused({ account: { loginByCodeMaxAttempts: 2.5 } }, "account.loginByCodeMaxAttempts", "expected a positive integer, got 2.5");
     await expectRefused({ trustedProxyCount: -1 }, "trustedProxyCount", "expected a non-negative integer, got -1");
+    await expectRefused({ busyTimeoutMs: 0 }, "busyTimeoutMs", "expected a positive integer, got 0");
     await expectRefused(
       { account: { emailVerificationSupportsResend: -2 } },
       "account.emailVerificationSupportsResend",
