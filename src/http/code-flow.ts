@@ -164,7 +164,7 @@ export async function settleCodeFlow(
 ): Promise<Outcome> {
   const error = rested.context.error;
   if (rested.hasTag("failed")) {
-    return failedOutcome(error);
+    return failedOutcome(step, error);
   }
   if (rested.hasTag("code:gone")) {
     await endCodeFlow(step, resumed);

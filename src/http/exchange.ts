@@ -10,7 +10,7 @@ import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
 import type { AuthEvent } from "../runtime/auth-events.ts";
 import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
-import { Step } from "../runtime/step.ts";
+import { Step, causedBy } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
 import { markSessionSeen, touchSession } from "../storage/sessions.ts";
 import { csrfCookieValid, csrfTokenMatches, issueCsrfToken } from "./csrf.ts";
@@ -212,8 +212,9 @@ export class Exchange {
         await step.write(saveUnsavedSession(step));
       }
       if (outcome.kind === "errors" && outcome.errors.some((e) => e.code === "unexpected")) {
-        // A defect (database, bug) is not the client's error: roll back and answer 500.
-        throw new Error("a flow ended with an unexpected failure");
+        // A defect (database, bug) is not the client's error: roll back and answer 500 (503 when
+        // the defect the step met says the database cannot be reached).
+        throw new Error("a flow ended with an unexpected failure", causedBy(step));
       }
       if (isRateLimited(outcome)) {
         // A limit hit mid-step (a code mail under `confirm_email`): nothing of the step stays,

@@ -10,6 +10,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { emailVerificationActors } from "../actors/email-verification.ts";
 import { runMachine } from "../runtime/run-machine.ts";
+import { causedBy } from "../runtime/step.ts";
 import type { Step } from "../runtime/step.ts";
 import type { AuthenticationDraft } from "../runtime/session.ts";
 import { recordAuthentication } from "../runtime/session.ts";
@@ -89,11 +90,11 @@ export async function clearPending(step: Step): Promise<void> {
  * A pipeline actor's failure: a code mail over `confirm_email` answers 429 (the step keeps
  * nothing); anything else is a defect.
  */
-export function failedOutcome(error: FlowError | null): Outcome {
+export function failedOutcome(step: Step, error: FlowError | null): Outcome {
   if (error?.code === "rate_limited") {
     return { kind: "errors", errors: [error] };
   }
-  throw new Error(`flow failed: ${error?.code ?? "unexpected"}`);
+  throw new Error(`flow failed: ${error?.code ?? "unexpected"}`, causedBy(step));
 }
 
 export async function settle(
@@ -103,7 +104,7 @@ export async function settle(
   record: AuthenticationDraft | null = null,
 ): Promise<Outcome> {
   if (rested.hasTag("failed")) {
-    return failedOutcome(rested.context.error);
+    return failedOutcome(step, rested.context.error);
   }
   if (record !== null) {
     await step.run(recordAuthentication(step, record));

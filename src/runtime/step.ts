@@ -12,6 +12,7 @@ import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import type { ManagedRuntime } from "effect";
 import type { InspectionEvent, Observer } from "xstate";
 import type { AuthenticationRecord, PendingLogin } from "../../machines/contracts.ts";
+import { isFlowError } from "../../machines/errors.ts";
 import type { FlowError } from "../../machines/errors.ts";
 import type { AuthSignal, UserRef } from "../../machines/signals.ts";
 import { AuthFailure } from "../errors.ts";
@@ -173,6 +174,12 @@ export class Step {
    * the step's transaction as it commits, or in one of their own when the step rolls back.
    */
   readonly hitsToGiveBack: Array<string> = [];
+  /**
+   * The last failure of this step's effects that is not a flow error (a database error, a bug):
+   * the machine that met it sees only `unexpected`, so the step's failure carries it as its cause
+   * (reported with its stack; a database that cannot be reached answers 503).
+   */
+  defect: unknown = undefined;
   #transaction: Transaction | null = null;
   #opening: Promise<void> | null = null;
   #finished = false;
@@ -196,14 +203,24 @@ export class Step {
     if (Exit.isSuccess(exit)) {
       return exit.value;
     }
-    throw rejection(exit.cause);
+    throw this.#noted(rejection(exit.cause));
   }
 
   /** Runs an effect that writes: opens the step's transaction first (once, however many ask). */
   async write<A, E>(effect: Effect.Effect<A, E, AppServices>): Promise<A> {
     this.#opening ??= this.#open();
-    await this.#opening;
+    await this.#opening.catch((error: unknown) => {
+      throw this.#noted(error);
+    });
     return this.run(effect);
+  }
+
+  /** `error`, kept as the step's `defect` unless it is a flow error. */
+  #noted(error: unknown): unknown {
+    if (!isFlowError(error)) {
+      this.defect = error;
+    }
+    return error;
   }
 
   /** Hashes outside any transaction (DESIGN §3 rule 2); a violation is a bug, so it throws. */
@@ -319,4 +336,9 @@ export class Step {
     ]);
     this.#transaction = { runtime, done, exit };
   }
+}
+
+/** The options of an error that ends `step`: the defect it met as the cause, if there was one. */
+export function causedBy(step: Step): ErrorOptions | undefined {
+  return step.defect === undefined ? undefined : { cause: step.defect };
 }
