@@ -41,6 +41,7 @@ const inputOnlySuites = [
   "test/http/account-bad-input.test.ts",
   // Always on a SQLite file, whatever the project.
   "test/storage/sqlite-connections.test.ts",
+  "test/security/database-outage-sqlite.test.ts",
 ];
 
 /** Projects do not inherit the root's test options: each gets these (a loaded machine is slow). */
