@@ -39,7 +39,7 @@ import {
 } from "../storage/verifications.ts";
 import type { CodeProcess, Reissue } from "./code-verification.ts";
 import { codeVerificationActors } from "./code-verification.ts";
-import { confirmEmailRule, consumeConfirmEmail, loginPipelineActors, queueVerification, verificationPurposes } from "./login-pipeline.ts";
+import { confirmEmailOwner, confirmEmailRule, consumeConfirmEmail, loginPipelineActors, queueVerification, verificationPurposes } from "./login-pipeline.ts";
 
 /** The unverified address a verification names, if it still holds the mailed value. */
 const pendingAddress = (verification: VerificationRow) =>
@@ -163,7 +163,7 @@ export const reissueVerificationCode =
       // A flow that cannot succeed mailed nothing real: its start stands for that first mail.
       const rule = confirmEmailRule(config);
       const startedRecently = previous === null && process !== null && rule !== null && now - process.startedAt < rule.periodInMs;
-      if (startedRecently || !(yield* consumeConfirmEmail(config, previous?.email ?? process?.flowId ?? "", now))) {
+      if (startedRecently || !(yield* consumeConfirmEmail(config, previous === null ? null : yield* confirmEmailOwner(previous.user_id), previous?.email ?? process?.flowId ?? "", now))) {
         return "rate_limited" as const;
       }
       if (previous === null) {

@@ -39,16 +39,28 @@ export function confirmEmailRule(config: ResolvedConfig) {
   return rule === undefined ? null : { amount: rule.amount, periodInMs: rule.periodInSeconds * 1000 };
 }
 
-/** Takes one verification mail from the `confirm_email` limit of `key` (an address); false when spent. */
-export const consumeConfirmEmail = (config: ResolvedConfig, key: string, now: number) => {
+/**
+ * The `confirm_email` limit's key: allauth's, the address alone; for a mail to a claim (an
+ * unverified address of an account that has a verified one, SECURITY.md EM-09), the address within
+ * that account, so that claiming someone's address never holds back the owner's own mail.
+ */
+const confirmEmailKey = (owner: string | null, email: string) =>
+  owner === null ? `confirm_email:key:${email.toLowerCase()}` : `confirm_email:key:${owner}:${email.toLowerCase()}`;
+
+/** The owner of a verification mail's `confirm_email` key: the account when the address is its claim. */
+export const confirmEmailOwner = (userId: string) =>
+  Effect.map(listEmailAddresses(userId), (rows) => (rows.some((row) => Number(row.verified) === 1) ? userId : null));
+
+/** Takes one verification mail from the `confirm_email` limit of `email` (see `confirmEmailKey`); false when spent. */
+export const consumeConfirmEmail = (config: ResolvedConfig, owner: string | null, email: string, now: number) => {
   const rule = confirmEmailRule(config);
-  return rule === null ? Effect.succeed(true) : hitRateLimit(`confirm_email:key:${key.toLowerCase()}`, rule.amount, rule.periodInMs, now);
+  return rule === null ? Effect.succeed(true) : hitRateLimit(confirmEmailKey(owner, email), rule.amount, rule.periodInMs, now);
 };
 
-/** Whether the `confirm_email` limit of `key` is spent (nothing taken). */
-export const isConfirmEmailSpent = (config: ResolvedConfig, key: string, now: number) => {
+/** Whether the `confirm_email` limit of `email` (see `confirmEmailKey`) is spent (nothing taken). */
+export const isConfirmEmailSpent = (config: ResolvedConfig, owner: string | null, email: string, now: number) => {
   const rule = confirmEmailRule(config);
-  return rule === null ? Effect.succeed(false) : isRateLimited(`confirm_email:key:${key.toLowerCase()}`, rule.amount, rule.periodInMs, now);
+  return rule === null ? Effect.succeed(false) : isRateLimited(confirmEmailKey(owner, email), rule.amount, rule.periodInMs, now);
 };
 
 /**
@@ -56,8 +68,8 @@ export const isConfirmEmailSpent = (config: ResolvedConfig, key: string, now: nu
  * `rate_limited` (allauth's `handle_verification_email_rate_limit` answers 429: the session holds
  * the only code, so a mail cannot be skipped silently). The step answering 429 keeps nothing.
  */
-export const takeCodeMail = (config: ResolvedConfig, email: string, now: number) =>
-  Effect.flatMap(consumeConfirmEmail(config, email, now), (ok) => (ok ? Effect.void : Effect.fail(fail("rate_limited"))));
+export const takeCodeMail = (config: ResolvedConfig, owner: string | null, email: string, now: number) =>
+  Effect.flatMap(consumeConfirmEmail(config, owner, email, now), (ok) => (ok ? Effect.void : Effect.fail(fail("rate_limited"))));
 
 /**
  * Issues a verification key (link mode, under the `confirmEmail` cooldown) or code (code mode,
@@ -75,12 +87,13 @@ export const queueVerification = (
     const now = yield* Clock.currentTimeMillis;
     const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
     const byCode = config.account.emailVerificationByCodeEnabled;
+    const owner = yield* confirmEmailOwner(target.userId);
     // Link mode skips the mail while the cooldown runs (the earlier link still works).
-    if (!byCode && !(yield* consumeConfirmEmail(config, target.email, now))) {
+    if (!byCode && !(yield* consumeConfirmEmail(config, owner, target.email, now))) {
       return none;
     }
     if (byCode && options.limitTaken !== true) {
-      yield* takeCodeMail(config, target.email, now);
+      yield* takeCodeMail(config, owner, target.email, now);
     }
     const purpose = byCode ? verificationPurposes.code : verificationPurposes.link;
     const secret = byCode ? tokens.code() : tokens.key();

@@ -112,7 +112,12 @@ export function loginActors(step: Step, config: ResolvedConfig) {
         account.emailVerificationByCodeEnabled &&
         address !== undefined &&
         Number(address.verified) === 0 &&
-        (await step.run(Effect.flatMap(Clock.currentTimeMillis, (now) => isConfirmEmailSpent(config, address.email, now))))
+        (await step.run(
+          Effect.gen(function* () {
+            const owner = addresses.some((a) => Number(a.verified) === 1) ? candidate.user.id : null;
+            return yield* isConfirmEmailSpent(config, owner, address.email, yield* Clock.currentTimeMillis);
+          }),
+        ))
       ) {
         throw { code: "too_many_login_attempts" };
       }

@@ -203,7 +203,7 @@ export function manageEmailActors(step: Step, config: ResolvedConfig) {
             }
             // Hidden: the old code dies, the new address's owner is told, nothing is stored.
             const now = yield* Clock.currentTimeMillis;
-            yield* takeCodeMail(config, email, now);
+            yield* takeCodeMail(config, null, email, now);
             yield* revokeVerifications(input.userId, verificationPurposes.code, now);
             step.mail({ kind: "account_exists", to: email, userId: null });
             return { emailAddress: null, confirmation: null, verificationId: null, signup };

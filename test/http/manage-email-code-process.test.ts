@@ -24,8 +24,6 @@ async function verifiedMember(h: Harness, client: Client, email = "ann@example.c
   take(h);
 }
 
-const userCount = (h: Harness) => h.count("auth_user");
-
 describe("code mail under confirm_email (1/10s/key): 429, nothing kept", () => {
   it("an add whose address was mailed a code less than 10 s ago", async () => {
     const h = await open(code);
@@ -63,25 +61,17 @@ describe("code mail under confirm_email (1/10s/key): 429, nothing kept", () => {
     await h.close();
   });
 
-  it("a signup whose address was mailed a code less than 10 s ago creates nobody", async () => {
+  it("a member's code to an address they only claim (SECURITY.md EM-09) does not hold back its owner's signup", async () => {
     const h = await open(code);
     const member = h.app();
     await verifiedMember(h, member);
-    // The member's add mails a code to bob@, who signs up himself a moment later.
     await member.request("POST", "account/email", { email: "bob@example.com" });
     take(h);
-    h.takeMails();
-    const before = await userCount(h);
+    expect(h.takeMails().map((m) => m.to)).toEqual(["bob@example.com"]);
     const bob = h.browser();
-    expectStatus(await bob.request("POST", "auth/signup", { email: "bob@example.com", password: goodPassword }), 429);
-    expect(take(h).names).toEqual([]);
-    expect(h.takeMails()).toEqual([]);
-    expect(await userCount(h)).toBe(before);
-    // The browser keeps no session of the refused step.
-    expect((await bob.request("GET", "auth/session")).status).toBe(401);
-    await advance(h, "11 seconds");
     expect((await bob.request("POST", "auth/signup", { email: "bob@example.com", password: goodPassword })).status).toBe(401);
     expect(take(h).names).toEqual(["user_signed_up", "email_confirmation_sent"]);
+    expect(h.takeMails().map((m) => m.to)).toEqual(["bob@example.com"]);
     await h.close();
   });
 });

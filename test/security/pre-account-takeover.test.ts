@@ -185,10 +185,10 @@ describe("the attacker signed up with the victim's address (its only address)", 
 });
 
 describe("the attacker added the victim's address, unverified, to an account with a verified one (a claim)", () => {
-  // The attacker's add already took the address's confirmation cooldown (allauth's per-address
-  // `confirm_email` limit); the victim's signup mail is what these tests follow.
+  // allauth's default limits stay on: the attacker's add mailed the address once, under a
+  // `confirm_email` cooldown of the claiming account's own, so the victim's signup is mailed.
   it("signup: the claim does not make the address taken; the victim's verification deletes it", async () => {
-    await open({ rateLimits: { confirmEmail: false } });
+    await open();
     const attacker = await claim();
     const client = h.app();
     const signup = await client.request("POST", "auth/signup", { email: victim, password: newPassword });
@@ -209,7 +209,7 @@ describe("the attacker added the victim's address, unverified, to an account wit
   });
 
   it("password login by the address names the victim's own account, not the claim, before either is verified", async () => {
-    await open({ rateLimits: { confirmEmail: false } });
+    await open();
     await claim();
     // While nobody else holds it, the claim logs its own account in (as allauth's lookup does).
     expect(await passwordWorks(victim, attackerPassword)).toBe(true);
@@ -229,6 +229,9 @@ describe("the attacker added the victim's address, unverified, to an account wit
   });
 
   it("a claim that was the attacker's primary hands it to their verified address when deleted", async () => {
+    // The attacker's signup mailed the address while it was their only one (not yet a claim),
+    // which takes allauth's per-address `confirm_email` cooldown; that cooldown is not what this
+    // test is about.
     await open({ rateLimits: { confirmEmail: false } });
     const attacker = h.browser();
     await attacker.request("POST", "auth/signup", { email: victim, password: attackerPassword });
