@@ -18,7 +18,6 @@ import type { EmailAddressRow } from "../storage/users.ts";
 import {
   deleteEmailAddress,
   findEmailAddressById,
-  findEmailClaims,
   findEmailAddresses,
   findUserById,
   findUserEmailAddress,
@@ -39,6 +38,7 @@ import {
 } from "../storage/verifications.ts";
 import type { CodeProcess, Reissue } from "./code-verification.ts";
 import { codeVerificationActors } from "./code-verification.ts";
+import { dropClaims } from "./email-claims.ts";
 import { confirmEmailOwner, confirmEmailRule, consumeConfirmEmail, loginPipelineActors, queueVerification, verificationPurposes } from "./login-pipeline.ts";
 
 /** The unverified address a verification names, if it still holds the mailed value. */
@@ -57,25 +57,6 @@ const refuseTaken = (row: Pick<EmailAddressRow, "id" | "email">, config: Resolve
       const others = yield* findEmailAddresses(row.email);
       if (others.some((o) => o.id !== row.id && Number(o.verified) === 1)) {
         return yield* fail("email_taken", "key");
-      }
-    }
-  });
-
-/**
- * Someone else's claim on the address (SECURITY.md EM-09) goes once the address is proved here;
- * a claim that was its account's primary hands that over to a verified address of the account.
- */
-const dropClaims = (row: EmailAddressRow) =>
-  Effect.gen(function* () {
-    for (const claim of yield* findEmailClaims(row.email, row.id)) {
-      if (claim.user_id === row.user_id) {
-        continue;
-      }
-      yield* deleteEmailAddress(claim.id);
-      const heir = (yield* listEmailAddresses(claim.user_id)).find((a) => Number(a.verified) === 1);
-      if (Number(claim.is_primary) === 1 && heir !== undefined) {
-        yield* updateEmailAddress({ ...heir, is_primary: 1 });
-        yield* setUserEmail(claim.user_id, heir.email);
       }
     }
   });
@@ -114,6 +95,7 @@ const securePreAccount = (step: Step, row: EmailAddressRow, config: ResolvedConf
 export const verifyAddress = (step: Step, row: EmailAddressRow, config: ResolvedConfig) =>
   Effect.gen(function* () {
     yield* refuseTaken(row, config);
+    // Someone else's claim on the address (SECURITY.md EM-09) goes once the address is proved here.
     yield* dropClaims(row);
     const siblings = (yield* listEmailAddresses(row.user_id)).filter((a) => a.id !== row.id);
     if (siblings.length === 0) {

@@ -18,8 +18,9 @@ import { cleanEmail } from "../domain/email.ts";
 import { failWith } from "../errors.ts";
 import type { Step } from "../runtime/step.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
+import { isAddressHeld } from "./email-claims.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
-import { createSocialUser, freeUsername, isAddressTaken } from "./social-account.ts";
+import { createSocialUser, freeUsername } from "./social-account.ts";
 import { refusesTakenEmail, signupUsername } from "./signup.ts";
 
 export function providerSignupActors(step: Step, config: ResolvedConfig, provider: ProviderConfig, profile: SocialProfile) {
@@ -36,7 +37,7 @@ export function providerSignupActors(step: Step, config: ResolvedConfig, provide
             email = cleanEmail(input.email, account.emailMaxLength);
             if (email === null) {
               errors.push({ code: "invalid", param: "email" });
-            } else if (account.uniqueEmail && (yield* isAddressTaken(email))) {
+            } else if (account.uniqueEmail && (yield* isAddressHeld(email))) {
               if (refusesTakenEmail(account)) {
                 errors.push({ code: "social_email_taken", param: "email", details: { value: provider.name } });
               } else {

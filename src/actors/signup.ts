@@ -20,7 +20,6 @@ import { unusablePasswordPrefix } from "../services/password-hasher.ts";
 import { Tokens } from "../services/tokens.ts";
 import { lockKey } from "../storage/locks.ts";
 import {
-  findHeldEmailAddresses,
   findUserById,
   findUserByUsername,
   insertEmailAddress,
@@ -28,10 +27,8 @@ import {
   toEmailAddressRef,
   toUserRef,
 } from "../storage/users.ts";
+import { isAddressHeld } from "./email-claims.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
-
-/** Is `email` held by any account (verified, or unverified but not a mere claim)? */
-const isEmailInUse = (email: string) => Effect.map(findHeldEmailAddresses(email), (rows) => rows.length > 0);
 
 /** Is an address taken by someone else refused as `email_taken` (not hidden, not allowed)? */
 export function refusesTakenEmail(account: ResolvedConfig["account"]): boolean {
@@ -59,7 +56,7 @@ export const cleanSignup = (
       if (email === null) {
         errors.push({ code: "invalid", param: "email" });
       } else {
-        emailTaken = yield* isEmailInUse(email);
+        emailTaken = yield* isAddressHeld(email);
         if (emailTaken && refusesTakenEmail(account)) {
           errors.push({ code: "email_taken", param: "email" });
         }
@@ -134,7 +131,7 @@ export function signupActors(step: Step, config: ResolvedConfig) {
           if (input.username !== null) {
             yield* lockKey(`username:${input.username.toLowerCase()}`);
           }
-          if (input.email !== null && account.preventEnumeration !== "strict" && (yield* isEmailInUse(input.email))) {
+          if (input.email !== null && account.preventEnumeration !== "strict" && (yield* isAddressHeld(input.email))) {
             return yield* fail("email_taken", "email");
           }
           if (input.username !== null && (yield* findUserByUsername(input.username)) !== null) {

@@ -23,7 +23,6 @@ import {
 } from "../storage/social.ts";
 import type { EmailAddressRow } from "../storage/users.ts";
 import {
-  findEmailAddresses,
   findUserById,
   findUserByUsername,
   insertEmailAddress,
@@ -32,6 +31,7 @@ import {
   toEmailAddressRef,
   toUserRef,
 } from "../storage/users.ts";
+import { dropClaims, isAddressHeld } from "./email-claims.ts";
 
 /** Keeps the login's tokens (sealed) when `storeTokens` is on; a renewal without a refresh token keeps the old one. */
 export const keepTokens = (config: ResolvedConfig, accountId: string, profile: SocialProfile) =>
@@ -73,9 +73,6 @@ export const storeSocialAccount = (config: ResolvedConfig, userId: string, profi
 export const hasVerifiedAddress = (userId: string) =>
   Effect.map(listEmailAddresses(userId), (rows) => rows.some((row) => Number(row.verified) === 1));
 
-/** Whether an address is held by any account. */
-export const isAddressTaken = (email: string) => Effect.map(findEmailAddresses(email), (rows) => rows.length > 0);
-
 /**
  * A free username for a social signup that needs one (allauth's `populate_username`): the
  * provider's, else the address's local part, else "user", cleaned, with a number appended until
@@ -98,8 +95,10 @@ export const freeUsername = (config: ResolvedConfig, wanted: string | null, emai
 
 /**
  * Creates the user of a social signup: an unusable password, the signup address as primary
- * (verified when the provider says so), the provider's other addresses that nobody holds, and
- * the social account. Never `social_account_added`: the caller emits `user_signed_up`.
+ * (verified when the provider says so), the provider's other addresses that no account holds (a
+ * claim does not hold one), and the social account. Other accounts' claims on the addresses the
+ * provider verified are deleted (SECURITY.md EM-09, OA-09), as a code or link would delete them.
+ * Never `social_account_added`: the caller emits `user_signed_up`.
  */
 export const createSocialUser = (config: ResolvedConfig, profile: SocialProfile, input: CreateSocialUserInput) =>
   Effect.gen(function* () {
@@ -115,7 +114,8 @@ export const createSocialUser = (config: ResolvedConfig, profile: SocialProfile,
         return yield* fail("username_taken", "username");
       }
     }
-    if (email !== null && config.account.uniqueEmail && (yield* isAddressTaken(email))) {
+    // A claim on the address (SECURITY.md EM-09) does not make it taken.
+    if (email !== null && config.account.uniqueEmail && (yield* isAddressHeld(email))) {
       return yield* fail("email_taken", "email");
     }
     const id = tokens.id();
@@ -130,10 +130,16 @@ export const createSocialUser = (config: ResolvedConfig, profile: SocialProfile,
     }
     for (const other of profile.emailAddresses) {
       const address = cleanEmail(other.email, config.account.emailMaxLength);
-      if (address === null || address === email || (yield* isAddressTaken(address))) {
+      if (address === null || address === email || (yield* isAddressHeld(address))) {
         continue;
       }
       yield* insertEmailAddress({ id: tokens.id(), user_id: id, email: address, verified: other.verified ? 1 : 0, is_primary: 0 });
+    }
+    // The provider proved these addresses: other accounts' claims on them go, in this transaction.
+    for (const row of yield* listEmailAddresses(id)) {
+      if (Number(row.verified) === 1) {
+        yield* dropClaims(row);
+      }
     }
     const account = yield* storeSocialAccount(config, id, profile);
     const user = toUserRef((yield* findUserById(id))!);

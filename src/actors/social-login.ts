@@ -25,8 +25,9 @@ import type { Step } from "../runtime/step.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
 import { findSocialAccount, toSocialAccountRef, updateSocialAccountData } from "../storage/social.ts";
 import { findEmailAddresses, findUserById, toUserRef } from "../storage/users.ts";
+import { isAddressHeld } from "./email-claims.ts";
 import { loginPipelineActors } from "./login-pipeline.ts";
-import { createSocialUser, freeUsername, hasVerifiedAddress, isAddressTaken, keepTokens, storeSocialAccount } from "./social-account.ts";
+import { createSocialUser, freeUsername, hasVerifiedAddress, keepTokens, storeSocialAccount } from "./social-account.ts";
 
 /** What the edge gives the social actors besides the step: the provider, what it said, and the receivers' hook. */
 export interface SocialLoginEdge {
@@ -126,7 +127,7 @@ export function socialLoginActors(step: Step, config: ResolvedConfig, edge: Soci
           if (email === null) {
             return { decision: social.emailRequired ? ("form" as const) : ("auto" as const), email: null };
           }
-          if (!config.account.uniqueEmail || !(yield* isAddressTaken(email))) {
+          if (!config.account.uniqueEmail || !(yield* isAddressHeld(email))) {
             return { decision: "auto" as const, email };
           }
           // allauth's `assess_unique_email`: hidden behind mandatory verification, else the form.
