@@ -12,6 +12,7 @@ import { checkCode } from "../actors/code-verification.ts";
 import { emailVerificationActors, verificationPurposes } from "../actors/index.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
@@ -106,7 +107,7 @@ export async function getEmailVerification(exchange: Exchange): Promise<Response
 }
 
 function machineFor(config: ResolvedConfig, step: Step, resumed: ResumedFlow | null) {
-  return emailVerificationMachine.provide({ actors: emailVerificationActors(step, config, resumed?.process ?? null) });
+  return withActors(emailVerificationMachine, emailVerificationActors(step, config, resumed?.process ?? null));
 }
 
 function inputFor(config: ResolvedConfig, step: Step, now: number) {

@@ -12,6 +12,7 @@ import { loginByCodeActors } from "../actors/login-by-code.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
 import type { ResumedFlow } from "./code-flow.ts";
@@ -29,7 +30,7 @@ function input(step: Step, config: ResolvedConfig, stage: { login: PendingLogin;
 }
 
 function machineFor(step: Step, config: ResolvedConfig, resumed: ResumedFlow | null) {
-  return loginByCodeMachine.provide({ actors: loginByCodeActors(step, config, resumed?.process ?? null) });
+  return withActors(loginByCodeMachine, loginByCodeActors(step, config, resumed?.process ?? null));
 }
 
 /** Parks a login at the login-code stage (its code was just mailed). */

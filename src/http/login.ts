@@ -13,6 +13,7 @@ import { Secret } from "../../machines/secret.ts";
 import { loginActors } from "../actors/login.ts";
 import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { hitsInTransaction } from "../storage/rate-limits.ts";
 import type { Exchange } from "./exchange.ts";
@@ -48,7 +49,7 @@ export async function postLogin(exchange: Exchange): Promise<Response> {
   const username = byEmail ? null : (input.value.username ?? "");
   return exchange.step(async (step) => {
     step.owedHits = edgeHits(config, "login", { ip: exchange.info.ip });
-    const machine = loginMachine.provide({ actors: loginActors(step, config) });
+    const machine = withActors(loginMachine, loginActors(step, config));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
       event: {

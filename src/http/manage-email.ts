@@ -15,6 +15,7 @@ import { toFlowError } from "../../machines/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { SessionState, Step } from "../runtime/step.ts";
@@ -110,7 +111,7 @@ export async function manageEmailStep(
   options: { readonly reauthenticated: boolean },
 ): Promise<Outcome> {
   const now = await step.run(Clock.currentTimeMillis);
-  const machine = manageEmailMachine.provide({ actors: manageEmailActors(step, config) });
+  const machine = withActors(manageEmailMachine, manageEmailActors(step, config));
   const { snapshot } = await runMachine(step, machine, {
     input: {
       settings: flowSettings(config),
@@ -178,7 +179,7 @@ async function changeDuringSignup(exchange: Exchange, session: SessionState): Pr
     if (resumed === null) {
       return { kind: "status", status: 409 };
     }
-    const machine = manageEmailMachine.provide({ actors: manageEmailActors(step, config) });
+    const machine = withActors(manageEmailMachine, manageEmailActors(step, config));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: null, needsReauthentication: false },
       event: { type: "CHANGE", email: input.value.email!, userId: login.userId, current: login.email ?? user.email },

@@ -10,6 +10,7 @@ import { Secret } from "../../machines/secret.ts";
 import { passwordChangeActors } from "../actors/password-change.ts";
 import { passwordSetActors } from "../actors/password-set.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
@@ -48,8 +49,8 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
       },
     };
     const { snapshot } = setting
-      ? await runMachine(step, passwordSetMachine.provide({ actors: passwordSetActors(step, config) }), common)
-      : await runMachine(step, passwordChangeMachine.provide({ actors: passwordChangeActors(step, config) }), common);
+      ? await runMachine(step, withActors(passwordSetMachine, passwordSetActors(step, config)), common)
+      : await runMachine(step, withActors(passwordChangeMachine, passwordChangeActors(step, config)), common);
     if (snapshot.hasTag("failed")) {
       throw new Error("password change failed");
     }

@@ -11,6 +11,7 @@ import { findResetKey, passwordResetActors } from "../actors/password-reset.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
 import type { ResumedFlow } from "./code-flow.ts";
@@ -32,7 +33,7 @@ function input(step: Step, config: ResolvedConfig) {
 }
 
 function machineFor(step: Step, config: ResolvedConfig, resumed: ResumedFlow | null) {
-  return passwordResetMachine.provide({ actors: passwordResetActors(step, config, resumed?.process ?? null) });
+  return withActors(passwordResetMachine, passwordResetActors(step, config, resumed?.process ?? null));
 }
 
 /** A fresh flow for one event: the request (both modes) or a link-mode reset. */

@@ -9,6 +9,7 @@ import type { FlowError } from "../../machines/errors.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
 import { emailVerificationActors } from "../actors/email-verification.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { causedBy } from "../runtime/step.ts";
 import type { Step } from "../runtime/step.ts";
@@ -46,7 +47,7 @@ export async function parkLogin(
     await savePending(step, config, pending, null);
     return;
   }
-  const flow = await runMachine(step, emailVerificationMachine.provide({ actors: emailVerificationActors(step, config) }), {
+  const flow = await runMachine(step, withActors(emailVerificationMachine, emailVerificationActors(step, config)), {
     input: {
       settings: flowSettings(config),
       sessionUser: step.session.user,

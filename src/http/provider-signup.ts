@@ -8,6 +8,7 @@ import { providerSignupMachine } from "../../machines/provider-signup.ts";
 import { providerSignupActors } from "../actors/provider-signup.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { PendingSocialSignup, Step } from "../runtime/step.ts";
@@ -71,7 +72,7 @@ export async function providerSignup(exchange: Exchange): Promise<Response> {
   }
   const profile = profileOf(config, pending);
   return exchange.step(async (step): Promise<Outcome> => {
-    const machine = providerSignupMachine.provide({ actors: providerSignupActors(step, config, provider, profile) });
+    const machine = withActors(providerSignupMachine, providerSignupActors(step, config, provider, profile));
     const { snapshot } = await runMachine(step, machine, {
       input: {
         settings: { ...flowSettings(config), emailVerification: config.socialaccount.emailVerification },

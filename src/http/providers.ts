@@ -8,6 +8,7 @@ import { socialDisconnectMachine } from "../../machines/social-disconnect.ts";
 import { socialDisconnectActors } from "../actors/social-disconnect.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
 import { displayOf } from "../social/profile.ts";
@@ -49,7 +50,7 @@ export async function manageProviders(exchange: Exchange): Promise<Response> {
   }
   const now = await runtime.runPromise(Clock.currentTimeMillis);
   return exchange.step(async (step) => {
-    const machine = socialDisconnectMachine.provide({ actors: socialDisconnectActors(step, config) });
+    const machine = withActors(socialDisconnectMachine, socialDisconnectActors(step, config));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user, needsReauthentication: needsReauthentication(config, step.session, now) },
       event: { type: "DISCONNECT", provider: input.value.provider!, uid: input.value.account! },

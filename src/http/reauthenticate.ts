@@ -6,6 +6,7 @@ import { reauthenticateMachine } from "../../machines/reauthenticate.ts";
 import { Secret } from "../../machines/secret.ts";
 import { reauthenticateActors } from "../actors/reauthenticate.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import { saveSessionData } from "../runtime/session.ts";
 import type { Exchange } from "./exchange.ts";
@@ -30,7 +31,7 @@ export async function postReauthenticate(exchange: Exchange): Promise<Response> 
     return exchange.respond({ kind: "errors", errors: input.errors }, session);
   }
   return exchange.step(async (step) => {
-    const machine = reauthenticateMachine.provide({ actors: reauthenticateActors(step, config) });
+    const machine = withActors(reauthenticateMachine, reauthenticateActors(step, config));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
       event: { type: "SUBMIT", password: new Secret(input.value.password!) },

@@ -2,6 +2,7 @@
 import { logoutMachine } from "../../machines/logout.ts";
 import { logoutActors } from "../actors/logout.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Exchange } from "./exchange.ts";
 
@@ -12,7 +13,7 @@ export async function getSession(exchange: Exchange): Promise<Response> {
 export async function deleteSession(exchange: Exchange): Promise<Response> {
   const { config } = exchange.deps;
   return exchange.step(async (step) => {
-    const machine = logoutMachine.provide({ actors: logoutActors(step) });
+    const machine = withActors(logoutMachine, logoutActors(step));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
       event: { type: "LOGOUT" },

@@ -9,6 +9,7 @@ import { Secret } from "../../machines/secret.ts";
 import { cleanSignup, signupActors } from "../actors/signup.ts";
 import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Exchange } from "./exchange.ts";
 import type { Field } from "./input.ts";
@@ -57,7 +58,7 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
     return exchange.respond({ kind: "status", status: 403 }, session);
   }
   return exchange.step(async (step) => {
-    const machine = signupMachine.provide({ actors: signupActors(step, config) });
+    const machine = withActors(signupMachine, signupActors(step, config));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
       event: {

@@ -11,6 +11,7 @@ import type { PreSocialLoginOutput, SocialProfileData } from "../../machines/soc
 import { socialLoginActors } from "../actors/social-login.ts";
 import type { ResolvedConfig } from "../config.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { saveSessionData } from "../runtime/session.ts";
@@ -72,7 +73,7 @@ export async function runSocialLogin(
   };
   const actors = socialLoginActors(step, config, { provider, profile, preSocialLogin });
   const social = config.socialaccount;
-  const { snapshot } = await runMachine(step, socialLoginMachine.provide({ actors }), {
+  const { snapshot } = await runMachine(step, withActors(socialLoginMachine, actors), {
     input: {
       settings: { ...flowSettings(config), emailVerification: social.emailVerification },
       sessionUser: step.session.user,

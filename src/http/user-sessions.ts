@@ -3,6 +3,7 @@ import { Clock } from "effect";
 import { userSessionsMachine } from "../../machines/user-sessions.ts";
 import { userSessionsActors } from "../actors/user-sessions.ts";
 import { flowSettings } from "../config.ts";
+import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Step } from "../runtime/step.ts";
 import { listUserSessions } from "../storage/sessions.ts";
@@ -59,7 +60,7 @@ export async function userSessions(exchange: Exchange): Promise<Response> {
   }
   const sessionIds = items as Array<number>;
   return exchange.step(async (step) => {
-    const machine = userSessionsMachine.provide({ actors: userSessionsActors(step) });
+    const machine = withActors(userSessionsMachine, userSessionsActors(step));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user, currentSessionId: step.session.publicId },
       event: { type: "END", sessionIds },

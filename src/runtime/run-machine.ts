@@ -6,6 +6,8 @@
 import { createActor, waitFor } from "xstate";
 import type { AnyStateMachine, EventFrom, InputFrom, Snapshot, SnapshotFrom } from "xstate";
 import type { AuthSignal } from "../../machines/signals.ts";
+import type { BoundMachine } from "./bound-machine.ts";
+import { registerRun } from "./bound-machine.ts";
 import type { Step } from "./step.ts";
 
 export interface RunOptions<M extends AnyStateMachine> {
@@ -27,7 +29,7 @@ function isResting(snapshot: { status: string; children: Record<string, unknown>
 
 export async function runMachine<M extends AnyStateMachine>(
   step: Step,
-  machine: M,
+  { machine, actors }: BoundMachine<M>,
   options: RunOptions<M>,
 ): Promise<RunResult<M>> {
   const actor = createActor(machine, {
@@ -35,6 +37,7 @@ export async function runMachine<M extends AnyStateMachine>(
     ...(options.snapshot === undefined ? {} : { snapshot: options.snapshot }),
     ...(step.inspect === undefined ? {} : { inspect: step.inspect }),
   });
+  registerRun(actor.system, actors);
   actor.on("*", (signal: AuthSignal) => {
     step.signals.push({ signal, sessionUser: step.session.user, sessionId: step.session.id });
   });
