@@ -31,6 +31,14 @@ export type Job =
       sync: Sync;
       /** authmachines only: allauth's default rate limits on ("default") or off (the default). */
       rateLimits?: "off" | "default";
+      /**
+       * On PostgreSQL instead of a SQLite file (`sync` then means nothing): `url` reaches a schema
+       * already migrated for `lib`, which other processes may share. `tag` makes this process's
+       * emails its own. After its warm-up the child sends `{ ready: true }` and waits for the
+       * parent's "go", so that processes measuring together start together; it answers with every
+       * latency, so that the parent can merge them.
+       */
+      postgres?: { url: string; tag: string };
     }
   | { kind: "alloc"; sync: Sync; steps: number; warmup: number }
   | { kind: "floor"; hasher: HasherName; op: "hash" | "verify"; concurrency: number; ops: number; warmup: number }
@@ -41,6 +49,20 @@ export type Job =
 /** The hasher a library runs with: better-auth's scrypt is its own `better-auth/crypto`. */
 async function hasherFor(lib: Lib, name: HasherName): Promise<Hasher> {
   return lib === "better-auth" && name === "scrypt" ? (await import("./peer.ts")).betterAuthScrypt : hashers[name];
+}
+
+/** Tells the parent this process is warm, and waits for its "go". */
+function awaitGo(): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (message === "go") {
+        process.off("message", onMessage);
+        resolve();
+      }
+    };
+    process.on("message", onMessage);
+    process.send!({ ready: true });
+  });
 }
 
 async function run(job: Job, dir: string): Promise<unknown> {
@@ -57,17 +79,30 @@ async function run(job: Job, dir: string): Promise<unknown> {
         verify: (hash, password) => (hash.startsWith("$free$") ? free : real).verify(hash, password),
       };
       const hasher = clock.wrap(switching);
+      const pg = job.postgres;
       const driver =
         job.lib === "authmachines"
-          ? await (await import("./ours.ts")).ourDriver(file, hasher, job.sync, job.rateLimits ?? "off")
-          : await (await import("./peer.ts")).peerDriver(file, hasher, job.sync);
+          ? pg === undefined
+            ? await (await import("./ours.ts")).ourDriver(file, hasher, job.sync, job.rateLimits ?? "off")
+            : await (await import("./ours.ts")).ourPgDriver(pg.url, hasher, job.rateLimits ?? "off")
+          : pg === undefined
+            ? await (await import("./peer.ts")).peerDriver(file, hasher, job.sync)
+            : await (await import("./peer.ts")).peerPgDriver(pg.url, hasher);
+      const tag = pg?.tag ?? "";
       try {
         if (warming) {
-          const options = { ops: job.engineWarmup, concurrency: job.concurrency, warmup: 0, clock: new HashClock(), prefix: "warm" };
+          const options = { ops: job.engineWarmup, concurrency: job.concurrency, warmup: 0, clock: new HashClock(), prefix: `${tag}warm` };
           await runWorkload(driver, job.workload, options);
           warming = false;
         }
-        return await runWorkload(driver, job.workload, { ops: job.ops, concurrency: job.concurrency, warmup: job.warmup, clock });
+        return await runWorkload(driver, job.workload, {
+          ops: job.ops,
+          concurrency: job.concurrency,
+          warmup: job.warmup,
+          clock,
+          prefix: `${tag}user`,
+          ...(pg === undefined ? {} : { beforeMeasure: awaitGo, keepLatencies: true }),
+        });
       } finally {
         await driver.close();
       }

@@ -7,7 +7,7 @@
  */
 import Database from "better-sqlite3";
 import type { Hasher, HashClock, RunStats } from "./metrics.ts";
-import { mib, quantile, round, RssSampler, runOps } from "./metrics.ts";
+import { epochMs, mib, quantile, round, RssSampler, runOps } from "./metrics.ts";
 import { password } from "./workloads.ts";
 
 export async function runHashFloor(
@@ -54,6 +54,7 @@ export function runBareTransaction(
   const latencies = new Float64Array(ops);
   const rss = new RssSampler();
   rss.start();
+  const startedAtMs = epochMs();
   const started = performance.now();
   for (let i = 0; i < ops; i++) {
     const t = performance.now();
@@ -77,5 +78,7 @@ export function runBareTransaction(
     hashCalls: 0,
     failures: 0,
     firstError: null,
+    startedAtMs: round(startedAtMs, 3),
+    endedAtMs: round(startedAtMs + wallMs, 3),
   };
 }

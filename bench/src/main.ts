@@ -6,7 +6,9 @@
  * number of pending flows of the scale run; BENCH_ONLY=floor,workloads,engine,limits,commit,alloc,scale
  * picks parts; BENCH_RUNS (default 3) repeats the side-by-side parts limits, commit and alloc and
  * prints their ranges; BENCH_LIMITS_HASHERS (default free,argon2id) are the hashers of the limits
- * part; BENCH_OUT (default results.json) is the file written in bench/.
+ * part; BENCH_OUT (default results.json) is the file written in bench/. The PostgreSQL part `pg`
+ * (not in the default set: it needs a server) reads BENCH_PG_URL, BENCH_PG_SCHEMA_PREFIX,
+ * BENCH_PG_HASHERS and BENCH_PG_CONCURRENCY (see README.md and pg.ts).
  */
 import Database from "better-sqlite3";
 import { fork } from "node:child_process";
@@ -21,6 +23,8 @@ import { argon2idParameters as libraryArgon2idParameters } from "../../src/servi
 import { argon2idParameters, scryptParameters } from "./hashers.ts";
 import type { RunStats } from "./metrics.ts";
 import { round } from "./metrics.ts";
+import type { PgMeasurement } from "./pg.ts";
+import { measureOnPostgres, serverSettings } from "./pg.ts";
 import type { WorkloadName } from "./workloads.ts";
 import { workloadTitles } from "./workloads.ts";
 
@@ -35,6 +39,10 @@ const only = new Set((process.env["BENCH_ONLY"] ?? "floor,workloads,engine,limit
 const runs = Math.max(1, Number(process.env["BENCH_RUNS"] ?? "3"));
 const limitHashers = (process.env["BENCH_LIMITS_HASHERS"] ?? "free,argon2id").split(",") as Array<HasherName>;
 const outFile = process.env["BENCH_OUT"] ?? "results.json";
+const pgUrl = process.env["BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+const pgSchemaPrefix = process.env["BENCH_PG_SCHEMA_PREFIX"] ?? "authbench_";
+const pgHashers = (process.env["BENCH_PG_HASHERS"] ?? "free,argon2id").split(",") as Array<HasherName>;
+const pgConcurrencies = (process.env["BENCH_PG_CONCURRENCY"] ?? "1,8").split(",").map(Number);
 const libs: ReadonlyArray<Lib> = ["authmachines", "better-auth"];
 const concurrencies = [1, 8] as const;
 const workloads: ReadonlyArray<WorkloadName> = ["W1", "W2", "W3", "W4"];
@@ -105,14 +113,30 @@ const machine = {
     "better-auth": version("better-auth", benchDir),
     "better-sqlite3 (bench, better-auth)": version("better-sqlite3", benchDir),
     "@node-rs/argon2": version("@node-rs/argon2", benchDir),
+    ...(only.has("pg")
+      ? {
+          "@effect/sql-pg": version("@effect/sql-pg", root),
+          "pg (authmachines)": version("pg", root),
+          "pg (bench, better-auth)": version("pg", benchDir),
+          kysely: version("kysely", benchDir),
+        }
+      : {}),
   },
+  postgres: only.has("pg") ? await serverSettings(pgUrl) : null,
   sqlite: (() => {
     const db = new Database(":memory:");
     const version = db.prepare("SELECT sqlite_version() AS v").pluck().get() as string;
     db.close();
     return version;
   })(),
-  settings: { scale, flows, runs, parts: [...only], limitHashers },
+  settings: {
+    scale,
+    flows,
+    runs,
+    parts: [...only],
+    limitHashers,
+    ...(only.has("pg") ? { pgHashers, pgConcurrencies, pgSchemaPrefix } : {}),
+  },
 };
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -128,6 +152,17 @@ interface Additions {
   limits: Array<{ run: number; hasher: HasherName; workload: WorkloadName; concurrency: number; off: Row; on: Row; ratio: number }>;
   commit: Array<{ run: number; engine: Row; bare: [Row, Row]; bareMean: number; ratio: number }>;
   alloc: Array<{ run: number; stats: AllocationStats }>;
+  /** PostgreSQL: one process and two processes on one schema, side by side; ratio two/one. */
+  pg: Array<{
+    run: number;
+    lib: Lib;
+    hasher: HasherName;
+    workload: WorkloadName;
+    concurrency: number;
+    one: PgMeasurement;
+    two: PgMeasurement;
+    ratio: number;
+  }>;
 }
 
 const results: {
@@ -150,7 +185,7 @@ const results: {
   engine: [],
   bare: [],
   scale: null,
-  additions: { limits: [], commit: [], alloc: [] },
+  additions: { limits: [], commit: [], alloc: [], pg: [] },
   ratios: [],
   targets: [],
 };
@@ -288,6 +323,45 @@ for (let run = 1; run <= runs; run++) {
       `[${elapsed()}] run ${run} commit floor FULL: engine login c=8 ${engine.opsPerSec} steps/s, bare ${before.opsPerSec} / ${after.opsPerSec} tx/s, ratio ${ratio}` +
         failed(engine),
     );
+  }
+  if (only.has("pg")) {
+    for (const hasher of pgHashers) {
+      for (const workload of workloads) {
+        for (const concurrency of pgConcurrencies) {
+          for (const lib of libs) {
+            const free = hasher === "free";
+            const job: Extract<Job, { kind: "workload" }> = {
+              kind: "workload",
+              lib,
+              hasher,
+              workload,
+              concurrency,
+              // Per process: two processes run twice the operations in all.
+              ops: free ? Math.max(concurrency, Math.round((workload === "W4" ? 300 : 1500) * scale)) : opsFor(hasher, workload, concurrency),
+              warmup: free ? (workload === "W4" ? 200 : 1000) : warmupFor(hasher, concurrency),
+              engineWarmup: free ? 0 : workload === "W4" ? 100 : 300,
+              sync: "FULL",
+            };
+            // The order alternates between runs, so that a drifting machine favours neither side.
+            const order = run % 2 === 1 ? [1, 2] : [2, 1];
+            const got: Record<number, PgMeasurement> = {};
+            for (const processes of order) {
+              got[processes] = await measureOnPostgres(benchDir, pgUrl, pgSchemaPrefix, job, processes);
+            }
+            const one = got[1]!;
+            const two = got[2]!;
+            const ratio = round(two.opsPerSec / one.opsPerSec, 3);
+            results.additions.pg.push({ run, lib, hasher, workload, concurrency, one, two, ratio });
+            log(
+              `[${elapsed()}] run ${run} pg ${workload} ${lib} ${hasher} c=${concurrency}: 1 process ${one.opsPerSec}/s, ` +
+                `2 processes ${two.opsPerSec}/s (start skew ${two.startSkewMs} ms), ratio ${ratio}` +
+                failed(one) +
+                failed(two),
+            );
+          }
+        }
+      }
+    }
   }
   if (only.has("alloc")) {
     const stats: AllocationStats = await runChild({ kind: "alloc", sync: "FULL", steps: Math.max(200, Math.round(2000 * scale)), warmup: 1000 });
@@ -586,6 +660,61 @@ if (a.alloc.length > 0) {
       ["steps, batches without a GC", `${s[0]!.steps}, ${range(s.map((x) => x.cleanBatches), 0)} of ${s[0]!.batches}`],
     ],
   );
+}
+if (a.pg.length > 0) {
+  log(
+    `W1–W4 on PostgreSQL ${machine.postgres?.["server_version"] ?? ""} (one schema per measurement), ${runs} run(s): ` +
+      "ops/s in all (W4: lifecycles/s), 1 process and 2 processes on one schema, each process at concurrency c",
+  );
+  const keys = [...new Set(a.pg.map((r) => `${r.hasher} ${r.workload} ${r.concurrency} ${r.lib}`))];
+  const rowsOf = (key: string) => a.pg.filter((r) => `${r.hasher} ${r.workload} ${r.concurrency} ${r.lib}` === key);
+  table(
+    ["hasher", "workload", "c", "library", "1p ops/s", "2p ops/s", "2p/1p", "1p p50 ms", "2p p50 ms", "1p p99 ms", "2p p99 ms", "hashing 1p", "peak RSS", "failed"],
+    keys.map((key) => {
+      const rows = rowsOf(key);
+      const r0 = rows[0]!;
+      return [
+        r0.hasher,
+        `${r0.workload} ${workloadTitles[r0.workload].split(" ")[0]}`,
+        r0.concurrency,
+        r0.lib,
+        range(rows.map((r) => r.one.opsPerSec), 1),
+        range(rows.map((r) => r.two.opsPerSec), 1),
+        range(rows.map((r) => r.ratio)),
+        range(rows.map((r) => r.one.p50Ms), 2),
+        range(rows.map((r) => r.two.p50Ms), 2),
+        range(rows.map((r) => r.one.p99Ms), 2),
+        range(rows.map((r) => r.two.p99Ms), 2),
+        pct(rows[0]!.one.hashShare),
+        range(rows.flatMap((r) => [r.one.peakRssMiB, r.two.peakRssMiB]), 0),
+        rows.reduce((n, r) => n + r.one.failures + r.two.failures, 0),
+      ];
+    }),
+  );
+  log("authmachines / better-auth on PostgreSQL (ops/s, within each run)");
+  const pairs = [...new Set(a.pg.map((r) => `${r.hasher} ${r.workload} ${r.concurrency}`))].flatMap((key) => {
+    const perRun = [...new Set(a.pg.map((r) => r.run))].flatMap((run) => {
+      const of = (lib: Lib) => a.pg.find((r) => r.run === run && r.lib === lib && `${r.hasher} ${r.workload} ${r.concurrency}` === key);
+      const ours = of("authmachines");
+      const peer = of("better-auth");
+      return ours && peer ? [{ one: ours.one.opsPerSec / peer.one.opsPerSec, two: ours.two.opsPerSec / peer.two.opsPerSec }] : [];
+    });
+    return perRun.length === 0 ? [] : [[...key.split(" "), range(perRun.map((p) => p.one)), range(perRun.map((p) => p.two))]];
+  });
+  table(["hasher", "workload", "c", "1 process", "2 processes"], pairs);
+  for (const lib of libs) {
+    const free = a.pg.filter((r) => r.lib === lib && r.hasher === "free");
+    if (free.length > 0) {
+      const worst = Math.min(...free.map((r) => r.ratio));
+      results.targets.push({
+        target: "PostgreSQL: two processes on one database ≥ 1.6× one process, hash-free",
+        lib,
+        hasher: "free",
+        measured: `2p/1p ${range(free.map((r) => r.ratio))} over ${runs} run(s), W1–W4, c=${[...new Set(free.map((r) => r.concurrency))].join(" and ")} per process`,
+        verdict: lib === "authmachines" ? verdict(worst >= 1.6) : "peer",
+      });
+    }
+  }
 }
 if (results.targets.length > 0) {
   log("DESIGN §7 targets");

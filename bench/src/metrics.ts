@@ -72,6 +72,11 @@ export interface RunStats {
   readonly hashShare: number | null;
   readonly hashCalls: number;
   readonly failures: number;
+  /** Wall-clock time (epoch ms) the measured operations started and ended: comparable across processes. */
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+  /** Every measured latency (ms), when asked for (`keepLatencies`): to merge the runs of several processes. */
+  readonly latencies?: ReadonlyArray<number>;
 }
 
 export function quantile(sorted: ReadonlyArray<number>, q: number): number {
@@ -84,12 +89,24 @@ export function quantile(sorted: ReadonlyArray<number>, q: number): number {
 
 export const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
 
+/** Epoch milliseconds with sub-millisecond resolution, comparable between processes. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
 /**
  * Runs `ops` operations, `concurrency` at a time (each worker takes the next index), after
  * `warmup` unmeasured ones. An operation that throws counts as a failure (its latency is kept).
+ * `beforeMeasure` runs between the warm-up and the measured operations (a barrier between
+ * processes that measure together).
  */
 export async function runOps(
-  options: { ops: number; concurrency: number; warmup: number; clock?: HashClock },
+  options: {
+    ops: number;
+    concurrency: number;
+    warmup: number;
+    clock?: HashClock;
+    beforeMeasure?: () => Promise<void>;
+    keepLatencies?: boolean;
+  },
   op: (index: number) => Promise<void>,
 ): Promise<RunStats & { firstError: string | null }> {
   const { ops, concurrency, warmup, clock } = options;
@@ -117,14 +134,17 @@ export async function runOps(
     await pool(0, warmup, null);
     firstError = null;
   }
+  await options.beforeMeasure?.();
   (globalThis as { gc?: () => void }).gc?.();
   clock?.reset();
   const latencies: Array<number> = [];
   const rss = new RssSampler();
   rss.start();
+  const startedAtMs = epochMs();
   const started = performance.now();
   await pool(warmup, ops, latencies);
   const wallMs = performance.now() - started;
+  const endedAtMs = epochMs();
   const peak = rss.stop();
   const sorted = [...latencies].sort((a, b) => a - b);
   const total = latencies.reduce((a, b) => a + b, 0);
@@ -141,6 +161,9 @@ export async function runOps(
     hashCalls: clock?.calls ?? 0,
     failures,
     firstError,
+    startedAtMs: round(startedAtMs, 3),
+    endedAtMs: round(endedAtMs, 3),
+    ...(options.keepLatencies === true ? { latencies: latencies.map((ms) => round(ms, 3)) } : {}),
   };
 }
 

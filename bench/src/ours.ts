@@ -60,6 +60,23 @@ export async function setSynchronous(auth: Auth, mode: "FULL" | "NORMAL"): Promi
   return Number(rows[0]!.synchronous);
 }
 
+/** The library on `database` with the bench's settings (see the README's "Configuration"). */
+function openAuth(database: string, hasher: Hasher, rateLimits: "off" | "default", migrate: boolean): Promise<Auth> {
+  const account: AuthConfig["account"] = { loginMethods: ["email"], emailVerification: "none" };
+  return createAuth({
+    secret: ourSecret,
+    database,
+    migrate,
+    passwordHasher: hasher,
+    mailer: { send: async () => undefined },
+    outbox: { pollIntervalMs: false },
+    account: rateLimits === "off" ? { ...account, rateLimits: false } : account,
+    // The authentication log (one `info` per password check and session start) is dropped:
+    // printing it to the console would measure the terminal. Warnings and failures still print.
+    logger: { info: () => undefined, warn: console.warn, error: console.error },
+  });
+}
+
 /**
  * `rateLimits: "default"` leaves `account.rateLimits` unset, so allauth's defaults apply (the
  * configuration people run); `"off"` sets it to `false`. Either way every request comes from its
@@ -72,24 +89,35 @@ export async function ourDriver(
   synchronous: "FULL" | "NORMAL" = "FULL",
   rateLimits: "off" | "default" = "off",
 ): Promise<Driver & { auth: Auth }> {
-  const account: AuthConfig["account"] = { loginMethods: ["email"], emailVerification: "none" };
-  const auth = await createAuth(
-    {
-      secret: ourSecret,
-      database: `sqlite:${file}`,
-      passwordHasher: hasher,
-      mailer: { send: async () => undefined },
-      outbox: { pollIntervalMs: false },
-      account: rateLimits === "off" ? { ...account, rateLimits: false } : account,
-      // The authentication log (one `info` per password check and session start) is dropped:
-      // printing it to the console would measure the terminal. Warnings and failures still print.
-      logger: { info: () => undefined, warn: console.warn, error: console.error },
-    },
-  );
+  const auth = await openAuth(`sqlite:${file}`, hasher, rateLimits, true);
   const level = await setSynchronous(auth, synchronous);
   if (level !== (synchronous === "FULL" ? 2 : 1)) {
     throw new Error(`synchronous is ${level}`);
   }
+  return driverOf(auth);
+}
+
+/**
+ * The library on PostgreSQL (`url`: a `postgres://` URL whose connections use the run's schema;
+ * the library's own pool of 10 connections). With `migrate: false` the schema must have been
+ * migrated already (by `migratePostgres`), as when several processes share it.
+ */
+export async function ourPgDriver(
+  url: string,
+  hasher: Hasher,
+  rateLimits: "off" | "default" = "off",
+  migrate = false,
+): Promise<Driver & { auth: Auth }> {
+  return driverOf(await openAuth(url, hasher, rateLimits, migrate));
+}
+
+/** Applies the library's migrations to the (empty) schema `url` points to. */
+export async function migratePostgres(url: string, hasher: Hasher): Promise<void> {
+  const auth = await openAuth(url, hasher, "off", true);
+  await auth.close();
+}
+
+function driverOf(auth: Auth): Driver & { auth: Auth } {
   let clients = 0;
   const nextIp = () => {
     const n = ++clients;

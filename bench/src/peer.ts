@@ -1,10 +1,12 @@
 /**
  * better-auth, in-process through its server API (`auth.api.*`), on better-sqlite3 (WAL, and the
- * `synchronous` setting asked for), with its schema created by its own `getMigrations`.
+ * `synchronous` setting asked for) or on PostgreSQL (a `pg` Pool, which better-auth drives through
+ * its Kysely adapter), with its schema created by its own `getMigrations`.
  * Its default password hashing is scrypt (N=16384, r=16, p=1) from `better-auth/crypto`
  * (`node:crypto` on Node); `emailAndPassword.password` replaces it.
  */
 import Database from "better-sqlite3";
+import pg from "pg";
 import { betterAuth } from "better-auth";
 import { hashPassword, verifyPassword } from "better-auth/crypto";
 import { getMigrations } from "better-auth/db/migration";
@@ -17,7 +19,7 @@ export const betterAuthScrypt: Hasher = {
   verify: (hash, password) => verifyPassword({ hash, password }),
 };
 
-function options(db: Database.Database, hasher: Hasher) {
+function options(db: Database.Database | pg.Pool, hasher: Hasher) {
   return {
     database: db,
     secret: "bench-secret-bench-secret-bench-secret-0123",
@@ -62,9 +64,36 @@ export async function peerDriver(
   if (level !== (synchronous === "FULL" ? 2 : 1)) {
     throw new Error(`synchronous is ${String(level)}`);
   }
+  return { ...driverOf(auth, async () => void db.close()), db };
+}
+
+/**
+ * A `pg` Pool on `url` (a `postgres://` URL whose connections use the run's schema), `max` 10
+ * connections like the library's own pool. With `migrate: false` the schema must have been
+ * created already (by `migratePeerPostgres`), as when several processes share it.
+ */
+export async function peerPgDriver(url: string, hasher: Hasher, migrate = false): Promise<Driver> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const config = options(pool, hasher);
+  if (migrate) {
+    await (await getMigrations(config)).runMigrations();
+  }
+  return driverOf(betterAuth(config), () => pool.end());
+}
+
+/** Creates better-auth's tables in the (empty) schema `url` points to, with its own `getMigrations`. */
+export async function migratePeerPostgres(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await (await getMigrations(options(pool, betterAuthScrypt))).runMigrations();
+  } finally {
+    await pool.end();
+  }
+}
+
+function driverOf(auth: ReturnType<typeof betterAuth<ReturnType<typeof options>>>, close: () => Promise<void>): Driver {
   return {
     name: "better-auth",
-    db,
     async signup(email, password) {
       const { headers } = await auth.api.signUpEmail({
         body: { email, password, name: email },
@@ -99,8 +128,6 @@ export async function peerDriver(
     async logout(session: Session) {
       await auth.api.signOut({ headers: session.headers! });
     },
-    close: async () => {
-      db.close();
-    },
+    close,
   };
 }

@@ -44,7 +44,15 @@ const loginUsers = 8;
 export async function runWorkload(
   driver: Driver,
   workload: WorkloadName,
-  options: { ops: number; concurrency: number; warmup: number; clock: HashClock; prefix?: string },
+  options: {
+    ops: number;
+    concurrency: number;
+    warmup: number;
+    clock: HashClock;
+    prefix?: string;
+    beforeMeasure?: () => Promise<void>;
+    keepLatencies?: boolean;
+  },
 ): Promise<RunStats & { firstError: string | null }> {
   const prefix = options.prefix ?? "user";
   const email = (i: number) => `${prefix}${i}@bench.example`;
