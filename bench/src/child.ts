@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { HasherName } from "./hashers.ts";
 import { hashers } from "./hashers.ts";
 import type { Hasher } from "./metrics.ts";
-import { HashClock, mib } from "./metrics.ts";
+import { HashClock, mib, round } from "./metrics.ts";
 import type { WorkloadName } from "./workloads.ts";
 import { runWorkload } from "./workloads.ts";
 
@@ -80,6 +80,7 @@ async function run(job: Job, dir: string): Promise<unknown> {
       };
       const hasher = clock.wrap(switching);
       const pg = job.postgres;
+      const counter = pg === undefined ? null : await (await import("./pg-queries.ts")).countPgQueries();
       const driver =
         job.lib === "authmachines"
           ? pg === undefined
@@ -89,20 +90,36 @@ async function run(job: Job, dir: string): Promise<unknown> {
             ? await (await import("./peer.ts")).peerDriver(file, hasher, job.sync)
             : await (await import("./peer.ts")).peerPgDriver(pg.url, hasher);
       const tag = pg?.tag ?? "";
+      let cpuAtGo = process.cpuUsage();
       try {
         if (warming) {
           const options = { ops: job.engineWarmup, concurrency: job.concurrency, warmup: 0, clock: new HashClock(), prefix: `${tag}warm` };
           await runWorkload(driver, job.workload, options);
           warming = false;
         }
-        return await runWorkload(driver, job.workload, {
+        const stats = await runWorkload(driver, job.workload, {
           ops: job.ops,
           concurrency: job.concurrency,
           warmup: job.warmup,
           clock,
           prefix: `${tag}user`,
-          ...(pg === undefined ? {} : { beforeMeasure: awaitGo, keepLatencies: true }),
+          ...(counter === null
+            ? {}
+            : {
+                beforeMeasure: async () => {
+                  await awaitGo();
+                  counter.reset();
+                  cpuAtGo = process.cpuUsage();
+                },
+                keepLatencies: true,
+              }),
         });
+        if (counter === null) {
+          return stats;
+        }
+        // This process's CPU time (user + system) over the measured operations.
+        const cpu = process.cpuUsage(cpuAtGo);
+        return { ...stats, pgQueries: { ...counter.counts }, cpuMs: round((cpu.user + cpu.system) / 1000) };
       } finally {
         await driver.close();
       }

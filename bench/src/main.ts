@@ -338,7 +338,8 @@ for (let run = 1; run <= runs; run++) {
               concurrency,
               // Per process: two processes run twice the operations in all.
               ops: free ? Math.max(concurrency, Math.round((workload === "W4" ? 300 : 1500) * scale)) : opsFor(hasher, workload, concurrency),
-              warmup: free ? (workload === "W4" ? 200 : 1000) : warmupFor(hasher, concurrency),
+              // Fewer unmeasured operations than on SQLite: round trips, not the JIT, dominate here.
+              warmup: free ? (workload === "W4" ? 100 : 300) : warmupFor(hasher, concurrency),
               engineWarmup: free ? 0 : workload === "W4" ? 100 : 300,
               sync: "FULL",
             };
@@ -669,7 +670,7 @@ if (a.pg.length > 0) {
   const keys = [...new Set(a.pg.map((r) => `${r.hasher} ${r.workload} ${r.concurrency} ${r.lib}`))];
   const rowsOf = (key: string) => a.pg.filter((r) => `${r.hasher} ${r.workload} ${r.concurrency} ${r.lib}` === key);
   table(
-    ["hasher", "workload", "c", "library", "1p ops/s", "2p ops/s", "2p/1p", "1p p50 ms", "2p p50 ms", "1p p99 ms", "2p p99 ms", "hashing 1p", "peak RSS", "failed"],
+    ["hasher", "workload", "c", "library", "1p ops/s", "2p ops/s", "2p/1p", "1p p50 ms", "2p p50 ms", "1p p99 ms", "2p p99 ms", "hashing 1p", "queries/op", "tx/op", "node CPU ms/op 1p", "node cores 1p / 2p", "peak RSS", "failed"],
     keys.map((key) => {
       const rows = rowsOf(key);
       const r0 = rows[0]!;
@@ -686,6 +687,10 @@ if (a.pg.length > 0) {
         range(rows.map((r) => r.one.p99Ms), 2),
         range(rows.map((r) => r.two.p99Ms), 2),
         pct(rows[0]!.one.hashShare),
+        range(rows.map((r) => r.one.queriesPerOp ?? Number.NaN), 1),
+        range(rows.map((r) => r.one.transactionsPerOp ?? Number.NaN), 1),
+        range(rows.map((r) => r.one.cpuMsPerOp ?? Number.NaN), 2),
+        `${range(rows.map((r) => r.one.cores ?? Number.NaN))} / ${range(rows.map((r) => r.two.cores ?? Number.NaN))}`,
         range(rows.flatMap((r) => [r.one.peakRssMiB, r.two.peakRssMiB]), 0),
         rows.reduce((n, r) => n + r.one.failures + r.two.failures, 0),
       ];

@@ -20,14 +20,28 @@ import type { Job, Lib } from "./child.ts";
 import { freeHasher } from "./hashers.ts";
 import type { RunStats } from "./metrics.ts";
 import { quantile, round } from "./metrics.ts";
+import type { QueryCounts } from "./pg-queries.ts";
 
-export type Row = RunStats & { readonly firstError: string | null; readonly processStartRssMiB?: number };
+export type Row = RunStats & {
+  readonly firstError: string | null;
+  readonly processStartRssMiB?: number;
+  /** Statements sent during the measured operations, and how many opened a transaction (pg-queries.ts). */
+  readonly pgQueries?: QueryCounts;
+  /** The process's CPU time (user + system) over the measured operations. */
+  readonly cpuMs?: number;
+};
 
 /** One measurement on PostgreSQL: the merged numbers, each process's own, and how far apart they started. */
 export interface PgMeasurement extends Row {
   readonly processes: number;
   /** Time between the first and the last process starting its measured operations (ms). */
   readonly startSkewMs: number;
+  /** Statements (round trips) and transactions per operation, all processes together. */
+  readonly queriesPerOp: number | null;
+  readonly transactionsPerOp: number | null;
+  /** CPU time of the measuring processes (not PostgreSQL's) per operation, and as cores busy over the wall time. */
+  readonly cpuMsPerOp: number | null;
+  readonly cores: number | null;
   /** Each process's numbers (without the latencies). */
   readonly perProcess: ReadonlyArray<Row>;
 }
@@ -150,6 +164,9 @@ export function merge(rows: ReadonlyArray<Row>): PgMeasurement {
   const total = busy.reduce((a, b) => a + b, 0);
   const hashed = rows.reduce((a, r, i) => a + (r.hashShare ?? 0) * busy[i]!, 0);
   const perProcess = rows.map(({ latencies: _, ...rest }) => rest);
+  const counted = rows.every((r) => r.pgQueries !== undefined);
+  const perOp = (count: (q: QueryCounts) => number) =>
+    counted ? round(rows.reduce((n, r) => n + count(r.pgQueries!), 0) / ops, 2) : null;
   return {
     processes: rows.length,
     ops,
@@ -168,6 +185,10 @@ export function merge(rows: ReadonlyArray<Row>): PgMeasurement {
     startedAtMs,
     endedAtMs,
     startSkewMs: round(Math.max(...rows.map((r) => r.startedAtMs)) - startedAtMs, 1),
+    queriesPerOp: perOp((q) => q.queries),
+    transactionsPerOp: perOp((q) => q.transactions),
+    cpuMsPerOp: rows.every((r) => r.cpuMs !== undefined) ? round(rows.reduce((n, r) => n + r.cpuMs!, 0) / ops, 3) : null,
+    cores: rows.every((r) => r.cpuMs !== undefined) ? round(rows.reduce((n, r) => n + r.cpuMs!, 0) / wallMs, 2) : null,
     perProcess,
   };
 }
