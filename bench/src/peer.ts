@@ -6,7 +6,8 @@
  * (`node:crypto` on Node); `emailAndPassword.password` replaces it.
  */
 import Database from "better-sqlite3";
-import pg from "pg";
+// Types only: `pg` is loaded by the PostgreSQL runs alone, so that it is not in the SQLite runs' RSS.
+import type pg from "pg";
 import { betterAuth } from "better-auth";
 import { hashPassword, verifyPassword } from "better-auth/crypto";
 import { getMigrations } from "better-auth/db/migration";
@@ -73,7 +74,8 @@ export async function peerDriver(
  * created already (by `migratePeerPostgres`), as when several processes share it.
  */
 export async function peerPgDriver(url: string, hasher: Hasher, migrate = false): Promise<Driver> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const { default: driver } = await import("pg");
+  const pool = new driver.Pool({ connectionString: url, max: 10 });
   const config = options(pool, hasher);
   if (migrate) {
     await (await getMigrations(config)).runMigrations();
@@ -83,7 +85,8 @@ export async function peerPgDriver(url: string, hasher: Hasher, migrate = false)
 
 /** Creates better-auth's tables in the (empty) schema `url` points to, with its own `getMigrations`. */
 export async function migratePeerPostgres(url: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const { default: driver } = await import("pg");
+  const pool = new driver.Pool({ connectionString: url, max: 1 });
   try {
     await (await getMigrations(options(pool, betterAuthScrypt))).runMigrations();
   } finally {

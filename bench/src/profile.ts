@@ -7,6 +7,9 @@
  *
  * PROFILE_SYNC (default NORMAL: the step's CPU without most of the fsync wait; FULL also works),
  * PROFILE_STEPS (default 5000), PROFILE_WARMUP (default 1000), PROFILE_INTERVAL_US (default 100).
+ * PROFILE_DATABASE=postgres profiles the same logins on PostgreSQL instead (BENCH_PG_URL and
+ * BENCH_PG_SCHEMA_PREFIX as in the `pg` part; a fresh schema, dropped afterwards), written to
+ * `login-c1-postgres.cpuprofile`.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -14,7 +17,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freeHasher } from "./hashers.ts";
-import { ourDriver } from "./ours.ts";
+import { ourDriver, ourPgDriver } from "./ours.ts";
+import { withPgSchema } from "./pg.ts";
+import type { Driver } from "./workloads.ts";
 import { password } from "./workloads.ts";
 
 interface CallFrame {
@@ -39,6 +44,7 @@ const sync = (process.env["PROFILE_SYNC"] ?? "NORMAL") as "FULL" | "NORMAL";
 const steps = Number(process.env["PROFILE_STEPS"] ?? "5000");
 const warmup = Number(process.env["PROFILE_WARMUP"] ?? "1000");
 const interval = Number(process.env["PROFILE_INTERVAL_US"] ?? "100");
+const onPostgres = process.env["PROFILE_DATABASE"] === "postgres";
 
 /** The package of a script URL. */
 function packageOfUrl(url: string): string {
@@ -131,9 +137,7 @@ function summarise(profile: Profile): string {
   return lines.join("\n");
 }
 
-const dir = mkdtempSync(join(tmpdir(), "authmachines-profile-"));
-const driver = await ourDriver(join(dir, "bench.db"), freeHasher, sync);
-try {
+async function profileLogins(driver: Driver): Promise<void> {
   const email = (i: number) => `profile${i % 8}@bench.example`;
   for (let i = 0; i < 8; i++) {
     await driver.signup(email(i), password);
@@ -155,14 +159,32 @@ try {
   session.disconnect();
   const out = join(benchDir, "profile");
   mkdirSync(out, { recursive: true });
-  const file = join(out, `login-c1-${sync}.cpuprofile`);
+  const file = join(out, `login-c1-${onPostgres ? "postgres" : sync}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   process.stdout.write(
-    `${steps} hash-free logins, c=1, synchronous=${sync}, after ${warmup} warm-up logins: ` +
+    `${steps} hash-free logins, c=1, ${onPostgres ? "PostgreSQL" : `synchronous=${sync}`}, after ${warmup} warm-up logins: ` +
       `${((steps * 1000) / ms).toFixed(0)} steps/s while profiling (sampling every ${interval} µs); wrote ${file}\n\n` +
       `${summarise(profile)}\n`,
   );
-} finally {
-  await driver.close();
-  rmSync(dir, { recursive: true, force: true });
+}
+
+if (onPostgres) {
+  const url = process.env["BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+  await withPgSchema(url, process.env["BENCH_PG_SCHEMA_PREFIX"] ?? "authbench_", "authmachines", async (schemaUrl) => {
+    const driver = await ourPgDriver(schemaUrl, freeHasher);
+    try {
+      await profileLogins(driver);
+    } finally {
+      await driver.close();
+    }
+  });
+} else {
+  const dir = mkdtempSync(join(tmpdir(), "authmachines-profile-"));
+  const driver = await ourDriver(join(dir, "bench.db"), freeHasher, sync);
+  try {
+    await profileLogins(driver);
+  } finally {
+    await driver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
