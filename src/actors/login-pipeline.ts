@@ -205,8 +205,7 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
           const now = yield* Clock.currentTimeMillis;
           // The update locks the user's row until commit, so the password read next is the one
           // a parallel change committed, and that change then sees this session to end it.
-          yield* setLastLogin(input.userId, now);
-          const row = yield* findUserById(input.userId);
+          const row = yield* setLastLogin(input.userId, now);
           if (checked !== null && row!.password !== checked.hash) {
             return null;
           }

@@ -74,9 +74,14 @@ export const insertUser = (user: {
               ${user.email ?? ""}, ${user.password}, ${user.isActive ? 1 : 0}, ${user.dateJoined})`,
   ).pipe(Effect.asVoid, Effect.orDie);
 
+/**
+ * Stamps the user's `last_login` and reads the row back in the same statement: the update locks
+ * the row until commit, so what it returns is the row as committed by anyone before (null when
+ * there is no such user).
+ */
 export const setLastLogin = (id: string, at: number) =>
-  Effect.flatMap(sqlClient, (sql) => sql`UPDATE auth_user SET last_login = ${at} WHERE id = ${id}`).pipe(
-    Effect.asVoid,
+  Effect.flatMap(sqlClient, (sql) => sql<UserRow>`UPDATE auth_user SET last_login = ${at} WHERE id = ${id} RETURNING *`).pipe(
+    Effect.map((rows) => rows[0] ?? null),
     Effect.orDie,
   );
 

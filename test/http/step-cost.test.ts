@@ -31,6 +31,33 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     await h.close();
   });
 
+  it("with every rate limit off, a password login commits once and a wrong password commits nothing; the user is read once in the session's transaction", async () => {
+    const { counter, layer } = statementCounter();
+    const h = await harness(
+      { account: { loginMethods: ["email"], emailVerification: "none", rateLimits: false }, passwordHasher: fastHasher },
+      { layer },
+    );
+    await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeSignals();
+
+    counter.commits = 0;
+    const wrong = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: "not the password" });
+    expect(wrong.status).toBe(400);
+    expect(counter.commits).toBe(0);
+    expect(h.takeSignals()).toEqual([]);
+
+    counter.commits = 0;
+    counter.statements.length = 0;
+    const right = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
+    expect(right.status).toBe(200);
+    expect(counter.commits).toBe(1);
+    expect(h.takeSignals()).toEqual(["user_logged_in"]);
+    // Once to find the account, once as the last-login stamp hands the row back.
+    expect(counter.statements.filter((text) => /^SELECT \* FROM auth_user WHERE id/i.test(text.trim()))).toHaveLength(1);
+    expect(counter.statements.filter((text) => /^UPDATE auth_user SET last_login .* RETURNING \*/is.test(text.trim()))).toHaveLength(1);
+    await h.close();
+  });
+
   it("a well-formed login past a spent login limit answers 429 and takes no attempt; an invalid one still answers 429 first", async () => {
     const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", rateLimits: { login: "1/m/ip" } }, passwordHasher: fastHasher });
     await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
