@@ -2,7 +2,7 @@
  * Sessions: a random token held by the client (cookie `sessionid` for browsers,
  * `X-Session-Token` for apps); the row is keyed by its digest. Login rotates the token, and so
  * does a password change or set (the session itself is kept); logout deletes the row and its flows. Anonymous sessions get a row only when a flow is parked in
- * them.
+ * them. A session a step starts is inserted once, with its final data, as the step saves it.
  */
 import { Clock, Effect } from "effect";
 import type { AuthenticationRecord } from "../../machines/contracts.ts";
@@ -58,20 +58,32 @@ const createRow = (step: Step, user: UserRef | null, data: SessionData) =>
     const token = tokens.key();
     const id = tokens.digest("session", token);
     const publicId = tokens.publicId();
-    yield* insertSession({
+    step.sessionRowPending = {
       id,
       public_id: publicId,
       user_id: user?.id ?? null,
-      data: JSON.stringify(data),
+      data: "",
       ip: step.request.ip,
       user_agent: step.request.userAgent.slice(0, 512),
       created_at: now,
       last_seen_at: now,
       expires_at: now + sessionAgeInSeconds * 1000,
-    });
+    };
     step.session = { id, publicId, newToken: token, user, data, createdAt: now, gone: false };
-    step.sessionUnsaved = false;
+    step.sessionUnsaved = true;
   });
+
+/** Whether the step's session is one it started and has not stored yet. */
+const isPending = (step: Step): boolean => step.sessionRowPending !== null && step.sessionRowPending.id === step.session.id;
+
+/** Deletes the step's session row, or forgets it when the step started it and never stored it. */
+const dropSessionRow = (step: Step, id: string) => {
+  if (step.sessionRowPending?.id === id) {
+    step.sessionRowPending = null;
+    return Effect.void;
+  }
+  return deleteSession(id);
+};
 
 /**
  * Logs `user` in: the old session row (and its flows) goes, a new token is issued. The
@@ -82,7 +94,7 @@ export const rotateSession = (step: Step, user: UserRef) =>
   Effect.gen(function* () {
     const previous = step.session;
     if (previous.id !== null) {
-      yield* deleteSession(previous.id);
+      yield* dropSessionRow(step, previous.id);
     }
     const kept = previous.user === null || previous.user.id === user.id ? (previous.data.methods ?? []) : [];
     yield* createRow(step, user, { methods: kept });
@@ -102,7 +114,11 @@ export const cycleSessionToken = (step: Step) =>
     const tokens = yield* Tokens;
     const token = tokens.key();
     const id = tokens.digest("session", token);
-    yield* rekeySession(previous.id, id);
+    if (isPending(step)) {
+      step.sessionRowPending = { ...step.sessionRowPending!, id };
+    } else {
+      yield* rekeySession(previous.id, id);
+    }
     step.session = { ...previous, id, newToken: token };
   });
 
@@ -129,7 +145,7 @@ export const endSession = (step: Step) =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
     if (step.session.id !== null) {
-      yield* deleteSession(step.session.id);
+      yield* dropSessionRow(step, step.session.id);
     }
     step.session = { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
     step.sessionUnsaved = false;
@@ -140,9 +156,13 @@ export const saveSessionData = (step: Step, data: SessionData) =>
   Effect.gen(function* () {
     if (step.session.id === null) {
       yield* createRow(step, step.session.user, data);
-      return;
     }
-    yield* updateSessionData(step.session.id, JSON.stringify(data));
     step.session = { ...step.session, data };
+    if (isPending(step)) {
+      yield* insertSession({ ...step.sessionRowPending!, data: JSON.stringify(data) });
+      step.sessionRowPending = null;
+    } else {
+      yield* updateSessionData(step.session.id!, JSON.stringify(data));
+    }
     step.sessionUnsaved = false;
   });

@@ -21,6 +21,7 @@ import type { Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
 import type { HitCheck } from "../storage/rate-limits.ts";
 import { releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
+import type { SessionRow } from "../storage/sessions.ts";
 import { retryWhileBusy, takeWriteLock } from "../storage/write-transaction.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
@@ -151,6 +152,11 @@ export class Step {
   readonly deliveredEarly = new Set<EmittedSignal>();
   /** The session's data changed in memory (an authentication record) and is not written yet. */
   sessionUnsaved = false;
+  /**
+   * The row of a session this step started, inserted with the session's final data when the step
+   * saves it (`saveSessionData`), not before: a login stores its session in one statement.
+   */
+  sessionRowPending: SessionRow | null = null;
   /**
    * The stored password hash a login of this step checked (outside the transaction), and the
    * error to answer if it is no longer stored when the session starts (CC-08).

@@ -55,6 +55,12 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     // Once to find the account, once as the last-login stamp hands the row back.
     expect(counter.statements.filter((text) => /^SELECT \* FROM auth_user WHERE id/i.test(text.trim()))).toHaveLength(1);
     expect(counter.statements.filter((text) => /^UPDATE auth_user SET last_login .* RETURNING \*/is.test(text.trim()))).toHaveLength(1);
+    // The new session is stored once, with its authentication record in it.
+    expect(counter.statements.filter((text) => /^INSERT INTO auth_session/i.test(text.trim()))).toHaveLength(1);
+    expect(counter.statements.filter((text) => /^UPDATE auth_session/i.test(text.trim()))).toHaveLength(0);
+    const stored = await h.query<{ data: string }>("SELECT data FROM auth_session WHERE user_id IS NOT NULL");
+    const methods = stored.map((row) => (JSON.parse(row.data).methods ?? []).map((m: { method: string }) => m.method).join(","));
+    expect(methods.sort()).toEqual(["", "password"]);
     await h.close();
   });
 
