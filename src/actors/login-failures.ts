@@ -51,6 +51,10 @@ export function takeLoginAttempt(
   );
   const edge = step.owedHits;
   step.owedHits = [];
+  if (checks.length === 0 && edge.length === 0) {
+    // Every limit off: nothing to take.
+    return Promise.resolve([]);
+  }
   return step
     .run(
       Effect.gen(function* () {

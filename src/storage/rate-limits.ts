@@ -75,18 +75,7 @@ export interface HitCheck {
  * and kept whatever the checks say, as a hit committed before them would be: "limited" when one
  * of them is full (nothing is taken then).
  */
-export const takeHits = (
-  checks: ReadonlyArray<HitCheck>,
-  now: number,
-  newId: () => string,
-  edge: ReadonlyArray<HitCheck> = [],
-): Effect.Effect<ReadonlyArray<string> | null | "limited", never, SqlClient.SqlClient> =>
-  checks.length === 0 && edge.length === 0
-    ? // Every limit off: nothing to take, and no transaction to open for it.
-      Effect.succeed([])
-    : takeHitsInTransaction(checks, now, newId, edge);
-
-const takeHitsInTransaction = (checks: ReadonlyArray<HitCheck>, now: number, newId: () => string, edge: ReadonlyArray<HitCheck>) =>
+export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: () => string, edge: ReadonlyArray<HitCheck> = []) =>
   Effect.flatMap(sqlClient, (sql) =>
     withWriteTransaction(
       Effect.gen(function* () {
