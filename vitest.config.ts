@@ -42,6 +42,7 @@ const inputOnlySuites = [
   // Always on a SQLite file, whatever the project.
   "test/storage/sqlite-connections.test.ts",
   "test/security/database-outage-sqlite.test.ts",
+  "test/storage/group-commit.test.ts",
 ];
 
 /** Projects do not inherit the root's test options: each gets these (a loaded machine is slow). */

@@ -8,6 +8,7 @@ import type { AuthConfig, Logger, ResolvedConfig } from "./config.ts";
 import { resolveConfig } from "./config.ts";
 import type { AuthHandler } from "./http/handler.ts";
 import { createHandler } from "./http/handler.ts";
+import { GroupCommitter } from "./runtime/group-commit.ts";
 import { Outbox } from "./runtime/outbox.ts";
 import { SignalBus } from "./runtime/signal-bus.ts";
 import type { AppRuntime, AppServices, Inspect } from "./runtime/step.ts";
@@ -136,6 +137,8 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     outbox,
     audit: (event) => logger.info("authmachines: authentication", event),
     ...(extra.inspect === undefined ? {} : { inspect: extra.inspect }),
+    // Ignored on PostgreSQL: its steps commit concurrently, each on a pooled connection.
+    ...(config.sqliteGroupCommit && config.database.startsWith("sqlite:") ? { committer: new GroupCommitter(runtime) } : {}),
   });
   return {
     signals: bus,

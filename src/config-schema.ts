@@ -244,6 +244,7 @@ export const ConfigSchema = object({
   ),
   migrate: optional(bool),
   busyTimeoutMs: optional(positive),
+  sqliteGroupCommit: optional(bool),
   mailer: optional(
     Schema.Union(
       Schema.String.pipe(Schema.filter((s) => s === "console" || /^smtps?:\/\/./.test(s))),

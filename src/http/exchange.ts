@@ -8,6 +8,7 @@ import type { ResolvedConfig } from "../config.ts";
 import { renderMails } from "../runtime/render-mails.ts";
 import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
 import type { AuthEvent } from "../runtime/auth-events.ts";
+import type { GroupCommitter } from "../runtime/group-commit.ts";
 import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step, causedBy } from "../runtime/step.ts";
@@ -29,6 +30,8 @@ export interface HandlerDeps {
   readonly audit?: (event: AuthEvent) => void;
   /** Sees every flow actor (the XState inspector). */
   readonly inspect?: Inspect;
+  /** `sqliteGroupCommit` on a SQLite database: steps write in groups sharing one COMMIT. */
+  readonly committer?: GroupCommitter;
 }
 
 export const sessionCookie = "sessionid";
@@ -166,7 +169,7 @@ export class Exchange {
     if (before.gone && this.client === "app") {
       return this.respond({ kind: "unauthorized", status: 410 }, before);
     }
-    const step = new Step(this.deps.runtime, this.info, before);
+    const step = new Step(this.deps.runtime, this.info, before, this.deps.committer ?? null);
     step.inspect = this.deps.inspect;
     const committed = { value: false };
     try {

@@ -23,6 +23,7 @@ import type { HitCheck } from "../storage/rate-limits.ts";
 import { releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
 import type { SessionRow } from "../storage/sessions.ts";
 import { retryWhileBusy, takeWriteLock } from "../storage/write-transaction.ts";
+import type { GroupCommitter } from "./group-commit.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
 
@@ -117,8 +118,8 @@ class Rollback {
 
 interface Transaction {
   readonly runtime: Runtime.Runtime<AppServices>;
-  readonly done: Deferred.Deferred<void, Rollback>;
-  readonly exit: Promise<Exit.Exit<void, unknown>>;
+  /** Commits (`keep`) or rolls back, and resolves with how that ended. */
+  readonly end: (keep: boolean) => Promise<Exit.Exit<void, unknown>>;
 }
 
 /** A failure from `Step.run`: a plain `{ code, param }` for expected failures. */
@@ -194,6 +195,8 @@ export class Step {
     readonly runtime: AppRuntime,
     readonly request: RequestInfo,
     public session: SessionState,
+    /** `sqliteGroupCommit`: the step writes as a member of a group (`group-commit.ts`). */
+    readonly committer: GroupCommitter | null = null,
   ) {}
 
   get inTransaction(): boolean {
@@ -271,8 +274,8 @@ export class Step {
     if (tx === null) {
       return;
     }
-    Deferred.unsafeDone(tx.done, Exit.void);
-    const exit = await tx.exit;
+    // In a group, this resolves only once the group's COMMIT holding the step has ended.
+    const exit = await tx.end(true);
     if (Exit.isFailure(exit)) {
       throw Cause.squash(exit.cause);
     }
@@ -283,8 +286,7 @@ export class Step {
     this.mails.length = 0;
     const tx = this.#transaction;
     if (tx !== null) {
-      Deferred.unsafeDone(tx.done, Exit.fail(new Rollback()));
-      await tx.exit;
+      await tx.end(false);
     }
     if (this.hitsToGiveBack.length > 0) {
       // Given back even so, as when each was given back at once (no write lock held here).
@@ -311,6 +313,11 @@ export class Step {
     }
     if (this.#finished) {
       throw new Error("step already finished");
+    }
+    if (this.committer !== null) {
+      // The group's transaction already holds the write lock; this step's writes start at its savepoint.
+      this.#transaction = await this.committer.join();
+      return;
     }
     const done = Deferred.unsafeMake<void, Rollback>(FiberId.none);
     let ready!: (runtime: Runtime.Runtime<AppServices>) => void;
@@ -340,7 +347,13 @@ export class Step {
         throw Exit.isFailure(result) ? Cause.squash(result.cause) : new Error("transaction ended early");
       }),
     ]);
-    this.#transaction = { runtime, done, exit };
+    this.#transaction = {
+      runtime,
+      end: (keep) => {
+        Deferred.unsafeDone(done, keep ? Exit.void : Exit.fail(new Rollback()));
+        return exit;
+      },
+    };
   }
 }
 

@@ -1,0 +1,168 @@
+/**
+ * Group commit (`sqliteGroupCommit`, SQLite at synchronous=FULL): steps ready to write together
+ * share one COMMIT, each behind its own savepoint. A failing member leaves nothing and the others
+ * stay; no member answers before the COMMIT that holds it; a process killed with a group open
+ * leaves nothing of any member; races end as they do without it. SQLite files only.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Sqlite from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import type { AuthConfig, CreateAuthOptions } from "../../src/auth.ts";
+import { goodPassword, harness } from "../support/harness.ts";
+import type { Harness, Recorded } from "../support/harness.ts";
+import { statementCounter } from "../support/statement-counter.ts";
+
+const dirs: Array<string> = [];
+const open: Array<Harness> = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) {
+    await h.close();
+  }
+  for (const dir of dirs.splice(0)) {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function databaseFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), "authmachines-group-"));
+  dirs.push(dir);
+  return join(dir, "auth.db");
+}
+
+/**
+ * A fast hasher whose calls, once `arm(n)` is called, are held until `n` of them wait, then
+ * answered together: `n` concurrent steps then reach their writes at the same moment.
+ */
+function gatedHasher() {
+  let size = 0;
+  let held: Array<() => void> = [];
+  const gate = (): Promise<void> => {
+    if (size === 0) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      held.push(resolve);
+      if (held.length === size) {
+        size = 0;
+        const release = held;
+        held = [];
+        release.forEach((go) => go());
+      }
+    });
+  };
+  return {
+    arm: (n: number) => {
+      size = n;
+    },
+    hasher: {
+      hash: async (p: string) => (await gate(), `fast$${p}`),
+      verify: async (h: string, p: string) => (await gate(), h === `fast$${p}`),
+    },
+  };
+}
+
+async function groupHarness(file: string, config: Partial<AuthConfig> = {}, options: CreateAuthOptions = {}): Promise<Harness> {
+  const h = await harness({ database: `sqlite:${file}`, sqliteGroupCommit: true, ...config }, options);
+  open.push(h);
+  return h;
+}
+
+const account = { loginMethods: ["email"] as const, emailVerification: "none" as const, rateLimits: false as const };
+const emails = (n: number, word = "user") => Array.from({ length: n }, (_, i) => `${word}${i}@example.com`);
+
+/** Each user's signals in emission order, by email. */
+function perUser(signals: ReadonlyArray<Recorded>): Record<string, Array<string>> {
+  const by: Record<string, Array<string>> = {};
+  for (const signal of signals) {
+    const email = "user" in signal && signal.user !== null ? (signal.user as { email: string | null }).email : null;
+    (by[email ?? "?"] ??= []).push(signal.type);
+  }
+  return by;
+}
+
+describe("group commit (sqliteGroupCommit)", () => {
+  it("8 concurrent signups, then 8 concurrent logins: all succeed, each flow's signals in order, fewer COMMITs than steps", async () => {
+    const gated = gatedHasher();
+    const { counter, layer } = statementCounter();
+    const h = await groupHarness(databaseFile(), { account, passwordHasher: gated.hasher }, { layer });
+    const addresses = emails(8);
+    expect(await h.query<{ s: number }>("PRAGMA synchronous")).toEqual([{ synchronous: 2 }]);
+
+    gated.arm(8);
+    counter.commits = 0;
+    const signups = await Promise.all(addresses.map((email) => h.app().request("POST", "auth/signup", { email, password: goodPassword })));
+    const signupCommits = counter.commits;
+    expect(signups.map((r) => r.status)).toEqual(addresses.map(() => 200));
+    expect(perUser(h.signals.splice(0))).toEqual(Object.fromEntries(addresses.map((email) => [email, ["user_signed_up", "user_logged_in"]])));
+    expect(await h.count("auth_user")).toBe(8);
+    expect(signupCommits).toBeLessThan(8);
+
+    gated.arm(8);
+    counter.commits = 0;
+    const logins = await Promise.all(addresses.map((email) => h.app().request("POST", "auth/login", { email, password: goodPassword })));
+    const loginCommits = counter.commits;
+    expect(logins.map((r) => r.status)).toEqual(addresses.map(() => 200));
+    expect(perUser(h.signals.splice(0))).toEqual(Object.fromEntries(addresses.map((email) => [email, ["user_logged_in"]])));
+    expect(await h.count("auth_session")).toBe(16);
+    expect(loginCommits).toBeLessThan(8);
+    console.info(`group commit, c=8: ${signupCommits} COMMITs for 8 signups, ${loginCommits} for 8 logins`);
+  });
+
+  it("a member whose in-step receiver throws rolls back to its savepoint alone: it leaves nothing, the others commit everything", async () => {
+    const gated = gatedHasher();
+    const { counter, layer } = statementCounter();
+    const h = await groupHarness(databaseFile(), { account, passwordHasher: gated.hasher, outbox: { pollIntervalMs: false } }, { layer });
+    h.auth.signals.on("user_signed_up", ({ user }) => {
+      if (user.email === "bad@example.com") {
+        throw new Error("receiver failed");
+      }
+    });
+    const addresses = ["user0@example.com", "user1@example.com", "bad@example.com", "user2@example.com"];
+    gated.arm(4);
+    counter.commits = 0;
+    const responses = await Promise.all(addresses.map((email) => h.app().request("POST", "auth/signup", { email, password: goodPassword })));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 500, 200]);
+    // One group: the failing member went back to its savepoint, the outer transaction committed once.
+    expect(counter.commits).toBe(1);
+    const users = await h.query<{ email: string }>("SELECT email FROM auth_email_address ORDER BY email");
+    expect(users.map((u) => u.email)).toEqual(["user0@example.com", "user1@example.com", "user2@example.com"]);
+    expect(await h.count("auth_user")).toBe(3);
+    expect(await h.count("auth_session")).toBe(3);
+    // The failed signup's address is free: the same signup now succeeds.
+    expect((await h.app().request("POST", "auth/signup", { email: "bad2@example.com", password: goodPassword })).status).toBe(200);
+  });
+
+  it("no member answers before the COMMIT that holds it: another connection sees its writes when its response resolves", async () => {
+    const gated = gatedHasher();
+    const { counter, layer } = statementCounter();
+    const file = databaseFile();
+    const h = await groupHarness(file, { account, passwordHasher: gated.hasher }, { layer });
+    const reader = new Sqlite(file, { readonly: true });
+    try {
+      const addresses = emails(6);
+      gated.arm(6);
+      counter.commits = 0;
+      const seen = await Promise.all(
+        addresses.map(async (email) => {
+          const response = await h.auth.handler(
+            new Request("http://127.0.0.1/_allauth/app/v1/auth/signup", {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ email, password: goodPassword }),
+            }),
+            { ip: "10.3.3.3" },
+          );
+          // Read at once, on another connection: the step's rows are committed before it answers.
+          const row = reader.prepare("SELECT COUNT(*) AS n FROM auth_email_address WHERE email = ?").get(email) as { n: number };
+          return [response.status, row.n, counter.commits > 0];
+        }),
+      );
+      expect(seen).toEqual(addresses.map(() => [200, 1, true]));
+      expect(counter.commits).toBeLessThan(6);
+    } finally {
+      reader.close();
+    }
+  });
+});
