@@ -4,19 +4,27 @@
  * stay; no member answers before the COMMIT that holds it; a process killed with a group open
  * leaves nothing of any member; races end as they do without it. SQLite files only.
  */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import Sqlite from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AuthConfig, CreateAuthOptions } from "../../src/auth.ts";
 import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness, Recorded } from "../support/harness.ts";
 import { statementCounter } from "../support/statement-counter.ts";
+import { fastHasher } from "../http/support.ts";
 
 const dirs: Array<string> = [];
 const open: Array<Harness> = [];
+const children: Array<ChildProcess> = [];
 afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill("SIGKILL");
+  }
   for (const h of open.splice(0)) {
     await h.close();
   }
@@ -67,6 +75,32 @@ async function groupHarness(file: string, config: Partial<AuthConfig> = {}, opti
   const h = await harness({ database: `sqlite:${file}`, sqliteGroupCommit: true, ...config }, options);
   open.push(h);
   return h;
+}
+
+/** `test/support/child.ts` on `database`; `seen` waits for a printed event, `events` lists them. */
+function startChild(database: string, action: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/support/child.ts"], {
+    env: { ...process.env, CHILD_DATABASE: database, CHILD_ACTION: action },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  const events: Array<string> = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    events.push((JSON.parse(line) as { event: string }).event);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const seen = async (event: string): Promise<void> => {
+    while (!events.includes(event)) {
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  const killed = () =>
+    new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGKILL");
+    });
+  return { events, seen, killed };
 }
 
 const account = { loginMethods: ["email"] as const, emailVerification: "none" as const, rateLimits: false as const };
@@ -165,4 +199,26 @@ describe("group commit (sqliteGroupCommit)", () => {
       reader.close();
     }
   });
+
+  it("a process killed with a group open leaves nothing of any member, and no member had answered", async () => {
+    const file = databaseFile();
+    const child = startChild(`sqlite:${file}`, "group-in-transaction");
+    // Two members kept their writes (savepoints), the third hangs in its in-step receiver.
+    for (const email of ["ann@example.com", "bob@example.com", "hang@example.com"]) {
+      await child.seen(`in-step ${email}`);
+    }
+    await child.killed();
+    expect(child.events).toEqual(["ready", "in-step ann@example.com", "in-step bob@example.com", "in-step hang@example.com"]);
+
+    const h = await groupHarness(file, { account, passwordHasher: fastHasher });
+    for (const table of ["auth_user", "auth_email_address", "auth_session", "auth_outbox"]) {
+      expect(await h.count(table), table).toBe(0);
+    }
+    // The addresses are free: the same signups now succeed.
+    const again = await Promise.all(
+      ["ann@example.com", "bob@example.com"].map((email) => h.app().request("POST", "auth/signup", { email, password: goodPassword })),
+    );
+    expect(again.map((r) => r.status)).toEqual([200, 200]);
+    expect(h.takeSignals()).toEqual(["user_signed_up", "user_logged_in", "user_signed_up", "user_logged_in"]);
+  }, 60_000);
 });

@@ -5,7 +5,9 @@
  *    then wait to be killed) or `signup-hang` (sign up with a mail transport that never answers,
  *    so the process dies between commit and delivery), or `signup-hang-defaults` (the same with
  *    the outbox's default lease), or `signup-in-transaction` (sign up with an in-step receiver
- *    that never returns, so the process dies with the step's transaction open).
+ *    that never returns, so the process dies with the step's transaction open), or
+ *    `group-in-transaction` (`sqliteGroupCommit` on: three signups reach their writes together,
+ *    and the last one's in-step receiver never returns, so the process dies with their group open).
  * It prints one JSON line per event on stdout.
  */
 import { createAuth } from "../../src/auth.ts";
@@ -16,6 +18,19 @@ const action = process.env["CHILD_ACTION"]!;
 const say = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
 
 const mails: Array<Mail> = [];
+const group = action === "group-in-transaction";
+/** Group mode: once the signups start, every hash waits until three are asked for, then all are answered. */
+const held: Array<() => void> = [];
+let gated = false;
+const gate = (): Promise<void> =>
+  gated
+    ? new Promise<void>((resolve) => {
+        held.push(resolve);
+        if (held.length === 3) {
+          held.splice(0).forEach((go) => go());
+        }
+      })
+    : Promise.resolve();
 const auth = await createAuth(
   {
     secret: "test-secret-test-secret-test-secret-0123",
@@ -24,7 +39,8 @@ const auth = await createAuth(
       action.startsWith("signup-hang")
         ? { send: () => new Promise<void>(() => undefined) }
         : { send: async (mail) => void mails.push(mail) },
-    passwordHasher: { hash: async (p) => `fast$${p}`, verify: async (h, p) => h === `fast$${p}` },
+    passwordHasher: { hash: async (p) => (await gate(), `fast$${p}`), verify: async (h, p) => h === `fast$${p}` },
+    sqliteGroupCommit: group,
     account: {
       loginMethods: ["email"],
       emailVerification: "mandatory",
@@ -41,23 +57,36 @@ if (action === "signup-in-transaction") {
     return new Promise<void>(() => undefined);
   });
 }
+if (group) {
+  auth.signals.on("user_signed_up", ({ user }) => {
+    say({ event: `in-step ${user.email}` });
+    return user.email === "hang@example.com" ? new Promise<void>(() => undefined) : undefined;
+  });
+}
 say({ event: "ready" });
 
-const request = auth.handler(
-  new Request("http://127.0.0.1/_allauth/app/v1/auth/signup", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: "ann@example.com", password: "correct horse battery staple 42" }),
-  }),
-  { ip: "10.9.9.9" },
-);
-if (action === "signup-code") {
-  const response = await request;
+const signup = (email: string): Promise<Response> =>
+  auth.handler(
+    new Request("http://127.0.0.1/_allauth/app/v1/auth/signup", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "correct horse battery staple 42" }),
+    }),
+    { ip: "10.9.9.9" },
+  );
+if (group) {
+  gated = true;
+  for (const email of ["ann@example.com", "bob@example.com", "hang@example.com"]) {
+    void signup(email).then((response) => say({ event: `answered ${email}`, status: response.status }));
+  }
+} else if (action === "signup-code") {
+  const response = await signup("ann@example.com");
   await auth.outbox.settled();
   const body = (await response.json()) as { meta: { session_token: string } };
   const code = /^([A-Z]{4}-[A-Z]{4})$/m.exec(mails[0]!.text)![1];
   say({ event: "signed-up", status: response.status, token: body.meta.session_token, code });
 } else {
+  void signup("ann@example.com");
   say({ event: "requested" });
 }
 // Wait to be killed.
