@@ -16,7 +16,7 @@ import type { AuthConfig, CreateAuthOptions } from "../../src/auth.ts";
 import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness, Recorded } from "../support/harness.ts";
 import { statementCounter } from "../support/statement-counter.ts";
-import { fastHasher } from "../http/support.ts";
+import { fastHasher, raw } from "../http/support.ts";
 
 const dirs: Array<string> = [];
 const open: Array<Harness> = [];
@@ -40,11 +40,13 @@ function databaseFile(): string {
 }
 
 /**
- * A fast hasher whose calls, once `arm(n)` is called, are held until `n` of them wait, then
- * answered together: `n` concurrent steps then reach their writes at the same moment.
+ * A fast hasher whose calls, once `arm(n, rounds)` is called, are held until `n` of them wait,
+ * then answered together (`rounds` times): `n` concurrent steps then reach their writes at the
+ * same moment.
  */
 function gatedHasher() {
   let size = 0;
+  let rounds = 0;
   let held: Array<() => void> = [];
   const gate = (): Promise<void> => {
     if (size === 0) {
@@ -53,7 +55,8 @@ function gatedHasher() {
     return new Promise<void>((resolve) => {
       held.push(resolve);
       if (held.length === size) {
-        size = 0;
+        rounds -= 1;
+        size = rounds > 0 ? size : 0;
         const release = held;
         held = [];
         release.forEach((go) => go());
@@ -61,8 +64,9 @@ function gatedHasher() {
     });
   };
   return {
-    arm: (n: number) => {
+    arm: (n: number, times = 1) => {
       size = n;
+      rounds = times;
     },
     hasher: {
       hash: async (p: string) => (await gate(), `fast$${p}`),
@@ -208,11 +212,18 @@ describe("group commit (sqliteGroupCommit)", () => {
       await child.seen(`in-step ${email}`);
     }
     await child.killed();
-    expect(child.events).toEqual(["ready", "in-step ann@example.com", "in-step bob@example.com", "in-step hang@example.com"]);
+    // In order, and nobody answered: ann's and bob's savepoints were kept, waiting for the COMMIT.
+    expect(child.events.filter((event) => /^(in-step|answered) /.test(event))).toEqual([
+      "in-step ann@example.com",
+      "in-step bob@example.com",
+      "in-step hang@example.com",
+    ]);
 
     const h = await groupHarness(file, { account, passwordHasher: fastHasher });
-    for (const table of ["auth_user", "auth_email_address", "auth_session", "auth_outbox"]) {
-      expect(await h.count(table), table).toBe(0);
+    // Only the warm-up signup, committed before the group, stays.
+    expect(await h.query("SELECT email FROM auth_email_address")).toEqual([{ email: "warm@example.com" }]);
+    for (const table of ["auth_user", "auth_session"]) {
+      expect(await h.count(table), table).toBe(1);
     }
     // The addresses are free: the same signups now succeed.
     const again = await Promise.all(
@@ -221,4 +232,65 @@ describe("group commit (sqliteGroupCommit)", () => {
     expect(again.map((r) => r.status)).toEqual([200, 200]);
     expect(h.takeSignals()).toEqual(["user_signed_up", "user_logged_in", "user_signed_up", "user_logged_in"]);
   }, 60_000);
+
+  it("race: the same password change sent twice at once, both in one group, changes it once and mails one notice (CC-02)", async () => {
+    const gated = gatedHasher();
+    const { counter, layer } = statementCounter();
+    const h = await groupHarness(
+      databaseFile(),
+      { account: { ...account, emailNotifications: true }, passwordHasher: gated.hasher, outbox: { pollIntervalMs: false } },
+      { layer },
+    );
+    const client = h.app();
+    await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeMails();
+    h.takeSignals();
+    const change = { current_password: goodPassword, new_password: "a fresh passphrase 123" };
+    const send = () => raw(h, "POST", "app/v1/account/password/change", { headers: { "x-session-token": client.token! }, body: change });
+    // Both checks of the current password pass together, then both hashes of the new one: the two
+    // steps reach their writes at the same moment.
+    gated.arm(2, 2);
+    counter.commits = 0;
+    const answers = await Promise.all([send(), send()]);
+    await h.auth.outbox.settled();
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
+    // One COMMIT for both steps (the loser went back to its savepoint), then the outbox's claim
+    // and delivery of the notice.
+    expect(counter.commits).toBe(3);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+    expect(h.takeMails().map((m) => m.subject)).toEqual(["[example.com] Password Changed"]);
+    const [user] = await h.query<{ password: string }>("SELECT password FROM auth_user");
+    expect(user!.password).toBe("fast$a fresh passphrase 123");
+  });
+
+  it("race: a login with the old password racing a password change never leaves a live session with the old password (CC-08)", async () => {
+    let hold: Promise<void> | null = null;
+    const hasher = {
+      hash: fastHasher.hash,
+      verify: async (hash: string, password: string) => {
+        const ok = await fastHasher.verify(hash, password);
+        const waiting = hold;
+        hold = null;
+        if (waiting !== null) await waiting;
+        return ok;
+      },
+    };
+    const h = await groupHarness(databaseFile(), { account: { ...account, logoutOnPasswordChange: true }, passwordHasher: hasher });
+    const owner = h.app();
+    expect((await owner.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    let release = () => {};
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const intruder = h.app();
+    const login = intruder.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
+    while (hold !== null) await new Promise((resolve) => setTimeout(resolve, 5));
+    const change = await owner.request("POST", "account/password/change", { current_password: goodPassword, new_password: "a fresh passphrase 123" });
+    expect([change.status, change.body.meta.is_authenticated]).toEqual([401, false]);
+    expect(h.takeSignals()).toEqual(["user_signed_up", "user_logged_in", "user_logged_out", "password_changed"]);
+    release();
+    const late = await login;
+    // The login failed, as it does without group commit: no session stays, no signal was heard.
+    expect(late.status).not.toBe(200);
+    expect(h.takeSignals()).toEqual([]);
+    expect(await h.count("auth_session")).toBe(0);
+  });
 });

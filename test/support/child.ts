@@ -59,6 +59,9 @@ if (action === "signup-in-transaction") {
 }
 if (group) {
   auth.signals.on("user_signed_up", ({ user }) => {
+    if (user.email === "warm@example.com") {
+      return undefined;
+    }
     say({ event: `in-step ${user.email}` });
     return user.email === "hang@example.com" ? new Promise<void>(() => undefined) : undefined;
   });
@@ -75,6 +78,8 @@ const signup = (email: string): Promise<Response> =>
     { ip: "10.9.9.9" },
   );
 if (group) {
+  // A first signup warms the code up, so the three that follow reach their writes within one group.
+  await signup("warm@example.com");
   gated = true;
   for (const email of ["ann@example.com", "bob@example.com", "hang@example.com"]) {
     void signup(email).then((response) => say({ event: `answered ${email}`, status: response.status }));
