@@ -149,6 +149,29 @@ describe("group commit (sqliteGroupCommit)", () => {
     console.info(`group commit, c=8: ${signupCommits} COMMITs for 8 signups, ${loginCommits} for 8 logins`);
   });
 
+  it("rate limits on: 8 concurrent logins in groups, one with a wrong password: only its failed attempt stays", async () => {
+    const gated = gatedHasher();
+    const h = await groupHarness(databaseFile(), { account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: gated.hasher });
+    const addresses = emails(8);
+    for (const email of addresses) {
+      expect((await h.app().request("POST", "auth/signup", { email, password: goodPassword })).status).toBe(200);
+    }
+    h.signals.splice(0);
+    gated.arm(8);
+    const logins = await Promise.all(
+      addresses.map((email, i) => h.app().request("POST", "auth/login", { email, password: i === 3 ? "not the password 1" : goodPassword })),
+    );
+    expect(logins.map((r) => r.status)).toEqual(addresses.map((_, i) => (i === 3 ? 400 : 200)));
+    expect(perUser(h.signals.splice(0))).toEqual(Object.fromEntries(addresses.filter((_, i) => i !== 3).map((email) => [email, ["user_logged_in"]])));
+    const failed = await h.query<{ bucket: string }>("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:%' ORDER BY bucket");
+    // The seven correct passwords gave their attempts back inside their steps; the wrong one's
+    // (its client's address, the 12th, and its account key) stays.
+    expect(failed.map((row) => row.bucket.replace(/:account:[0-9a-f]+$/, ":account:…"))).toEqual([
+      "login_failed:ip:10.0.1.12",
+      "login_failed:key:account:…",
+    ]);
+  });
+
   it("a member whose in-step receiver throws rolls back to its savepoint alone: it leaves nothing, the others commit everything", async () => {
     const gated = gatedHasher();
     const { counter, layer } = statementCounter();
