@@ -103,6 +103,7 @@ const machine = {
   node: process.version,
   platform: `${os.type()} ${os.release()} ${os.arch()}`,
   uvThreadpoolSize: process.env["UV_THREADPOOL_SIZE"] ?? "4 (default)",
+  sqliteGroupCommit: process.env["BENCH_GROUP_COMMIT"] === "1",
   loadAverageAtStart: os.loadavg().map((n) => round(n, 2)),
   versions: {
     authmachines: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,

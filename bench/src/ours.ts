@@ -71,6 +71,8 @@ function openAuth(database: string, hasher: Hasher, rateLimits: "off" | "default
     mailer: { send: async () => undefined },
     outbox: { pollIntervalMs: false },
     account: rateLimits === "off" ? { ...account, rateLimits: false } : account,
+    // BENCH_GROUP_COMMIT=1: steps that write together share one COMMIT (SQLite).
+    sqliteGroupCommit: process.env["BENCH_GROUP_COMMIT"] === "1",
     // The authentication log (one `info` per password check and session start) is dropped:
     // printing it to the console would measure the terminal. Warnings and failures still print.
     logger: { info: () => undefined, warn: console.warn, error: console.error },
