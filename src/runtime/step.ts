@@ -4,7 +4,9 @@
  * in-step receivers run, then commits — or rolls everything back, mails included.
  *
  * The transaction lives in a fiber that waits on a deferred; effects of the step run in the
- * runtime captured inside it, so every actor's writes share it (DESIGN §3).
+ * runtime captured inside it, so every actor's writes share it (DESIGN §3). With
+ * `sqliteGroupCommit` it is a savepoint in a group's transaction instead, and its commit resolves
+ * with the group's COMMIT (`group-commit.ts`).
  */
 import type { AuthEvent } from "./auth-events.ts";
 import { SqlClient } from "@effect/sql";
