@@ -190,7 +190,8 @@ export interface AuthConfig {
    * another in one transaction, each behind its own savepoint, and share its COMMIT (one fsync at
    * `synchronous=FULL`); each answers only once that COMMIT is on disk, and a step that fails rolls
    * back to its savepoint alone. A group commits when no other step waits to write (at most 32
-   * steps, or 25 ms after it began). Ignored on PostgreSQL, where each step commits on its own pooled connection.
+   * steps, or 25 ms after it began). Ignored on PostgreSQL, where each step commits on its own
+   * pooled connection.
    */
   readonly sqliteGroupCommit?: boolean;
   readonly mailer?: string | MailerLike;
