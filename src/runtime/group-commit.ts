@@ -14,7 +14,7 @@
  * whole group rolls back (its kept members fail) and the waiting steps start a new one.
  */
 import { SqlClient } from "@effect/sql";
-import { Cause, Deferred, Effect, Exit, FiberId, Option } from "effect";
+import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option } from "effect";
 import type { Runtime } from "effect";
 import { retryWhileBusy, takeWriteLock } from "../storage/write-transaction.ts";
 import type { AppRuntime, AppServices } from "./step.ts";
@@ -70,8 +70,8 @@ export class GroupCommitter {
   }
 
   /** The next waiting step, while the group may still grow. */
-  #next(served: number, since: number): Waiter | undefined {
-    if (served > 0 && (served >= this.limits.maxMembers || Date.now() - since >= this.limits.maxMs)) {
+  #next(served: number, elapsed: number): Waiter | undefined {
+    if (served > 0 && (served >= this.limits.maxMembers || elapsed >= this.limits.maxMs)) {
       return undefined;
     }
     return this.#waiting.shift();
@@ -81,7 +81,8 @@ export class GroupCommitter {
     this.#open = true;
     const settles: Array<(exit: Exit.Exit<void, unknown>) => void> = [];
     let handedOut = false;
-    const next = (served: number, since: number) => this.#next(served, since);
+    const next = (served: number, since: number) =>
+      Effect.map(Clock.currentTimeMillis, (now) => this.#next(served, now - since));
     const program = Effect.flatMap(SqlClient.SqlClient, (sql) => {
       const serve = (waiter: Waiter) =>
         Effect.gen(function* () {
@@ -127,10 +128,12 @@ export class GroupCommitter {
           Effect.gen(function* () {
             yield* takeWriteLock;
             handedOut = true;
-            const since = Date.now();
-            let served = 0;
-            for (let waiter = next(served, since); waiter !== undefined; waiter = next(served, since)) {
-              served += 1;
+            const since = yield* Clock.currentTimeMillis;
+            for (let served = 0; ; served += 1) {
+              const waiter = yield* next(served, since);
+              if (waiter === undefined) {
+                break;
+              }
               yield* serve(waiter);
             }
           }),
