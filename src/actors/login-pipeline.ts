@@ -219,6 +219,10 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
       );
       if (started === null) {
         // The password this login checked was changed meanwhile: it is no longer the password.
+        // The step keeps nothing (its last-login stamp included), and the attempt counts as a
+        // wrong guess, so it is not given back.
+        step.hitsToGiveBack.length = 0;
+        step.discardWrites = true;
         throw checked!.error;
       }
       return started;

@@ -219,7 +219,7 @@ export class Exchange {
         // the defect the step met says the database cannot be reached).
         throw new Error("a flow ended with an unexpected failure", causedBy(step));
       }
-      if (isRateLimited(outcome)) {
+      if (isRateLimited(outcome) || step.discardWrites) {
         // A limit hit mid-step (a code mail under `confirm_email`): nothing of the step stays,
         // no receiver hears of it, and the session is answered as it was.
         await step.rollback();

@@ -88,11 +88,15 @@ export async function clearPending(step: Step): Promise<void> {
  * the session (allauth's `record_authentication`, ALLAUTH-ERRORS §26), before any login or park.
  */
 /**
- * A pipeline actor's failure: a code mail over `confirm_email` answers 429 (the step keeps
- * nothing); anything else is a defect.
+ * A pipeline actor's failure: a code mail over `confirm_email` answers 429, a login whose checked
+ * password was changed before its session started answers the password error (the step keeps
+ * nothing in both cases); anything else is a defect.
  */
 export function failedOutcome(step: Step, error: FlowError | null): Outcome {
   if (error?.code === "rate_limited") {
+    return { kind: "errors", errors: [error] };
+  }
+  if (error !== null && step.discardWrites && error.code === step.checkedPassword?.error.code) {
     return { kind: "errors", errors: [error] };
   }
   throw new Error(`flow failed: ${error?.code ?? "unexpected"}`, causedBy(step));

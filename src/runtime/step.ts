@@ -179,6 +179,11 @@ export class Step {
   /** An owed hit found its bucket full: the request answers 429 and nothing of the step stays. */
   edgeLimited = false;
   /**
+   * The step found its premise gone mid-way (the password a login checked was changed meanwhile):
+   * it answers its error, but keeps nothing it wrote, as a step answering 429 keeps nothing.
+   */
+  discardWrites = false;
+  /**
    * Rate-limit hits to give back (a correct password returns the attempt it took): deleted in
    * the step's transaction as it commits, or in one of their own when the step rolls back.
    */

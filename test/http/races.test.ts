@@ -185,6 +185,7 @@ describe("races", () => {
     const owner = h.app();
     expect((await owner.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
     expect((await owner.request("GET", "auth/session")).status).toBe(200);
+    const stamped = await h.query("SELECT last_login FROM auth_user");
     let release = () => {};
     hold = new Promise<void>((resolve) => (release = resolve));
     const intruder = h.app();
@@ -196,8 +197,18 @@ describe("races", () => {
     expect(h.takeSignals()).toContain("password_changed");
     release();
     const late = await login;
-    // Either the login failed, or the session it made does not survive the change.
-    expect(late.status === 200 ? (await intruder.request("GET", "auth/session")).status : late.status).not.toBe(200);
+    // The checked password is no longer the password when the session would start: the login
+    // answers as a wrong password would, and keeps nothing (no session, no last-login stamp).
+    expect([late.status, late.body.errors?.map((e: { code: string; param?: string }) => [e.code, e.param])]).toEqual([
+      400,
+      [["email_password_mismatch", "password"]],
+    ]);
+    expect(intruder.token).toBeNull();
+    expect(h.takeSignals()).toEqual([]);
+    expect(await h.count("auth_session")).toBe(0);
+    expect(await h.query("SELECT last_login FROM auth_user")).toEqual(stamped);
+    // The attempt counts against the account as a wrong guess would.
+    expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:key:%'")).toHaveLength(1);
     await h.close();
   });
 });
