@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { codeFromMail, goodPassword, harness, keyFromMail } from "../support/harness.ts";
-import { emailRows, fastHasher, loginCodeRequested, raw } from "./support.ts";
+import { emailRows, fastHasher, heldVerifier, loginCodeRequested, raw } from "./support.ts";
 
 describe("races", () => {
   it("50 parallel signups with one email create one account, and every response looks the same (CC-01)", async () => {
@@ -170,32 +170,21 @@ describe("races", () => {
   });
   it("a login with the old password racing a password change never leaves a live session with the old password (CC-08)", async () => {
     // The login's password check is held up until the change has committed.
-    let hold: Promise<void> | null = null;
-    const hasher = {
-      hash: fastHasher.hash,
-      verify: async (hash: string, password: string) => {
-        const ok = await fastHasher.verify(hash, password);
-        const waiting = hold;
-        hold = null;
-        if (waiting !== null) await waiting;
-        return ok;
-      },
-    };
-    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", logoutOnPasswordChange: true }, passwordHasher: hasher });
+    const held = heldVerifier();
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none", logoutOnPasswordChange: true }, passwordHasher: held.hasher });
     const owner = h.app();
     expect((await owner.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
     expect((await owner.request("GET", "auth/session")).status).toBe(200);
     const stamped = await h.query("SELECT last_login FROM auth_user");
-    let release = () => {};
-    hold = new Promise<void>((resolve) => (release = resolve));
+    held.arm();
     const intruder = h.app();
     const login = intruder.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
-    while (hold !== null) await new Promise((resolve) => setTimeout(resolve, 5));
+    await held.held();
     const change = await owner.request("POST", "account/password/change", { current_password: goodPassword, new_password: "a fresh passphrase 123" });
     // logoutOnPasswordChange ends the changing session too (allauth's LOGOUT_ON_PASSWORD_CHANGE).
     expect([change.status, change.body.meta.is_authenticated]).toEqual([401, false]);
     expect(h.takeSignals()).toContain("password_changed");
-    release();
+    held.release();
     const late = await login;
     // The checked password is no longer the password when the session would start: the login
     // answers as a wrong password would, and keeps nothing (no session, no last-login stamp).

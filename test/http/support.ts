@@ -17,6 +17,35 @@ export const fastHasher = {
   verify: async (h: string, p: string) => h === `fast$${p}`,
 };
 
+/**
+ * `fastHasher` whose next check, once `arm()`ed, waits after checking until `release()`: holds a
+ * login between its password check and its session start (the CC-08 race).
+ */
+export function heldVerifier() {
+  let hold: Promise<void> | null = null;
+  let release = () => {};
+  return {
+    hasher: {
+      hash: fastHasher.hash,
+      verify: async (hash: string, password: string) => {
+        const ok = await fastHasher.verify(hash, password);
+        const waiting = hold;
+        hold = null;
+        if (waiting !== null) await waiting;
+        return ok;
+      },
+    },
+    arm: () => {
+      hold = new Promise<void>((resolve) => (release = resolve));
+    },
+    /** Resolves once an armed check has started waiting. */
+    held: async () => {
+      while (hold !== null) await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+    release: () => release(),
+  };
+}
+
 /** What one step emitted: the ordered names, and the payloads by name. */
 export interface Taken {
   readonly names: ReadonlyArray<string>;
