@@ -138,7 +138,9 @@ export async function createAuth(options: AuthConfig, extra: CreateAuthOptions =
     audit: (event) => logger.info("authmachines: authentication", event),
     ...(extra.inspect === undefined ? {} : { inspect: extra.inspect }),
     // Ignored on PostgreSQL: its steps commit concurrently, each on a pooled connection.
-    ...(config.sqliteGroupCommit && config.database.startsWith("sqlite:") ? { committer: new GroupCommitter(runtime) } : {}),
+    ...(config.sqliteGroupCommit !== null && config.database.startsWith("sqlite:")
+      ? { committer: new GroupCommitter(runtime, { maxMembers: config.sqliteGroupCommit.maxSteps, maxMs: config.sqliteGroupCommit.maxMs }) }
+      : {}),
   });
   return {
     signals: bus,

@@ -244,7 +244,9 @@ export const ConfigSchema = object({
   ),
   migrate: optional(bool),
   busyTimeoutMs: optional(positive),
-  sqliteGroupCommit: optional(bool),
+  sqliteGroupCommit: optional(
+    Schema.Union(object({ maxSteps: optional(positive), maxMs: optional(positive) }), bool),
+  ),
   mailer: optional(
     Schema.Union(
       Schema.String.pipe(Schema.filter((s) => s === "console" || /^smtps?:\/\/./.test(s))),

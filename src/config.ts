@@ -6,6 +6,7 @@
  */
 import type { EmailVerificationMode, FlowSettings, LoginMethod } from "../machines/contracts.ts";
 import { ConfigError, validateConfig } from "./config-schema.ts";
+import { defaultGroupLimits } from "./runtime/group-commit.ts";
 import type { OutboxOptions } from "./runtime/outbox.ts";
 import type { WebhookEndpoint } from "./runtime/webhooks.ts";
 import type { Mail, MailDelivery } from "./services/mailer.ts";
@@ -190,10 +191,10 @@ export interface AuthConfig {
    * another in one transaction, each behind its own savepoint, and share its COMMIT (one fsync at
    * `synchronous=FULL`); each answers only once that COMMIT is on disk, and a step that fails rolls
    * back to its savepoint alone. A group commits when no other step waits to write (at most 32
-   * steps, or 25 ms after it began). Ignored on PostgreSQL, where each step commits on its own
-   * pooled connection.
+   * steps, or 25 ms after it began; an object sets those bounds). Ignored on PostgreSQL, where
+   * each step commits on its own pooled connection.
    */
-  readonly sqliteGroupCommit?: boolean;
+  readonly sqliteGroupCommit?: boolean | { readonly maxSteps?: number; readonly maxMs?: number };
   readonly mailer?: string | MailerLike;
   /** How mails are worded (`mail.render`). */
   readonly mail?: MailConfig;
@@ -267,7 +268,8 @@ export interface ResolvedConfig {
   readonly database: string;
   readonly migrate: boolean;
   readonly busyTimeoutMs: number;
-  readonly sqliteGroupCommit: boolean;
+  /** Group commit's bounds, or null when it is off. */
+  readonly sqliteGroupCommit: { readonly maxSteps: number; readonly maxMs: number } | null;
   readonly mailer: string | MailerLike;
   readonly mail: { readonly render: MailRenderer };
   readonly passwordHasher: "argon2id" | PasswordHasherLike;
@@ -492,7 +494,13 @@ export function resolveConfig(config: AuthConfig): ResolvedConfig {
     database: config.database ?? "sqlite:auth.db",
     migrate: config.migrate ?? true,
     busyTimeoutMs: config.busyTimeoutMs ?? 10_000,
-    sqliteGroupCommit: config.sqliteGroupCommit ?? false,
+    sqliteGroupCommit:
+      config.sqliteGroupCommit === undefined || config.sqliteGroupCommit === false
+        ? null
+        : {
+            maxSteps: (config.sqliteGroupCommit === true ? undefined : config.sqliteGroupCommit.maxSteps) ?? defaultGroupLimits.maxMembers,
+            maxMs: (config.sqliteGroupCommit === true ? undefined : config.sqliteGroupCommit.maxMs) ?? defaultGroupLimits.maxMs,
+          },
     mailer: config.mailer ?? "console",
     mail: { render: config.mail?.render ?? renderMail },
     passwordHasher: config.passwordHasher ?? "argon2id",

@@ -14,8 +14,10 @@ import type { SignalBus } from "../runtime/signal-bus.ts";
 import { Step, causedBy } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
 import { markSessionSeen, touchSession } from "../storage/sessions.ts";
+import type { HitCheck } from "../storage/rate-limits.ts";
 import { csrfCookieValid, csrfTokenMatches, issueCsrfToken } from "./csrf.ts";
 import type { RequestOrigin } from "./host.ts";
+import { takeEdgeHits } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 import { render } from "./responses.ts";
 
@@ -108,16 +110,13 @@ export class Exchange {
   }
 
   /**
-   * The session as the request found it: read once, at admission or by the endpoint, and shared
-   * by both. A step reads it again (`step`), so a token ended or rotated since answers 410 there.
+   * The session as the request found it: one query, shared by admission, the endpoint and its
+   * step. The handler has the whole body before it asks (`bufferBody`), so a session ended while
+   * a slow body was on its way is seen ended; the step's transaction starts from this read.
    */
   loadSession(): Promise<SessionState> {
-    this.#admitted ??= this.#readSession();
+    this.#admitted ??= this.deps.runtime.runPromise(loadSession(this.token));
     return this.#admitted;
-  }
-
-  #readSession(): Promise<SessionState> {
-    return this.deps.runtime.runPromise(loadSession(this.token));
   }
 
   /**
@@ -148,14 +147,22 @@ export class Exchange {
 
   /** Answers without touching the database's write side. */
   async respond(outcome: Outcome, session?: SessionState): Promise<Response> {
-    // Read afresh: the answer reflects the session as it is now.
-    const current = session ?? (await this.#readSession());
+    const current = session ?? (await this.loadSession());
     if (current.gone && this.client === "app") {
-      // The token was live at `admit`, but a concurrent request has since ended or rotated its
-      // session (a logout, a password change): the 410 it would have met a moment later.
       return this.#response({ kind: "unauthorized", status: 410 }, current, current);
     }
     return this.#response(outcome, current, current);
+  }
+
+  /**
+   * Answers without a step, the request's own limit taken first (allauth's decorator counts
+   * every request): 429 when one of `hits` is spent.
+   */
+  async respondCounted(hits: ReadonlyArray<HitCheck>, outcome: Outcome, session?: SessionState): Promise<Response> {
+    if (!(await takeEdgeHits(this.deps.runtime, hits))) {
+      return this.respond({ kind: "status", status: 429 }, session);
+    }
+    return this.respond(outcome, session);
   }
 
   /**
@@ -163,14 +170,15 @@ export class Exchange {
    * receivers run (a throw rolls the whole step back), the step commits, and only then do its
    * mails go out and its after-commit receivers run.
    */
-  async step(body: (step: Step) => Promise<Outcome>): Promise<Response> {
-    // Read afresh (one query): the step starts from the session as it is now, not at admission.
-    const before = await this.#readSession();
+  async step(body: (step: Step) => Promise<Outcome>, owed: ReadonlyArray<HitCheck> = []): Promise<Response> {
+    const before = await this.loadSession();
     if (before.gone && this.client === "app") {
+      await takeEdgeHits(this.deps.runtime, owed);
       return this.respond({ kind: "unauthorized", status: 410 }, before);
     }
     const step = new Step(this.deps.runtime, this.info, before, this.deps.committer ?? null);
     step.inspect = this.deps.inspect;
+    step.owedHits = owed;
     const committed = { value: false };
     try {
       return await this.#step(step, before, body, committed);
@@ -210,7 +218,12 @@ export class Exchange {
     let response: Response;
     let ids: ReadonlyArray<string> = [];
     try {
-      const outcome = await body(step);
+      const answered = await body(step);
+      if (!isRateLimited(answered) && !step.discardWrites) {
+        // The endpoint's own limit, in this step's transaction: no commit of its own.
+        await step.takeOwedHits();
+      }
+      const outcome: Outcome = step.edgeLimited ? { kind: "status", status: 429 } : answered;
       if (step.sessionUnsaved) {
         await step.write(saveUnsavedSession(step));
       }

@@ -14,6 +14,7 @@ import { postLogin } from "./login.ts";
 import { manageEmail } from "./manage-email.ts";
 import { postPasswordChange } from "./password-change.ts";
 import { failure, plain } from "./failure.ts";
+import { bufferBody } from "./input.ts";
 import { disallowedHost, requestOrigin } from "./host.ts";
 import { socialConfigJson } from "./providers-json.ts";
 import { getPasswordReset, postPasswordRequest, postPasswordReset } from "./password-reset.ts";
@@ -202,6 +203,7 @@ export function createHandler(deps: HandlerDeps): AuthHandler {
       origin,
     );
     try {
+      await bufferBody(request);
       // The provider redirect is a form: its `csrfmiddlewaretoken` is checked by the endpoint.
       if (match[2] !== "auth/provider/redirect" && !exchange.csrfOk()) {
         // Reads the session (for its cookies): inside the boundary, like everything that may touch storage.

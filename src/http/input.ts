@@ -42,7 +42,25 @@ export type Parsed<T> =
     }
   | { readonly ok: false; readonly errors: ReadonlyArray<InputError> };
 
-async function readCapped(request: Request): Promise<Uint8Array | null> {
+/** Bodies read ahead by the handler (`bufferBody`): null for one past `maxBodyBytes`. */
+const buffered = new WeakMap<Request, Uint8Array | null>();
+
+/**
+ * Reads the whole body (capped) before the request's session is read, so the session a step
+ * starts from is no older than the body it acts on; the endpoint's readers then use these bytes.
+ */
+export async function bufferBody(request: Request): Promise<void> {
+  if (request.body !== null && !buffered.has(request)) {
+    buffered.set(request, await readStream(request));
+  }
+}
+
+function readCapped(request: Request): Promise<Uint8Array | null> {
+  const bytes = buffered.get(request);
+  return bytes === undefined ? readStream(request) : Promise.resolve(bytes);
+}
+
+async function readStream(request: Request): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBodyBytes) {
     return null;
@@ -68,7 +86,12 @@ async function readCapped(request: Request): Promise<Uint8Array | null> {
   return Buffer.concat(chunks);
 }
 
-/** The body as a JSON object, or the error code of Django's bare 400. */
+/** The body as text (UTF-8, invalid bytes replaced), or null past `maxBodyBytes`. */
+export async function readText(request: Request): Promise<string | null> {
+  const bytes = await readCapped(request);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
+}
+
 /** The body as one JSON object (null-prototype), or why not. */
 export async function readObject(request: Request): Promise<Record<string, unknown> | "invalid_json" | "body_too_large"> {
   const bytes = await readCapped(request);

@@ -7,7 +7,6 @@
  * A well-formed login owes its `login` hit to its step: the password check takes it in the one
  * transaction that takes the attempt (TH-03), so a login commits once before its hash.
  */
-import { Clock, Effect } from "effect";
 import { loginMachine } from "../../machines/login.ts";
 import { Secret } from "../../machines/secret.ts";
 import { loginActors } from "../actors/login.ts";
@@ -15,15 +14,14 @@ import { flowSettings } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
-import { hitsInTransaction } from "../storage/rate-limits.ts";
 import type { Exchange } from "./exchange.ts";
 import type { Field } from "./input.ts";
 import { readFields } from "./input.ts";
 import { settle } from "./pipeline.ts";
-import { consume, edgeHits } from "./rate-limit.ts";
+import { edgeHits } from "./rate-limit.ts";
 
 export async function postLogin(exchange: Exchange): Promise<Response> {
-  const { config, runtime } = exchange.deps;
+  const { config } = exchange.deps;
   const account = config.account;
   const methods = (["username", "email"] as const).filter((m) => account.loginMethods.includes(m));
   const spec: Record<string, Field> = {};
@@ -35,20 +33,17 @@ export async function postLogin(exchange: Exchange): Promise<Response> {
     };
   }
   spec["password"] = { required: true, maxLength: account.passwordMaxLength, type: "password" };
+  const hits = edgeHits(config, "login", { ip: exchange.info.ip });
   const input = await readFields<"email" | "username" | "password">(exchange.request, spec);
   const given = input.ok ? methods.filter((m) => input.keys.has(m)) : [];
   if (!input.ok || given.length !== 1) {
     // No step runs: the `login` hit is taken on its own, and a spent limit still answers first.
-    if (!(await consume(runtime, config, "login", { ip: exchange.info.ip }))) {
-      return exchange.respond({ kind: "status", status: 429 });
-    }
-    return exchange.respond({ kind: "errors", errors: input.ok ? [{ code: "invalid_login" }] : input.errors });
+    return exchange.respondCounted(hits, { kind: "errors", errors: input.ok ? [{ code: "invalid_login" }] : input.errors });
   }
   const email = input.value.email ?? null;
   const byEmail = given[0] === "email";
   const username = byEmail ? null : (input.value.username ?? "");
   return exchange.step(async (step) => {
-    step.owedHits = edgeHits(config, "login", { ip: exchange.info.ip });
     const machine = withActors(loginMachine, loginActors(step, config));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
@@ -59,18 +54,13 @@ export async function postLogin(exchange: Exchange): Promise<Response> {
         password: new Secret(input.value.password!),
       },
     });
-    if (step.owedHits.length > 0) {
-      // The flow never checked a password: the `login` hit goes into the step's own transaction.
-      const owed = step.owedHits;
-      step.owedHits = [];
-      step.edgeLimited = !(await step.write(Effect.flatMap(Clock.currentTimeMillis, (now) => hitsInTransaction(owed, now))));
-    }
-    if (step.edgeLimited) {
+    // The flow never checked a password: the `login` hit goes into the step's own transaction.
+    if (!(await step.takeOwedHits())) {
       // Rolled back by the exchange: nothing of the step stays.
       return { kind: "status", status: 429 };
     }
     // The password step is done once the login knows its user, even if the login then stalls.
     const sent = username !== null ? { username } : { email: (email ?? "").toLowerCase() };
     return settle(step, config, snapshot, snapshot.context.login === null ? null : { method: "password", ...sent });
-  });
+  }, hits);
 }

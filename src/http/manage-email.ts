@@ -27,7 +27,7 @@ import { emailVerificationSpec, resumeCodeFlow } from "./code-flow.ts";
 import { codeStep } from "./email-verification.ts";
 import { dropPending, loadPending, pendingOf } from "./pending-flow.ts";
 import { parkLogin } from "./pipeline.ts";
-import { consume } from "./rate-limit.ts";
+import { edgeHits, spent } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 
 /** Whether the session must reauthenticate before a guarded action (allauth's rule). */
@@ -164,14 +164,16 @@ async function changeDuringSignup(exchange: Exchange, session: SessionState): Pr
   ) {
     return exchange.respond({ kind: "status", status: 409 }, session);
   }
-  if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: login.userId }))) {
+  // The `manage_email` hit, owed to the step (taken in its transaction).
+  const hits = edgeHits(config, "manageEmail", { ip: exchange.info.ip, user: login.userId });
+  if (await spent(runtime, hits)) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
   const input = await readFields<"email">(exchange.request, {
     email: { required: true, maxLength: config.account.emailMaxLength },
   });
   if (!input.ok) {
-    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+    return exchange.respondCounted(hits, { kind: "errors", errors: input.errors }, session);
   }
   return exchange.step(async (step) => {
     // allauth's `change_to` keeps the process: its start (timeout), attempts and resends.
@@ -193,7 +195,7 @@ async function changeDuringSignup(exchange: Exchange, session: SessionState): Pr
     const moved = snapshot.context.verificationId === null || row === null ? login : { ...login, emailAddressId: row.id, email };
     await parkLogin(step, config, moved, snapshot.context.verificationId, { changes: changes + 1 }, resumed);
     return emailList(step, config, login.userId);
-  });
+  }, hits);
 }
 
 type StoredAddressEvent = Exclude<ManageEmailEvent, { readonly type: "CHANGE" }>;
@@ -217,8 +219,9 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
   }
   const type = eventTypes[method]!;
   // allauth's ManageEmailView: the manage_email limit before the body, then the input (Django's
-  // email validation and `primary` in field order).
-  if (!(await consume(runtime, config, "manageEmail", { ip: exchange.info.ip, user: session.user.id }))) {
+  // email validation and `primary` in field order). The hit is owed to the step.
+  const hits = edgeHits(config, "manageEmail", { ip: exchange.info.ip, user: session.user.id });
+  if (await spent(runtime, hits)) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
   const input = await readEach<"email" | "primary">(exchange.request, {
@@ -230,12 +233,12 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
     ...(type === "MARK_PRIMARY" ? { primary: { required: true, maxLength: 5, type: "boolean" as const } } : {}),
   });
   if ("bad" in input) {
-    return exchange.respond({ kind: "errors", errors: [input.bad] }, session);
+    return exchange.respondCounted(hits, { kind: "errors", errors: [input.bad] }, session);
   }
   const email = input.value.email;
   if (input.errors.length > 0) {
     if (email === null) {
-      return exchange.respond({ kind: "errors", errors: input.errors }, session);
+      return exchange.respondCounted(hits, { kind: "errors", errors: input.errors }, session);
     }
     // Only `primary` failed: allauth's form cleans `email` as well and reports both, in order.
     const userId = session.user.id;
@@ -246,11 +249,12 @@ export async function manageEmail(exchange: Exchange): Promise<Response> {
         : await step.write(Effect.flip(manageEmailInputCheck(config, "MARK_PRIMARY", { userId, email })).pipe(Effect.option));
       const emailError = pending ? { code: "unverified_primary_email", param: "email" } : Option.getOrNull(checked!);
       return { kind: "errors", errors: emailError === null ? input.errors : [toFlowError(emailError), ...input.errors] };
-    });
+    }, hits);
   }
   const event = { type, email: email! };
   return exchange.step(
     async (step) =>
       (await onPendingAddress(step, config, event)) ?? manageEmailStep(step, config, event, { reauthenticated: false }),
+    hits,
   );
 }

@@ -14,7 +14,7 @@ import { withActors } from "../runtime/bound-machine.ts";
 import { runMachine } from "../runtime/run-machine.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
-import { consume } from "./rate-limit.ts";
+import { edgeHits, spent } from "./rate-limit.ts";
 
 export async function postPasswordChange(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
@@ -23,7 +23,10 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
     return exchange.respond({ kind: "session" }, session);
   }
   const setting = !session.user.hasUsablePassword;
-  if (!(await consume(runtime, config, "changePassword", { ip: exchange.info.ip, user: session.user.id }))) {
+  // Owed to the step: the current password's check takes it with its attempt; setting one (no
+  // check) takes it in the step's transaction, after asking before its hash.
+  const hits = edgeHits(config, "changePassword", { ip: exchange.info.ip, user: session.user.id });
+  if (setting && (await spent(runtime, hits))) {
     return exchange.respond({ kind: "status", status: 429 }, session);
   }
   const input = await readFields<"current_password" | "new_password">(exchange.request, {
@@ -31,7 +34,7 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
     new_password: { required: false, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!input.ok) {
-    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+    return exchange.respondCounted(hits, { kind: "errors", errors: input.errors }, session);
   }
   const current = input.value.current_password;
   const next = input.value.new_password;
@@ -61,5 +64,5 @@ export async function postPasswordChange(exchange: Exchange): Promise<Response> 
       return { kind: "status", status: 409 };
     }
     return { kind: "session" };
-  });
+  }, hits);
 }

@@ -19,7 +19,7 @@ import { keepCodeFlow, passwordResetSpec, resumeCodeFlow, settleCodeFlow } from 
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import { resetRecord, settle } from "./pipeline.ts";
-import { consume } from "./rate-limit.ts";
+import { edgeHits, spent } from "./rate-limit.ts";
 import type { Outcome } from "./responses.ts";
 import { userJson } from "./responses.ts";
 
@@ -110,6 +110,12 @@ export async function getPasswordReset(exchange: Exchange): Promise<Response> {
 export async function postPasswordReset(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
   const byCode = config.account.passwordResetByCodeEnabled;
+  // allauth's decorator comes first: a spent `reset_password_from_key` limit answers 429 whatever
+  // the body. The hit is owed to the step (taken in its transaction), or taken on its own below.
+  const hits = edgeHits(config, "resetPasswordFromKey", { ip: exchange.info.ip });
+  if (await spent(runtime, hits)) {
+    return exchange.respond({ kind: "status", status: 429 });
+  }
   const fields = await readFields<"key" | "password">(exchange.request, {
     // Code mode: a missing key is checked (and counted) as a wrong code; a missing password is
     // answered beside it.
@@ -117,12 +123,9 @@ export async function postPasswordReset(exchange: Exchange): Promise<Response> {
     password: { required: !byCode, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!fields.ok) {
-    return exchange.respond({ kind: "errors", errors: fields.errors });
-  }
-  if (!(await consume(runtime, config, "resetPasswordFromKey", { ip: exchange.info.ip }))) {
-    return exchange.respond({ kind: "status", status: 429 });
+    return exchange.respondCounted(hits, { kind: "errors", errors: fields.errors });
   }
   const secret = (value: string | null) => (value === null ? null : new Secret(value));
   const event = { type: "RESET", key: secret(fields.value.key), password: secret(fields.value.password) } as const;
-  return exchange.step((step) => (byCode ? codeStep(step, config, event, false) : freshStep(step, config, event)));
+  return exchange.step((step) => (byCode ? codeStep(step, config, event, false) : freshStep(step, config, event)), hits);
 }

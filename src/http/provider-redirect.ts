@@ -24,6 +24,7 @@ import { openSecret, sealSecret } from "../social/token-box.ts";
 import type { ProviderConfig, SocialProfile } from "../social/types.ts";
 import { insertRedirectState, sweepRedirectStates, takeRedirectState } from "../storage/social.ts";
 import type { Exchange } from "./exchange.ts";
+import { readText } from "./input.ts";
 import { hostDomain, isAllowedHost } from "./host.ts";
 import { runSocialLogin } from "./social-flow.ts";
 
@@ -72,8 +73,8 @@ async function readForm(request: Request): Promise<URLSearchParams | null> {
   if (!type.startsWith("application/x-www-form-urlencoded")) {
     return null;
   }
-  const text = await request.text();
-  return text.length > maxFormBytes ? null : new URLSearchParams(text);
+  const text = await readText(request);
+  return text === null || text.length > maxFormBytes ? null : new URLSearchParams(text);
 }
 
 function redirect(exchange: Exchange, location: string): Promise<Response> {

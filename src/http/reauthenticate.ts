@@ -12,23 +12,22 @@ import { saveSessionData } from "../runtime/session.ts";
 import type { Exchange } from "./exchange.ts";
 import { readFields } from "./input.ts";
 import { manageEmailStep } from "./manage-email.ts";
-import { consume } from "./rate-limit.ts";
+import { edgeHits } from "./rate-limit.ts";
 
 export async function postReauthenticate(exchange: Exchange): Promise<Response> {
-  const { config, runtime } = exchange.deps;
+  const { config } = exchange.deps;
   const session = await exchange.loadSession();
   if (session.user === null) {
     return exchange.respond({ kind: "session" }, session);
   }
-  // allauth's order: 401 for nobody, then the `reauthenticate` limit, then the body.
-  if (!(await consume(runtime, config, "reauthenticate", { ip: exchange.info.ip, user: session.user.id }))) {
-    return exchange.respond({ kind: "status", status: 429 }, session);
-  }
+  // allauth's order: 401 for nobody, then the `reauthenticate` limit, then the body. The hit is
+  // owed to the step: the password check takes it with its attempt, before the hash.
+  const hits = edgeHits(config, "reauthenticate", { ip: exchange.info.ip, user: session.user.id });
   const input = await readFields<"password">(exchange.request, {
     password: { required: true, maxLength: config.account.passwordMaxLength, type: "password" },
   });
   if (!input.ok) {
-    return exchange.respond({ kind: "errors", errors: input.errors }, session);
+    return exchange.respondCounted(hits, { kind: "errors", errors: input.errors }, session);
   }
   return exchange.step(async (step) => {
     const machine = withActors(reauthenticateMachine, reauthenticateActors(step, config));
@@ -51,5 +50,5 @@ export async function postReauthenticate(exchange: Exchange): Promise<Response> 
     const outcome = await manageEmailStep(step, config, suspended.event, { reauthenticated: true });
     // The client asked to reauthenticate: it gets the session; a refused replay still reports.
     return outcome.kind === "errors" ? outcome : { kind: "session" };
-  });
+  }, hits);
 }

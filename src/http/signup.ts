@@ -1,5 +1,6 @@
 /**
- * `POST auth/signup`, in allauth's order: the `signup` rate limit (before the body is read), the
+ * `POST auth/signup`, in allauth's order: the `signup` rate limit (before the body is read; the hit
+ * is taken in the signup's own transaction, or on its own when no step runs), the
  * whole input (every field's errors in `signupFields` order, `password` last, then `email2`'s
  * mismatch), then 409 for a logged-in session, then 403 when signup is closed.
  */
@@ -15,19 +16,22 @@ import type { Exchange } from "./exchange.ts";
 import type { Field } from "./input.ts";
 import { readEach } from "./input.ts";
 import { settle } from "./pipeline.ts";
-import { consume } from "./rate-limit.ts";
+import { edgeHits, spent } from "./rate-limit.ts";
 
 type SignupField = "email" | "email2" | "username" | "password";
 
 export async function postSignup(exchange: Exchange): Promise<Response> {
   const { config, runtime } = exchange.deps;
-  if (!(await consume(runtime, config, "signup", { ip: exchange.info.ip }))) {
+  // The hit is owed to the step (no commit of its own); a spent limit answers 429 before the body
+  // is read, and before any hash.
+  const hits = edgeHits(config, "signup", { ip: exchange.info.ip });
+  if (await spent(runtime, hits)) {
     return exchange.respond({ kind: "status", status: 429 });
   }
   const spec = signupSpec(config.account);
   const input = await readEach<SignupField>(exchange.request, spec);
   if ("bad" in input) {
-    return exchange.respond({ kind: "errors", errors: [input.bad] });
+    return exchange.respondCounted(hits, { kind: "errors", errors: [input.bad] });
   }
   const failed = new Set(input.errors.map((e) => e.param));
   // A field the signup does not ask for is not in the spec: read as absent.
@@ -48,14 +52,14 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
     errors.push({ code: "email2_mismatch", param: "email2" });
   }
   if (errors.length > 0) {
-    return exchange.respond({ kind: "errors", errors });
+    return exchange.respondCounted(hits, { kind: "errors", errors });
   }
   const session = await exchange.loadSession();
   if (session.user !== null) {
-    return exchange.respond({ kind: "status", status: 409 }, session);
+    return exchange.respondCounted(hits, { kind: "status", status: 409 }, session);
   }
   if (!(await config.adapter.isOpenForSignup(exchange.request))) {
-    return exchange.respond({ kind: "status", status: 403 }, session);
+    return exchange.respondCounted(hits, { kind: "status", status: 403 }, session);
   }
   return exchange.step(async (step) => {
     const machine = withActors(signupMachine, signupActors(step, config));
@@ -70,7 +74,7 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
       },
     });
     return settle(step, config, snapshot);
-  });
+  }, hits);
 }
 
 /** The signup input's fields in allauth's order: `signupFields` order, then `password`. */

@@ -10,7 +10,7 @@
  */
 import type { AuthEvent } from "./auth-events.ts";
 import { SqlClient } from "@effect/sql";
-import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
+import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
 import type { ManagedRuntime } from "effect";
 import type { InspectionEvent, Observer } from "xstate";
 import type { AuthenticationRecord, PendingLogin } from "../../machines/contracts.ts";
@@ -22,9 +22,9 @@ import type { QueuedMail } from "../mails.ts";
 import type { Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
 import type { HitCheck } from "../storage/rate-limits.ts";
-import { releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
+import { hitsInTransaction, releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
 import type { SessionRow } from "../storage/sessions.ts";
-import { retryWhileBusy, takeWriteLock } from "../storage/write-transaction.ts";
+import { retryWhileBusy, takeWriteLock, withWriteTransaction } from "../storage/write-transaction.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
@@ -172,8 +172,9 @@ export class Step {
     readonly rehashed: string | null;
   } | null = null;
   /**
-   * The request's edge rate-limit hits (the `login` limit) not taken yet: the login attempt takes
-   * them in its own transaction (one commit for both), else the endpoint takes them in the step's.
+   * The request's edge rate-limit hits (the endpoint's own limit: `login`, `signup`,
+   * `change_password`, …) not taken yet: a password check takes them with its attempt in its own
+   * transaction (one commit for both), else the exchange takes them in the step's (`takeOwedHits`).
    */
   owedHits: ReadonlyArray<HitCheck> = [];
   /** An owed hit found its bucket full: the request answers 429 and nothing of the step stays. */
@@ -194,6 +195,8 @@ export class Step {
    * (reported with its stack; a database that cannot be reached answers 503).
    */
   defect: unknown = undefined;
+  /** Owed hits taken in the step's transaction: a rollback loses them, so it records them anew. */
+  #edgeHitsInTransaction: ReadonlyArray<HitCheck> = [];
   #transaction: Transaction | null = null;
   #opening: Promise<void> | null = null;
   #finished = false;
@@ -271,6 +274,25 @@ export class Step {
     this.mails.push(mail);
   }
 
+  /**
+   * Takes the owed edge hits in the step's transaction, so they cost no commit of their own; false
+   * (and `edgeLimited`) when one of their buckets is full: the request answers 429, keeping nothing.
+   */
+  async takeOwedHits(): Promise<boolean> {
+    const owed = this.owedHits;
+    if (owed.length === 0) {
+      return !this.edgeLimited;
+    }
+    this.owedHits = [];
+    const allowed = await this.write(Effect.flatMap(Clock.currentTimeMillis, (now) => hitsInTransaction(owed, now)));
+    if (allowed) {
+      this.#edgeHitsInTransaction = owed;
+    } else {
+      this.edgeLimited = true;
+    }
+    return allowed;
+  }
+
   async commit(): Promise<void> {
     if (this.hitsToGiveBack.length > 0) {
       await this.write(releaseHitsInTransaction([...this.hitsToGiveBack]));
@@ -298,6 +320,17 @@ export class Step {
     if (this.hitsToGiveBack.length > 0) {
       // Given back even so, as when each was given back at once (no write lock held here).
       await this.runtime.runPromise(releaseHits(this.hitsToGiveBack.splice(0)));
+    }
+    const uncounted = this.edgeLimited ? [] : [...this.#edgeHitsInTransaction, ...this.owedHits];
+    this.#edgeHitsInTransaction = [];
+    this.owedHits = [];
+    if (uncounted.length > 0) {
+      // A step that keeps nothing (a client gone, a defect, a limit met mid-way) still counts
+      // against its endpoint's limit, as a hit taken before it would: aborting a request during
+      // its hash must not make its attempts free.
+      await this.runtime.runPromise(
+        withWriteTransaction(Effect.flatMap(Clock.currentTimeMillis, (now) => hitsInTransaction(uncounted, now))).pipe(Effect.orDie),
+      );
     }
   }
 

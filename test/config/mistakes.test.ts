@@ -154,7 +154,8 @@ describe("out-of-range numbers", () => {
     await expectRefused({ account: { loginByCodeMaxAttempts: 2.5 } }, "account.loginByCodeMaxAttempts", "expected a positive integer, got 2.5");
     await expectRefused({ trustedProxyCount: -1 }, "trustedProxyCount", "expected a non-negative integer, got -1");
     await expectRefused({ busyTimeoutMs: 0 }, "busyTimeoutMs", "expected a positive integer, got 0");
-    await expectRefused({ sqliteGroupCommit: "yes" }, "sqliteGroupCommit", 'expected true or false, got "yes"');
+    await expectRefused({ sqliteGroupCommit: "yes" }, "sqliteGroupCommit", 'expected an object or true or false, got "yes"');
+    await expectRefused({ sqliteGroupCommit: { maxMs: 0 } }, "sqliteGroupCommit.maxMs", "expected a positive integer, got 0");
     await expectRefused(
       { account: { emailVerificationSupportsResend: -2 } },
       "account.emailVerificationSupportsResend",

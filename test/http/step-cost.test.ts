@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { goodPassword, harness } from "../support/harness.ts";
 import { statementCounter } from "../support/statement-counter.ts";
-import { fastHasher } from "./support.ts";
+import { fastHasher, raw } from "./support.ts";
 
 describe("commits per login (allauth's default rate limits) and session reads per request", () => {
   it("a password login commits twice: the limiter hits with the attempt before the hash, the session with the attempt given back after it; a wrong password commits once", async () => {
@@ -84,7 +84,7 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     await h.close();
   });
 
-  it("a guarded request reads its session in one query, twice: at admission (shared with the endpoint) and as its step starts", async () => {
+  it("a guarded request reads its session in one query, once: shared by admission, the endpoint and its step", async () => {
     const { counter, layer } = statementCounter();
     const h = await harness(
       { account: { loginMethods: ["email"], emailVerification: "none" }, usersessions: { trackActivity: true }, passwordHasher: fastHasher },
@@ -97,10 +97,112 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     const changed = await client.request("POST", "account/password/change", { current_password: goodPassword, new_password: "a fresh passphrase 123" });
     expect(changed.status).toBe(200);
     const sessionReads = counter.statements.filter((text) => /^SELECT .*FROM auth_session/is.test(text.trim()));
-    expect(sessionReads).toHaveLength(2);
+    expect(sessionReads).toHaveLength(1);
     // The user comes with the session row: the only reads of a user by id are the password flow's two.
     expect(counter.statements.filter((text) => /^SELECT \* FROM auth_user WHERE id/i.test(text.trim()))).toHaveLength(2);
     expect(h.takeSignals()).toEqual(["password_changed"]);
+    await h.close();
+  });
+  it("with allauth's default rate limits, each endpoint's own hit rides in its step: a signup commits once, a password change twice, an address added once", async () => {
+    const { counter, layer } = statementCounter();
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer });
+    const client = h.app();
+    counter.commits = 0;
+    expect((await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    expect(counter.commits).toBe(1);
+    expect(h.takeSignals()).toEqual(["user_signed_up", "user_logged_in"]);
+
+    counter.commits = 0;
+    const change = { current_password: goodPassword, new_password: "a fresh passphrase 123" };
+    expect((await client.request("POST", "account/password/change", change)).status).toBe(200);
+    // The `change_password` hit with the account's attempt before the hash, then the change.
+    expect(counter.commits).toBe(2);
+    expect(h.takeSignals()).toEqual(["password_changed"]);
+
+    counter.commits = 0;
+    expect((await client.request("POST", "account/email", { email: "ann.two@example.com" })).status).toBe(200);
+    // One for the step; the outbox then claims its verification mail and marks it sent.
+    expect(h.takeMails()).toHaveLength(1);
+    expect(counter.commits).toBe(1 + 2);
+    expect(h.takeSignals()).toEqual(["email_confirmation_sent", "email_added"]);
+
+    const buckets = await h.query<{ bucket: string }>("SELECT bucket FROM auth_rate_limit");
+    const limits = buckets.map((row) => row.bucket.split(":").slice(0, 2).join(":")).sort();
+    expect(limits).toEqual(["changePassword:user", "confirm_email:key", "manageEmail:user", "signup:ip"]);
+    await h.close();
+  });
+
+  it("a spent limit answers 429 before any hash, and a step that keeps nothing still counts its request", async () => {
+    let hashes = 0;
+    const counting = { hash: (p: string) => ((hashes += 1), fastHasher.hash(p)), verify: fastHasher.verify };
+    const h = await harness({
+      account: { loginMethods: ["email"], emailVerification: "none", rateLimits: { signup: "2/m/ip", changePassword: "5/m/user" } },
+      passwordHasher: counting,
+    });
+    const client = h.app();
+    expect((await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
+    h.takeSignals();
+    // A receiver that throws rolls the change back (500); its `changePassword` hit stays.
+    const off = h.auth.signals.on("password_changed", () => {
+      throw new Error("receiver failed");
+    });
+    const change = { current_password: goodPassword, new_password: "a fresh passphrase 123" };
+    expect((await client.request("POST", "account/password/change", change)).status).toBe(500);
+    off();
+    h.takeSignals();
+    const hits = (prefix: string) => h.query(`SELECT bucket FROM auth_rate_limit WHERE bucket LIKE '${prefix}:%'`);
+    expect(await hits("changePassword")).toHaveLength(1);
+    expect(await h.query("SELECT password FROM auth_user")).toEqual([{ password: "fast$" + goodPassword }]);
+    // Adding an address checks no password: its `manageEmail` hit rode in the step's transaction,
+    // so the rollback records it anew.
+    const offAdded = h.auth.signals.on("email_added", () => {
+      throw new Error("receiver failed");
+    });
+    expect((await client.request("POST", "account/email", { email: "ann.two@example.com" })).status).toBe(500);
+    offAdded();
+    h.takeSignals();
+    expect(await hits("manageEmail")).toHaveLength(1);
+    expect(await h.count("auth_email_address")).toBe(1);
+
+    // Two signups from one address spend its `signup` limit; the third is answered before its hash.
+    const signup = (email: string) => raw(h, "POST", "app/v1/auth/signup", { body: { email, password: goodPassword }, ip: "10.7.7.7" });
+    expect((await signup("bob@example.com")).status).toBe(200);
+    expect((await signup("cy@example.com")).status).toBe(200);
+    h.takeSignals();
+    const before = hashes;
+    expect((await signup("di@example.com")).status).toBe(429);
+    expect(hashes).toBe(before);
+    // Ann's from her own address, and the two that spent this one's.
+    expect(await hits("signup")).toHaveLength(3);
+    expect(await h.count("auth_user")).toBe(3);
+    expect(h.takeSignals()).toEqual([]);
+    await h.close();
+  });
+
+  it("the session is read once the body is in: a session ended while a slow body was on its way answers 410", async () => {
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher });
+    const client = h.app();
+    await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
+    h.takeSignals();
+    const token = client.token!;
+    let push!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (push = controller) });
+    const pending = h.auth.handler(
+      new Request("http://127.0.0.1/_allauth/app/v1/account/email", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-session-token": token, "user-agent": "vitest" },
+        body,
+        duplex: "half",
+      } as RequestInit),
+      { ip: "10.9.9.9" },
+    );
+    push.enqueue(new TextEncoder().encode('{"email": "ann.two'));
+    expect((await client.request("DELETE", "auth/session")).status).toBe(401);
+    push.enqueue(new TextEncoder().encode('@example.com"}'));
+    push.close();
+    expect((await pending).status).toBe(410);
+    expect(await h.query("SELECT email FROM auth_email_address")).toEqual([{ email: "ann@example.com" }]);
+    expect(h.takeSignals()).toEqual(["user_logged_out"]);
     await h.close();
   });
 });

@@ -40,7 +40,8 @@ const auth = await createAuth(
         ? { send: () => new Promise<void>(() => undefined) }
         : { send: async (mail) => void mails.push(mail) },
     passwordHasher: { hash: async (p) => (await gate(), `fast$${p}`), verify: async (h, p) => h === `fast$${p}` },
-    sqliteGroupCommit: group,
+    // A wide window: the members below wait in their receivers so that the next one has queued.
+    sqliteGroupCommit: group ? { maxMs: 10_000 } : false,
     account: {
       loginMethods: ["email"],
       emailVerification: "mandatory",
@@ -63,7 +64,9 @@ if (group) {
       return undefined;
     }
     say({ event: `in-step ${user.email}` });
-    return user.email === "hang@example.com" ? new Promise<void>(() => undefined) : undefined;
+    // Ann and Bob hold their write phase a moment, so the next signup (its hash answered with
+    // theirs) is waiting for the write slot when they end, and joins their group.
+    return user.email === "hang@example.com" ? new Promise<void>(() => undefined) : new Promise<void>((resolve) => setTimeout(resolve, 150));
   });
 }
 say({ event: "ready" });
