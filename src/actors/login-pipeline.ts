@@ -31,6 +31,8 @@ export interface VerificationTarget {
   readonly userId: string;
   readonly email: string;
   readonly row: EmailAddressRow | null;
+  /** The user's addresses, when the caller has just read them (else they are read when needed). */
+  readonly addresses?: ReadonlyArray<EmailAddressRow>;
 }
 
 /** allauth's `confirm_email` limit for one address (its `key` rule), in ms. */
@@ -48,8 +50,10 @@ const confirmEmailKey = (owner: string | null, email: string) =>
   owner === null ? `confirm_email:key:${email.toLowerCase()}` : `confirm_email:key:${owner}:${email.toLowerCase()}`;
 
 /** The owner of a verification mail's `confirm_email` key: the account when the address is its claim. */
-export const confirmEmailOwner = (userId: string) =>
-  Effect.map(listEmailAddresses(userId), (rows) => (rows.some((row) => Number(row.verified) === 1) ? userId : null));
+export const confirmEmailOwner = (userId: string, addresses?: ReadonlyArray<EmailAddressRow>) =>
+  Effect.map(addresses === undefined ? listEmailAddresses(userId) : Effect.succeed(addresses), (rows) =>
+    rows.some((row) => Number(row.verified) === 1) ? userId : null,
+  );
 
 /** Takes one verification mail from the `confirm_email` limit of `email` (see `confirmEmailKey`); false when spent. */
 export const consumeConfirmEmail = (config: ResolvedConfig, owner: string | null, email: string, now: number) => {
@@ -87,7 +91,7 @@ export const queueVerification = (
     const now = yield* Clock.currentTimeMillis;
     const none: SendVerificationEmailOutput = { sent: false, confirmation: null, verificationId: null };
     const byCode = config.account.emailVerificationByCodeEnabled;
-    const owner = yield* confirmEmailOwner(target.userId);
+    const owner = yield* confirmEmailOwner(target.userId, target.addresses);
     // Link mode skips the mail while the cooldown runs (the earlier link still works).
     if (!byCode && !(yield* consumeConfirmEmail(config, owner, target.email, now))) {
       return none;
@@ -194,7 +198,7 @@ export function loginPipelineActors(step: Step, config: ResolvedConfig) {
           if (row === undefined || Number(row.verified) === 1) {
             return none;
           }
-          return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row }, { signup: input.signup });
+          return yield* queueVerification(step, config, { userId: input.userId, email: row.email, row, addresses }, { signup: input.signup });
         }),
       ),
     ),

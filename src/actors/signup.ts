@@ -20,7 +20,6 @@ import { unusablePasswordPrefix } from "../services/password-hasher.ts";
 import { Tokens } from "../services/tokens.ts";
 import { lockKey } from "../storage/locks.ts";
 import {
-  findUserById,
   findUserByUsername,
   insertEmailAddress,
   insertUser,
@@ -100,12 +99,16 @@ export const signupUsername = (config: ResolvedConfig, typed: string | null) =>
     return (yield* findUserByUsername(cleaned)) === null ? cleaned : ({ code: "username_taken", param: "username" } satisfies FlowError);
   });
 
-export function signupActors(step: Step, config: ResolvedConfig) {
+/**
+ * `checked`: the form as the endpoint already cleaned it (`cleanSignup`, without errors), so the
+ * machine's validation does not look the address and username up a second time.
+ */
+export function signupActors(step: Step, config: ResolvedConfig, checked?: ValidateSignupOutput) {
   const account = config.account;
   return {
     ...loginPipelineActors(step, config),
     validateSignup: fromPromise<ValidateSignupOutput, SignupForm>(({ input }) =>
-      step.run(
+      checked !== undefined ? Promise.resolve(checked) : step.run(
         Effect.gen(function* () {
           const form = yield* cleanSignup(
             { email: input.email, username: input.username, password: input.password?.reveal() ?? null },
@@ -139,15 +142,14 @@ export function signupActors(step: Step, config: ResolvedConfig) {
           }
           const id = tokens.id();
           const isActive = config.adapter.isNewUserActive({ email: input.email, username: input.username });
-          yield* insertUser({ id, username: input.username, email: input.email, password, isActive, dateJoined: now });
+          const inserted = yield* insertUser({ id, username: input.username, email: input.email, password, isActive, dateJoined: now });
           let emailAddress = null;
           if (input.email !== null) {
             const row = { id: tokens.id(), user_id: id, email: input.email, verified: 0, is_primary: 1 };
             yield* insertEmailAddress(row);
             emailAddress = toEmailAddressRef(row);
           }
-          const user = toUserRef((yield* findUserById(id))!);
-          return { user, emailAddress };
+          return { user: toUserRef(inserted), emailAddress };
         }),
       );
     }),

@@ -62,7 +62,7 @@ export async function postSignup(exchange: Exchange): Promise<Response> {
     return exchange.respondCounted(hits, { kind: "status", status: 403 }, session);
   }
   return exchange.step(async (step) => {
-    const machine = withActors(signupMachine, signupActors(step, config));
+    const machine = withActors(signupMachine, signupActors(step, config, cleaned.valid));
     const { snapshot } = await runMachine(step, machine, {
       input: { settings: flowSettings(config), sessionUser: step.session.user },
       event: {

@@ -72,7 +72,19 @@ export const insertUser = (user: {
     (sql) => sql`INSERT INTO auth_user (id, username, username_lower, email, password, is_active, date_joined)
       VALUES (${user.id}, ${user.username}, ${user.username === null ? null : user.username.toLowerCase()},
               ${user.email ?? ""}, ${user.password}, ${user.isActive ? 1 : 0}, ${user.dateJoined})`,
-  ).pipe(Effect.asVoid, Effect.orDie);
+  ).pipe(
+    // The row as stored, without reading it back.
+    Effect.as<UserRow>({
+      id: user.id,
+      username: user.username,
+      email: user.email ?? "",
+      password: user.password,
+      is_active: user.isActive ? 1 : 0,
+      last_login: null,
+      date_joined: user.dateJoined,
+    }),
+    Effect.orDie,
+  );
 
 /**
  * Stamps the user's `last_login` and reads the row back in the same statement: the update locks

@@ -108,9 +108,15 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer });
     const client = h.app();
     counter.commits = 0;
+    counter.statements.length = 0;
     expect((await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword })).status).toBe(200);
     expect(counter.commits).toBe(1);
     expect(h.takeSignals()).toEqual(["user_signed_up", "user_logged_in"]);
+    // The address is looked up by the form, then again in the transaction (a concurrent signup may
+    // have won); the new user is not read back.
+    const count = (pattern: RegExp) => counter.statements.filter((text) => pattern.test(text.trim())).length;
+    expect(count(/^SELECT \* FROM auth_email_address a WHERE a.email/i)).toBe(2);
+    expect(count(/^SELECT \* FROM auth_user WHERE id/i)).toBe(0);
 
     counter.commits = 0;
     const change = { current_password: goodPassword, new_password: "a fresh passphrase 123" };
