@@ -6,7 +6,8 @@
  * the wire is a fresh mask followed by the token XOR that mask, so no two responses carry the same
  * bytes (BREACH). A login gives the browser a new session cookie and so a new token.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "../domain/random.ts";
 
 const nonceBytes = 16;
 const macBytes = 16;

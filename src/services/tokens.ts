@@ -1,8 +1,9 @@
 /**
  * Randomness and one-way hashing of secrets: ids, URL keys (256 bits), session tokens, codes,
- * all from `crypto.randomBytes`. Keys and codes are stored as HMAC-SHA-256 under the app secret.
+ * all from the CSPRNG (`domain/random.ts`). Keys and codes are stored as HMAC-SHA-256 under the app secret.
  */
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import { createHmac, randomInt, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "../domain/random.ts";
 import { Context, Layer } from "effect";
 
 export interface TokensShape {

@@ -492,6 +492,8 @@ describe("auth/password/reset", () => {
 
   describe("POST", () => {
     const send = (body: unknown, c: Client = h.app()) => c.request("POST", "auth/password/reset", body);
+    // allauth's decorator takes the `reset_password_from_key` hit before the body is read.
+    const refused = (s: () => Promise<ClientResponse>, expected: Expected) => expectRefused(s, expected, { limited: true });
 
     it.each([
       ["empty object", (): unknown => ({}), ["key", "password"]],
@@ -502,7 +504,7 @@ describe("auth/password/reset", () => {
       ["empty strings", (): unknown => ({ key: "", password: "" }), ["key", "password"]],
     ] as const)("missing: %s", async (_name, body, params) => {
       await openWithKey();
-      await expectRefused(() => send(body()), params.map((param) => ({ param, code: "required" })));
+      await refused(() => send(body()), params.map((param) => ({ param, code: "required" })));
       await expectKeyLive();
     });
 
@@ -518,42 +520,42 @@ describe("auth/password/reset", () => {
     describe.each(["key", "password"] as const)("%s of the wrong type", (field) => {
       it.each(notStrings)("%s", async (_name, value, code) => {
         await openWithKey();
-        await expectRefused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code }]);
+        await refused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code }]);
         await expectKeyLive();
       });
 
       it("an array holding the right value", async () => {
         await openWithKey();
         const value = field === "key" ? [key] : [newPassword];
-        await expectRefused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code: "invalid" }]);
+        await refused(() => send({ key, password: newPassword, [field]: value }), [{ param: field, code: "invalid" }]);
         await expectKeyLive();
       });
     });
 
     it.each(malformed)("malformed body: %s", async (_name, body) => {
       await openWithKey();
-      await expectRefused(() => send(body), invalidBody);
+      await refused(() => send(body), invalidBody);
       await expectKeyLive();
     });
 
     it("a 1 MiB body holding the right key", async () => {
       await openWithKey();
-      await expectRefused(() => send({ key, password: newPassword, padding: mib }), invalidBody);
+      await refused(() => send({ key, password: newPassword, padding: mib }), invalidBody);
       await expectKeyLive();
     });
 
     it("a 257-character key, and a 1025-character password, before the rate limit and the hasher", async () => {
       await openWithKey();
-      await expectRefused(() => send({ key: key.padEnd(257, "A"), password: newPassword }), [{ param: "key", code: "max_length" }]);
-      await expectRefused(() => send({ key, password: "z".repeat(1025) }), [{ param: "password", code: "max_length" }]);
+      await refused(() => send({ key: key.padEnd(257, "A"), password: newPassword }), [{ param: "key", code: "max_length" }]);
+      await refused(() => send({ key, password: "z".repeat(1025) }), [{ param: "password", code: "max_length" }]);
       await expectKeyLive();
     });
 
     it("the browser client gets the same answers", async () => {
       await openWithKey();
       const browser = h.browser();
-      await expectRefused(() => send(`{"key": "${key}", "password": `, browser), invalidBody);
-      await expectRefused(() => send({ key: { $ne: null }, password: newPassword }, browser), [{ param: "key", code: "invalid" }]);
+      await refused(() => send(`{"key": "${key}", "password": `, browser), invalidBody);
+      await refused(() => send({ key: { $ne: null }, password: newPassword }, browser), [{ param: "key", code: "invalid" }]);
       await expectKeyLive();
     });
   });
