@@ -6,11 +6,9 @@ import type { AuthenticateOutput, LoginForm } from "../../machines/contracts.ts"
 import type { ResolvedConfig } from "../config.ts";
 import { cleanEmail } from "../domain/email.ts";
 import type { Step } from "../runtime/step.ts";
-import type { EmailAddressRow, UserRow } from "../storage/users.ts";
+import type { AddressOwner, EmailAddressRow, UserRow } from "../storage/users.ts";
 import {
-  findEmailAddresses,
-  findHeldEmailAddresses,
-  findUserById,
+  findAddressOwners,
   findUserByUsername,
   listEmailAddresses,
   toEmailAddressRef,
@@ -22,6 +20,8 @@ import { isConfirmEmailSpent, loginPipelineActors } from "./login-pipeline.ts";
 interface Candidate {
   readonly user: UserRow;
   readonly address: EmailAddressRow | null;
+  /** The user's addresses, when the lookup read them with the user. */
+  readonly addresses?: ReadonlyArray<EmailAddressRow>;
 }
 
 /** The account a login names: by address (held before claimed, verified first) or by username. */
@@ -32,16 +32,16 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
       if (email === null) {
         return null;
       }
-      // A claim (SECURITY.md EM-09) names its account only while no other account holds the address.
-      const held = yield* findHeldEmailAddresses(email);
-      const named = held.length > 0 ? held : yield* findEmailAddresses(email);
-      const rows = [...named].sort((a, b) => Number(b.verified) - Number(a.verified));
-      const address = rows[0];
-      if (address === undefined) {
-        return null;
-      }
-      const user = yield* findUserById(address.user_id);
-      return user === null ? null : ({ user, address } satisfies Candidate);
+      // One statement: each account with a row for the address, its user and all its addresses.
+      const owners = yield* findAddressOwners(email);
+      // A claim (SECURITY.md EM-09: an unverified row of an account that has a verified address)
+      // names its account only while no other account holds the address.
+      const isClaim = (owner: AddressOwner) =>
+        Number(owner.address.verified) === 0 && owner.addresses.some((row) => Number(row.verified) === 1);
+      const held = owners.filter((owner) => !isClaim(owner));
+      const named = held.length > 0 ? held : owners;
+      const chosen = [...named].sort((a, b) => Number(b.address.verified) - Number(a.address.verified))[0];
+      return chosen === undefined ? null : ({ user: chosen.user, address: chosen.address, addresses: chosen.addresses } satisfies Candidate);
     }
     const user =
       form.username === null || !isUsernameShaped(form.username) ? null : yield* findUserByUsername(form.username);
@@ -95,7 +95,7 @@ export function loginActors(step: Step, config: ResolvedConfig) {
         throw { code: mismatch, param: "password" };
       }
       // Transparent upgrade (SECURITY.md CR-11): hashed here, outside the transaction; stored when the session starts.
-      const rehashed = (await step.needsRehash(candidate.user.password)) ? await step.hash(input.password.reveal()) : null;
+      const rehashed = step.needsRehash(candidate.user.password) ? await step.hash(input.password.reveal()) : null;
       step.checkedPassword = {
         userId: candidate.user.id,
         hash: candidate.user.password,
@@ -103,7 +103,7 @@ export function loginActors(step: Step, config: ResolvedConfig) {
         rehashed,
       };
       returnLoginAttempt(step, attempt);
-      const addresses = await step.run(listEmailAddresses(candidate.user.id));
+      const addresses = candidate.addresses ?? (await step.run(listEmailAddresses(candidate.user.id)));
       // allauth's `is_login_rate_limited`: the code this login would mail cannot be sent.
       const typed = input.email === null ? null : cleanEmail(input.email, account.emailMaxLength);
       const address = typed === null ? undefined : addresses.find((a) => a.email.toLowerCase() === typed.toLowerCase());

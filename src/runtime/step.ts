@@ -248,9 +248,9 @@ export class Step {
     return this.run(Effect.flatMap(PasswordHasher, (h) => h.hash(password)));
   }
 
-  /** Whether `stored` was made with other parameters than today's. */
-  needsRehash(stored: string): Promise<boolean> {
-    return this.run(Effect.map(PasswordHasher, (h) => h.needsRehash(stored)));
+  /** Whether `stored` was made with other parameters than today's (synchronous: no fiber to wait on). */
+  needsRehash(stored: string): boolean {
+    return this.runtime.runSync(Effect.map(PasswordHasher, (h) => h.needsRehash(stored)));
   }
 
   /**

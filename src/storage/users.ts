@@ -108,6 +108,68 @@ export const findEmailAddresses = (email: string) =>
     Effect.orDie,
   );
 
+/** A login's reading of an address: each account holding a row for it, with all its addresses. */
+export interface AddressOwner {
+  /** The owner's row for the looked-up address. */
+  readonly address: EmailAddressRow;
+  readonly user: UserRow;
+  /** All of the owner's addresses, primary first, then by address (as `listEmailAddresses`). */
+  readonly addresses: ReadonlyArray<EmailAddressRow>;
+}
+
+/**
+ * Every account with a row for `email`, each with its user and all its addresses, in one
+ * statement: what a password login needs before and after its check.
+ */
+export const findAddressOwners = (email: string) =>
+  Effect.flatMap(
+    sqlClient,
+    (sql) => sql<Record<string, unknown>>`
+      SELECT a.id AS match_id, u.id AS u_id, u.username AS u_username, u.email AS u_email, u.password AS u_password,
+             u.is_active AS u_is_active, u.last_login AS u_last_login, u.date_joined AS u_date_joined,
+             b.id, b.user_id, b.email, b.verified, b.is_primary
+      FROM auth_email_address a
+      JOIN auth_user u ON u.id = a.user_id
+      JOIN auth_email_address b ON b.user_id = a.user_id
+      WHERE a.email = ${email}
+      ORDER BY a.id, b.is_primary DESC, b.email`,
+  ).pipe(
+    Effect.map((rows) => {
+      const owners = new Map<string, { address: EmailAddressRow | null; user: UserRow; addresses: Array<EmailAddressRow> }>();
+      // Values as the driver gives them, as `SELECT *` would.
+      for (const row of rows) {
+        const address: EmailAddressRow = {
+          id: row["id"] as string,
+          user_id: row["user_id"] as string,
+          email: row["email"] as string,
+          verified: row["verified"] as number,
+          is_primary: row["is_primary"] as number,
+        };
+        const matchId = row["match_id"] as string;
+        let owner = owners.get(matchId);
+        if (owner === undefined) {
+          const user: UserRow = {
+            id: row["u_id"] as string,
+            username: row["u_username"] as string | null,
+            email: row["u_email"] as string,
+            password: row["u_password"] as string,
+            is_active: row["u_is_active"] as number,
+            last_login: row["u_last_login"] as number | null,
+            date_joined: row["u_date_joined"] as number,
+          };
+          owner = { address: null, user, addresses: [] };
+          owners.set(matchId, owner);
+        }
+        owner.addresses.push(address);
+        if (address.id === matchId) {
+          owner.address = address;
+        }
+      }
+      return [...owners.values()].map((owner) => ({ ...owner, address: owner.address! }) satisfies AddressOwner);
+    }),
+    Effect.orDie,
+  );
+
 export const findEmailAddressById = (id: string) =>
   Effect.flatMap(sqlClient, (sql) => sql<EmailAddressRow>`SELECT * FROM auth_email_address WHERE id = ${id}`).pipe(
     Effect.map((rows) => rows[0] ?? null),

@@ -31,7 +31,7 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     await h.close();
   });
 
-  it("with every rate limit off, a password login commits once and a wrong password commits nothing; the user is read once in the session's transaction", async () => {
+  it("with every rate limit off, a password login commits once and a wrong password commits nothing; one statement finds the account with its user and addresses", async () => {
     const { counter, layer } = statementCounter();
     const h = await harness(
       { account: { loginMethods: ["email"], emailVerification: "none", rateLimits: false }, passwordHasher: fastHasher },
@@ -52,8 +52,10 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     expect(right.status).toBe(200);
     expect(counter.commits).toBe(1);
     expect(h.takeSignals()).toEqual(["user_logged_in"]);
-    // Once to find the account, once as the last-login stamp hands the row back.
-    expect(counter.statements.filter((text) => /^SELECT \* FROM auth_user WHERE id/i.test(text.trim()))).toHaveLength(1);
+    // The account, its user and its addresses in one statement; the last-login stamp hands the
+    // user row back; nothing else reads either.
+    expect(counter.statements.filter((text) => /^SELECT a\.id AS match_id/i.test(text.trim()))).toHaveLength(1);
+    expect(counter.statements.filter((text) => /FROM auth_user WHERE id|FROM auth_email_address WHERE user_id/i.test(text))).toHaveLength(0);
     expect(counter.statements.filter((text) => /^UPDATE auth_user SET last_login .* RETURNING \*/is.test(text.trim()))).toHaveLength(1);
     // The new session is stored once, with its authentication record in it.
     expect(counter.statements.filter((text) => /^INSERT INTO auth_session/i.test(text.trim()))).toHaveLength(1);
