@@ -49,8 +49,17 @@ export interface Auth {
 }
 
 export interface CreateAuthOptions {
-  /** Merged over the service layers; tests pass `TestContext.TestContext` to drive time. */
+  /**
+   * Merged over the service layers: tests pass `TestContext.TestContext` to drive time; a tracer
+   * layer (`@effect/opentelemetry`'s `NodeSdk.layer`, say) receives the spans when `tracing` is on.
+   */
   readonly layer?: Layer.Layer<never>;
+  /**
+   * Effect's spans (`sql.execute` for each statement, `sql.transaction`) for the tracer `layer`
+   * provides. Off by default: with no tracer they are thrown away, and each costs about 10 µs on
+   * a step's path (`bench/RESULTS.md`).
+   */
+  readonly tracing?: boolean;
   /**
    * Replaces the `logger` option: every failure that changes no response (with its error), and
    * every warning (with `error` undefined), as one call. Kept for compatibility; prefer `logger`.
@@ -114,7 +123,8 @@ export function appLayer(config: ResolvedConfig): Layer.Layer<AppServices> {
 
 export async function createAuth(options: AuthConfig, extra: CreateAuthOptions = {}): Promise<Auth> {
   const config = resolveConfig(options);
-  const layer = extra.layer === undefined ? appLayer(config) : Layer.merge(appLayer(config), extra.layer);
+  const services = extra.tracing === true ? appLayer(config) : Layer.merge(appLayer(config), Layer.setTracerEnabled(false));
+  const layer = extra.layer === undefined ? services : Layer.merge(services, extra.layer);
   const runtime: AppRuntime = ManagedRuntime.make(layer);
   await runtime.runtime();
   const bus = new SignalBus();

@@ -34,7 +34,7 @@ const countingTracer = Layer.unwrapEffect(
 async function open(emailVerification: "none" | "mandatory" = "none"): Promise<Harness> {
   h = await harness(
     { account: { loginMethods: ["email"], emailVerification }, passwordHasher: fastHasher, usersessions: {} },
-    { layer: countingTracer },
+    { layer: countingTracer, tracing: true },
   );
   return h;
 }

@@ -11,7 +11,7 @@ import { fastHasher, raw } from "./support.ts";
 describe("commits per login (allauth's default rate limits) and session reads per request", () => {
   it("a password login commits twice: the limiter hits with the attempt before the hash, the session with the attempt given back after it; a wrong password commits once", async () => {
     const { counter, layer } = statementCounter();
-    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer });
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer, tracing: true });
     await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     h.takeSignals();
 
@@ -35,7 +35,7 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     const { counter, layer } = statementCounter();
     const h = await harness(
       { account: { loginMethods: ["email"], emailVerification: "none", rateLimits: false }, passwordHasher: fastHasher },
-      { layer },
+      { layer, tracing: true },
     );
     await h.app().request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
     h.takeSignals();
@@ -90,7 +90,7 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     const { counter, layer } = statementCounter();
     const h = await harness(
       { account: { loginMethods: ["email"], emailVerification: "none" }, usersessions: { trackActivity: true }, passwordHasher: fastHasher },
-      { layer },
+      { layer, tracing: true },
     );
     const client = h.app();
     await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
@@ -107,7 +107,7 @@ describe("commits per login (allauth's default rate limits) and session reads pe
   });
   it("with allauth's default rate limits, each endpoint's own hit rides in its step: a signup commits once, a password change twice, an address added once", async () => {
     const { counter, layer } = statementCounter();
-    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer });
+    const h = await harness({ account: { loginMethods: ["email"], emailVerification: "none" }, passwordHasher: fastHasher }, { layer, tracing: true });
     const client = h.app();
     counter.commits = 0;
     counter.statements.length = 0;

@@ -125,7 +125,7 @@ describe("group commit (sqliteGroupCommit)", () => {
   it("8 concurrent signups, then 8 concurrent logins: all succeed, each flow's signals in order, fewer COMMITs than steps", async () => {
     const gated = gatedHasher();
     const { counter, layer } = statementCounter();
-    const h = await groupHarness(databaseFile(), { account, passwordHasher: gated.hasher }, { layer });
+    const h = await groupHarness(databaseFile(), { account, passwordHasher: gated.hasher }, { layer, tracing: true });
     const addresses = emails(8);
     expect(await h.query<{ s: number }>("PRAGMA synchronous")).toEqual([{ synchronous: 2 }]);
 
@@ -175,7 +175,7 @@ describe("group commit (sqliteGroupCommit)", () => {
   it("a member whose in-step receiver throws rolls back to its savepoint alone: it leaves nothing, the others commit everything", async () => {
     const gated = gatedHasher();
     const { counter, layer } = statementCounter();
-    const h = await groupHarness(databaseFile(), { account, passwordHasher: gated.hasher, outbox: { pollIntervalMs: false } }, { layer });
+    const h = await groupHarness(databaseFile(), { account, passwordHasher: gated.hasher, outbox: { pollIntervalMs: false } }, { layer, tracing: true });
     h.auth.signals.on("user_signed_up", ({ user }) => {
       if (user.email === "bad@example.com") {
         throw new Error("receiver failed");
@@ -200,7 +200,7 @@ describe("group commit (sqliteGroupCommit)", () => {
     const gated = gatedHasher();
     const { counter, layer } = statementCounter();
     const file = databaseFile();
-    const h = await groupHarness(file, { account, passwordHasher: gated.hasher }, { layer });
+    const h = await groupHarness(file, { account, passwordHasher: gated.hasher }, { layer, tracing: true });
     const reader = new Sqlite(file, { readonly: true });
     try {
       const addresses = emails(6);
@@ -263,7 +263,7 @@ describe("group commit (sqliteGroupCommit)", () => {
     const h = await groupHarness(
       databaseFile(),
       { account: { ...account, emailNotifications: true }, passwordHasher: gated.hasher, outbox: { pollIntervalMs: false } },
-      { layer },
+      { layer, tracing: true },
     );
     const client = h.app();
     await client.request("POST", "auth/signup", { email: "ann@example.com", password: goodPassword });
