@@ -2,31 +2,36 @@
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
 import { lockKey } from "./locks.ts";
-import { withWriteTransaction } from "./write-transaction.ts";
+import { inWriteTransaction, withWriteTransaction } from "./write-transaction.ts";
 
 const sqlClient = SqlClient.SqlClient;
 
 /**
  * Records a hit in `bucket` unless `amount` hits already fall in the window; true when allowed.
- * Runs inside the caller's write transaction (the bucket is locked on PostgreSQL).
+ * One statement: the count and the insert cannot be split by another writer (SQLite's write
+ * lock; on PostgreSQL the bucket's advisory lock, taken first). Hits older than the window are
+ * not counted; the sweep deletes them (`sweep.ts`).
  */
 export const hitInTransaction = (bucket: string, amount: number, periodInMs: number, now: number) =>
   Effect.flatMap(sqlClient, (sql) =>
-    Effect.gen(function* () {
-      yield* lockKey(`rate:${bucket}`);
-      yield* sql`DELETE FROM auth_rate_limit WHERE bucket = ${bucket} AND at <= ${now - periodInMs}`;
-      const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM auth_rate_limit WHERE bucket = ${bucket}`;
-      if (Number(rows[0]?.n ?? 0) >= amount) {
-        return false;
-      }
-      yield* sql`INSERT INTO auth_rate_limit (bucket, at) VALUES (${bucket}, ${now})`;
-      return true;
-    }),
-  ).pipe(Effect.orDie);
+    Effect.zipRight(
+      lockKey(`rate:${bucket}`),
+      sql<{ at: number }>`INSERT INTO auth_rate_limit (bucket, at)
+        SELECT CAST(${bucket} AS TEXT), CAST(${now} AS BIGINT)
+        WHERE (SELECT COUNT(*) FROM auth_rate_limit WHERE bucket = ${bucket} AND at > ${now - periodInMs}) < ${amount}
+        RETURNING at`,
+    ),
+  ).pipe(
+    Effect.map((rows) => rows.length > 0),
+    Effect.orDie,
+  );
 
-/** `hitInTransaction` in a transaction of its own, so the count and the insert are one step. */
+/**
+ * `hitInTransaction` inside the caller's transaction when there is one (no savepoint: it is one
+ * statement), else in a write transaction of its own.
+ */
 export const hitRateLimit = (bucket: string, amount: number, periodInMs: number, now: number) =>
-  withWriteTransaction(hitInTransaction(bucket, amount, periodInMs, now)).pipe(Effect.orDie);
+  inWriteTransaction(hitInTransaction(bucket, amount, periodInMs, now)).pipe(Effect.orDie);
 
 /** One hit of each check, in the caller's transaction, stopping at the first full bucket; true when all were allowed. */
 export const hitsInTransaction = (checks: ReadonlyArray<HitCheck>, now: number) =>
@@ -83,21 +88,23 @@ export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: ()
           // A full edge bucket answers 429 and takes nothing (the edge hits before it are undone).
           return yield* Effect.fail(new EdgeLimited());
         }
+        if (checks.length === 0) {
+          return [];
+        }
         for (const check of checks) {
           yield* lockKey(`rate:${check.bucket}`);
-          yield* sql`DELETE FROM auth_rate_limit WHERE bucket = ${check.bucket} AND at <= ${now - check.periodInMs}`;
-          const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM auth_rate_limit WHERE bucket = ${check.bucket}`;
-          if (Number(rows[0]?.n ?? 0) >= check.amount) {
-            return null;
-          }
         }
-        const ids: Array<string> = [];
-        for (const bucket of new Set(checks.map((check) => check.bucket))) {
-          const id = newId();
-          yield* sql`INSERT INTO auth_rate_limit (bucket, at, id) VALUES (${bucket}, ${now}, ${id})`;
-          ids.push(id);
+        // Every check's count in one row: column n<i> counts check i's window.
+        const counts = checks.map((check, index) =>
+          sql`(SELECT COUNT(*) FROM auth_rate_limit WHERE bucket = ${check.bucket} AND at > ${now - check.periodInMs}) AS ${sql(`n${index}`)}`,
+        );
+        const [row] = yield* sql<Record<string, number>>`SELECT ${sql.csv(counts)}`;
+        if (checks.some((check, index) => Number(row?.[`n${index}`] ?? 0) >= check.amount)) {
+          return null;
         }
-        return ids;
+        const hits = [...new Set(checks.map((check) => check.bucket))].map((bucket) => ({ bucket, at: now, id: newId() }));
+        yield* sql`INSERT INTO auth_rate_limit ${sql.insert(hits)}`;
+        return hits.map((hit) => hit.id);
       }),
     ),
   ).pipe(

@@ -41,3 +41,13 @@ export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: ()
 /** Runs `effect` in a transaction that holds the write lock from its first statement. */
 export const withWriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => retryWhileBusy(sql.withTransaction(Effect.zipRight(takeWriteLock, effect))));
+
+/**
+ * Runs `effect` in the caller's transaction when there is one, else in a write transaction of its
+ * own. For an effect whose failure fails the caller's whole transaction anyway (a single
+ * statement, a defect): it needs no savepoint of its own.
+ */
+export const inWriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (open) =>
+    open._tag === "Some" ? effect : withWriteTransaction(effect),
+  );

@@ -190,8 +190,16 @@ describe("manage_email (10/m/user)", () => {
     expect(h.takeSignals()).toEqual(["email_confirmation_sent", "email_added"]);
     expect(h.takeMails().map((m) => m.to)).toEqual(["late@example.com"]);
     expect((await emailRows(h)).map((r) => r.email)).toContain("late@example.com");
-    // The old hits fell out of the window: one hit in the bucket now.
-    expect(await bucketSize(`manageEmail:user:${userId}`)).toBe(1);
+    // The old hits fell out of the window: one hit in it now. The old rows stay until the sweep
+    // deletes them (a hit is one statement that counts only the window).
+    expect(await bucketSize(`manageEmail:user:${userId}`)).toBe(11);
+    const [latest] = await h.query<{ at: number }>("SELECT MAX(at) AS at FROM auth_rate_limit WHERE bucket = ?", `manageEmail:user:${userId}`);
+    const [inWindow] = await h.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM auth_rate_limit WHERE bucket = ? AND at > ?",
+      `manageEmail:user:${userId}`,
+      Number(latest!.at) - 60_000,
+    );
+    expect(Number(inWindow!.n)).toBe(1);
   });
 });
 
@@ -433,5 +441,25 @@ describe("TH-03: the login_failed check and its count are atomic", () => {
     const late = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
     expectErrors(late, [{ code: "too_many_login_attempts" }]);
     expect(spy.calls()).toBe(0);
+  });
+});
+
+describe("a limit's count and its hit are one statement", () => {
+  it("30 concurrent signups from one IP: exactly 20 (signup: 20/m/ip) get through, the rest answer 429 and write nothing", async () => {
+    await open(emailBase);
+    const client = h.app();
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => client.request("POST", "auth/signup", { email: `s${i}@example.com`, password: goodPassword })),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(20);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(10);
+    expect(await h.count("auth_user")).toBe(20);
+    const [row] = await h.query<{ n: number }>("SELECT COUNT(*) AS n FROM auth_rate_limit WHERE bucket LIKE 'signup:ip:%'");
+    expect(Number(row!.n)).toBe(20);
+    const signals = h.takeSignals();
+    expect(signals.filter((name) => name === "user_signed_up")).toHaveLength(20);
+    expect(signals.filter((name) => name === "user_logged_in")).toHaveLength(20);
+    expect(signals).toHaveLength(40);
   });
 });

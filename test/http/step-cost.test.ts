@@ -21,9 +21,14 @@ describe("commits per login (allauth's default rate limits) and session reads pe
     expect(counter.commits).toBe(1);
 
     counter.commits = 0;
+    counter.statements.length = 0;
     const right = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
     expect(right.status).toBe(200);
     expect(counter.commits).toBe(2);
+    // The limiter's part: the IP's login hit counted and taken in one statement, the login_failed
+    // buckets counted in one and taken in one, the attempt given back in one.
+    const limiter = counter.statements.filter((text) => /auth_rate_limit/.test(text)).map((text) => text.trim().split(/\s+/)[0]);
+    expect(limiter).toEqual(["INSERT", "SELECT", "INSERT", "DELETE"]);
     expect(h.takeSignals()).toEqual(["user_logged_in"]);
     // The wrong guess still counts against the account; the right one was given back.
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:key:%'")).toHaveLength(1);
