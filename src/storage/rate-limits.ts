@@ -2,7 +2,7 @@
 import { SqlClient } from "@effect/sql";
 import { Effect } from "effect";
 import { lockKey } from "./locks.ts";
-import { inWriteTransaction, withWriteTransaction } from "./write-transaction.ts";
+import { inWriteTransaction, withPromptTransaction, withWriteTransaction } from "./write-transaction.ts";
 
 const sqlClient = SqlClient.SqlClient;
 
@@ -74,7 +74,9 @@ export interface HitCheck {
 
 /**
  * Takes one hit from every bucket, all or nothing, in one transaction (buckets locked on
- * PostgreSQL): null when any bucket is already full, else the ids of the recorded hits.
+ * PostgreSQL): null when any bucket is already full, else the ids of the recorded hits. Its
+ * commit does not wait for the disk (`withPromptTransaction`): the step after the hash commits
+ * durably and carries it there.
  *
  * `edge` are the request's own limits (the `login` limit), taken first in the same transaction
  * and kept whatever the checks say, as a hit committed before them would be: "limited" when one
@@ -82,7 +84,7 @@ export interface HitCheck {
  */
 export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: () => string, edge: ReadonlyArray<HitCheck> = []) =>
   Effect.flatMap(sqlClient, (sql) =>
-    withWriteTransaction(
+    withPromptTransaction(
       Effect.gen(function* () {
         if (!(yield* hitsInTransaction(edge, now))) {
           // A full edge bucket answers 429 and takes nothing (the edge hits before it are undone).

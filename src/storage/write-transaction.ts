@@ -8,8 +8,9 @@
  * PostgreSQL needs neither (row and advisory locks wait inside the server).
  */
 import { SqlClient } from "@effect/sql";
+import type { Connection } from "@effect/sql/SqlConnection";
 import type { SqlError } from "@effect/sql/SqlError";
-import { Context, Duration, Effect, Schedule } from "effect";
+import { Clock, Context, Duration, Effect, Exit, Schedule } from "effect";
 
 /** How long a write waits, retrying, for another connection's SQLite write lock (`busyTimeoutMs`). */
 export class BusyTimeout extends Context.Reference<BusyTimeout>()("authmachines/BusyTimeout", {
@@ -51,3 +52,57 @@ export const inWriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (open) =>
     open._tag === "Some" ? effect : withWriteTransaction(effect),
   );
+
+/**
+ * A write transaction whose COMMIT does not wait for the disk, for a record other requests must
+ * see at once but that may be lost to a power cut (a password check's attempt, SECURITY.md TH-03):
+ * the step that follows commits durably and carries it to the disk with its own, so a login
+ * with rate limits pays one flush, not two.
+ *  - SQLite: committed at `synchronous = NORMAL` (the setting is restored after it). In WAL mode
+ *    a process crash keeps it; an OS crash or power cut before the next durable commit or
+ *    checkpoint of any request can undo it.
+ *  - PostgreSQL: `synchronous_commit = off` for the transaction (a server crash within about
+ *    three `wal_writer_delay`s can undo it).
+ * Either way it is atomic and visible to every other connection as soon as it commits.
+ */
+export const withPromptTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+    sql.onDialectOrElse({
+      pg: () => withWriteTransaction(Effect.zipRight(sql`SET LOCAL synchronous_commit TO OFF`, effect)),
+      sqlite: () => retryWhileBusy(Effect.scoped(Effect.flatMap(sql.reserve, (connection) => promptSqlite(connection, effect)))),
+      orElse: () => withWriteTransaction(effect),
+    }),
+  );
+
+/**
+ * On the reserved (only) connection: lower `synchronous` to NORMAL when it is above, `BEGIN
+ * IMMEDIATE` (the write lock from the start), run `effect` as that transaction's, COMMIT or
+ * ROLLBACK, restore `synchronous`. Nested transactions inside it are savepoints, as in any.
+ */
+const promptSqlite = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> => {
+  // Suspended: the driver prepares a statement when its effect is made, not when it runs.
+  const run = (text: string) => Effect.suspend(() => connection.executeUnprepared(text, [], undefined));
+  // A `sql.transaction` span with its commit event, as `@effect/sql`'s own transactions report.
+  const transaction = Effect.useSpan("sql.transaction", { kind: "client", captureStackTrace: false }, (span) =>
+    Effect.acquireUseRelease(
+      run("BEGIN IMMEDIATE"),
+      () => Effect.withParentSpan(Effect.provideService(effect, SqlClient.TransactionConnection, [connection, 0] as const), span),
+      (_, exit) =>
+        Exit.isSuccess(exit)
+          ? Effect.catchAll(
+              Effect.zipRight(
+                run("COMMIT"),
+                Effect.map(Clock.currentTimeNanos, (now) => span.event("db.transaction.commit", now)),
+              ),
+              (error) => Effect.zipRight(Effect.ignore(run("ROLLBACK")), Effect.die(error)),
+            )
+          : Effect.orDie(run("ROLLBACK")),
+    ),
+  );
+  return Effect.flatMap(run("PRAGMA synchronous"), (rows) => {
+    const level = Number((rows as ReadonlyArray<{ readonly synchronous?: unknown }>)[0]?.synchronous ?? 1);
+    return level <= 1
+      ? transaction
+      : Effect.acquireUseRelease(run("PRAGMA synchronous = NORMAL"), () => transaction, () => Effect.orDie(run(`PRAGMA synchronous = ${level}`)));
+  });
+};

@@ -171,6 +171,18 @@ describe("durability across processes", () => {
     await h.close();
   }, 60_000);
 
+  it("a wrong password's attempt, committed without waiting for the disk, survives the process killed with -9 right after the answer (TH-03)", async () => {
+    const database = await sharedDatabase();
+    const { child, next } = startChild(database, "login-wrong");
+    expect((await next("answered"))["status"]).toBe(400);
+    await killed(child);
+
+    const h = await harness({ database, account, passwordHasher: fastHasher, outbox: { pollIntervalMs: false } });
+    const buckets = await h.query<{ bucket: string }>("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:%' ORDER BY bucket");
+    expect(buckets.map((row) => row.bucket.split(":").slice(0, 2).join(":"))).toEqual(["login_failed:ip", "login_failed:key"]);
+    await h.close();
+  }, 60_000);
+
   it("with the default lease and poll interval, a mail claimed by a process killed with -9 is sent by a live instance within 15 s", async () => {
     const database = await sharedDatabase();
     const { child, next } = startChild(database, "signup-hang-defaults");

@@ -7,7 +7,9 @@
  *    the outbox's default lease), or `signup-in-transaction` (sign up with an in-step receiver
  *    that never returns, so the process dies with the step's transaction open), or
  *    `group-in-transaction` (`sqliteGroupCommit` on: three signups reach their writes together,
- *    and the last one's in-step receiver never returns, so the process dies with their group open).
+ *    and the last one's in-step receiver never returns, so the process dies with their group open),
+ *    or `login-wrong` (sign up, then one login with a wrong password; its attempt is committed
+ *    without waiting for the disk, and the process is killed right after the answer).
  * It prints one JSON line per event on stdout.
  */
 import { createAuth } from "../../src/auth.ts";
@@ -48,6 +50,8 @@ const auth = await createAuth(
       emailVerificationByCodeEnabled: action === "signup-code",
     },
     outbox: action === "signup-hang-defaults" ? { pollIntervalMs: false } : { pollIntervalMs: false, leaseMs: 300 },
+    // stdout carries only the events: the authentication log goes nowhere.
+    logger: { info: () => undefined, warn: console.error, error: console.error },
   },
   { report: () => undefined },
 );
@@ -71,15 +75,16 @@ if (group) {
 }
 say({ event: "ready" });
 
-const signup = (email: string): Promise<Response> =>
+const post = (path: string, body: Record<string, string>): Promise<Response> =>
   auth.handler(
-    new Request("http://127.0.0.1/_allauth/app/v1/auth/signup", {
+    new Request(`http://127.0.0.1/_allauth/app/v1/${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password: "correct horse battery staple 42" }),
+      body: JSON.stringify(body),
     }),
     { ip: "10.9.9.9" },
   );
+const signup = (email: string): Promise<Response> => post("auth/signup", { email, password: "correct horse battery staple 42" });
 if (group) {
   // A first signup warms the code up, so the three that follow reach their writes within one group.
   await signup("warm@example.com");
@@ -87,6 +92,10 @@ if (group) {
   for (const email of ["ann@example.com", "bob@example.com", "hang@example.com"]) {
     void signup(email).then((response) => say({ event: `answered ${email}`, status: response.status }));
   }
+} else if (action === "login-wrong") {
+  await signup("ann@example.com");
+  const response = await post("auth/login", { email: "ann@example.com", password: "not the password at all" });
+  say({ event: "answered", status: response.status });
 } else if (action === "signup-code") {
   const response = await signup("ann@example.com");
   await auth.outbox.settled();
