@@ -14,6 +14,7 @@ import { onPostgres } from "../support/database.ts";
 import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
 import { statementCounter } from "../support/statement-counter.ts";
+import type { StatementCounter } from "../support/statement-counter.ts";
 
 const account = { loginMethods: ["email" as const], emailVerification: "none" as const };
 const dirs: Array<string> = [];
@@ -29,7 +30,7 @@ afterEach(async () => {
 
 /**
  * The transaction control statements SQLite is sent while `during` runs (PRAGMA, BEGIN, COMMIT,
- * ROLLBACK), seen where better-sqlite3 prepares them; `writes` are the rate-limit rows written.
+ * ROLLBACK), seen where better-sqlite3 prepares them.
  */
 async function sqliteControl(during: () => Promise<unknown>): Promise<Array<string>> {
   const seen: Array<string> = [];
@@ -70,71 +71,74 @@ async function open(rateLimits?: Record<string, string>) {
   return { h, counter };
 }
 
-async function synchronous(h: Harness): Promise<number> {
-  const [row] = await h.query<{ synchronous: number }>("PRAGMA synchronous");
-  return Number(row!.synchronous);
+/**
+ * What the commit of `during` looked like: on SQLite, the control statements it sent; on
+ * PostgreSQL, the statements that touched `synchronous_commit` and how many transactions committed.
+ */
+async function observe(counter: StatementCounter, during: () => Promise<unknown>): Promise<Array<string>> {
+  if (!onPostgres) {
+    return sqliteControl(during);
+  }
+  counter.commits = 0;
+  counter.statements.length = 0;
+  await during();
+  return [...counter.statements.filter((text) => /synchronous_commit/.test(text)), `${counter.commits} committed`];
 }
 
-describe.runIf(!onPostgres)("the attempt's prompt commit on SQLite", () => {
-  it("a wrong password: the attempt commits at NORMAL in a transaction of its own, then synchronous is FULL again", async () => {
-    const { h } = await open();
-    expect(await synchronous(h)).toBe(2);
-    const control = await sqliteControl(async () => {
+/** The connection is back to durable commits: `synchronous` 2 on SQLite, `synchronous_commit` on on PostgreSQL. */
+async function expectDurableAgain(h: Harness): Promise<void> {
+  if (onPostgres) {
+    const [setting] = await h.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    expect(setting!.synchronous_commit).toBe("on");
+    return;
+  }
+  const [row] = await h.query<{ synchronous: number }>("PRAGMA synchronous");
+  expect(Number(row!.synchronous)).toBe(2);
+}
+
+const prompt = ["PRAGMA synchronous", "PRAGMA synchronous = NORMAL", "BEGIN IMMEDIATE"];
+const promptOff = "SET LOCAL synchronous_commit TO OFF";
+
+describe("the attempt's prompt commit", () => {
+  it("a wrong password: the attempt commits promptly in a transaction of its own, then commits are durable again", async () => {
+    const { h, counter } = await open();
+    await expectDurableAgain(h);
+    const seen = await observe(counter, async () => {
       const wrong = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: "not the password" });
       expect(wrong.status).toBe(400);
     });
-    expect(control).toEqual(["PRAGMA synchronous", "PRAGMA synchronous = NORMAL", "BEGIN IMMEDIATE", "COMMIT", "PRAGMA synchronous = 2"]);
-    expect(await synchronous(h)).toBe(2);
+    expect(seen).toEqual(onPostgres ? [promptOff, "1 committed"] : [...prompt, "COMMIT", "PRAGMA synchronous = 2"]);
+    await expectDurableAgain(h);
     expect(h.takeSignals()).toEqual([]);
     // The attempt counts: one row in the account's login_failed bucket, one in the IP's.
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:%'")).toHaveLength(2);
   });
 
   it("a correct password: the attempt's prompt commit, then the login's durable one (one flush)", async () => {
-    const { h } = await open();
-    const control = await sqliteControl(async () => {
+    const { h, counter } = await open();
+    const seen = await observe(counter, async () => {
       const right = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
       expect(right.status).toBe(200);
     });
-    expect(control).toEqual([
-      "PRAGMA synchronous",
-      "PRAGMA synchronous = NORMAL",
-      "BEGIN IMMEDIATE",
-      "COMMIT",
-      "PRAGMA synchronous = 2",
-      "BEGIN",
-      "COMMIT",
-    ]);
+    expect(seen).toEqual(onPostgres ? [promptOff, "2 committed"] : [...prompt, "COMMIT", "PRAGMA synchronous = 2", "BEGIN", "COMMIT"]);
+    await expectDurableAgain(h);
     expect(h.takeSignals()).toEqual(["user_logged_in"]);
     // Given back with the login's commit.
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:%'")).toHaveLength(0);
   });
 
-  it("a spent login limit rolls the prompt transaction back, takes nothing, and restores synchronous", async () => {
-    const { h } = await open({ login: "1/m/ip" });
+  it("a spent login limit rolls the prompt transaction back, takes nothing, and commits are durable again", async () => {
+    const { h, counter } = await open({ login: "1/m/ip" });
     const client = h.app();
     expect((await client.request("POST", "auth/login", { email: "ann@example.com", password: "not the password" })).status).toBe(400);
-    const control = await sqliteControl(async () => {
+    const seen = await observe(counter, async () => {
       const limited = await client.request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
       expect(limited.status).toBe(429);
     });
-    expect(control).toEqual(["PRAGMA synchronous", "PRAGMA synchronous = NORMAL", "BEGIN IMMEDIATE", "ROLLBACK", "PRAGMA synchronous = 2"]);
-    expect(await synchronous(h)).toBe(2);
+    expect(seen).toEqual(onPostgres ? [promptOff, "0 committed"] : [...prompt, "ROLLBACK", "PRAGMA synchronous = 2"]);
+    await expectDurableAgain(h);
     expect(h.takeSignals()).toEqual([]);
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:%'")).toHaveLength(2);
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login:%'")).toHaveLength(1);
-  });
-});
-
-describe.runIf(onPostgres)("the attempt's prompt commit on PostgreSQL", () => {
-  it("the attempt's transaction turns synchronous_commit off for itself; the login's commit is durable", async () => {
-    const { h, counter } = await open();
-    const right = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
-    expect(right.status).toBe(200);
-    expect(h.takeSignals()).toEqual(["user_logged_in"]);
-    expect(counter.commits).toBe(2);
-    expect(counter.statements.filter((text) => /synchronous_commit/.test(text))).toEqual(["SET LOCAL synchronous_commit TO OFF"]);
-    const [setting] = await h.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
-    expect(setting!.synchronous_commit).toBe("on");
   });
 });
