@@ -45,6 +45,8 @@ const steps = Number(process.env["PROFILE_STEPS"] ?? "5000");
 const warmup = Number(process.env["PROFILE_WARMUP"] ?? "1000");
 const interval = Number(process.env["PROFILE_INTERVAL_US"] ?? "100");
 const onPostgres = process.env["PROFILE_DATABASE"] === "postgres";
+/** `default`: allauth's default rate limits on (the bench's `limits` part), else off. */
+const limits = process.env["PROFILE_LIMITS"] === "default" ? "default" : "off";
 
 /** The package of a script URL. */
 function packageOfUrl(url: string): string {
@@ -180,7 +182,7 @@ if (onPostgres) {
   });
 } else {
   const dir = mkdtempSync(join(tmpdir(), "authmachines-profile-"));
-  const driver = await ourDriver(join(dir, "bench.db"), freeHasher, sync);
+  const driver = await ourDriver(join(dir, "bench.db"), freeHasher, sync, limits);
   try {
     await profileLogins(driver);
   } finally {
