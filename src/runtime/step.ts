@@ -9,7 +9,7 @@
  * with the group's COMMIT (`group-commit.ts`).
  */
 import type { AuthEvent } from "./auth-events.ts";
-import { SqlClient } from "@effect/sql";
+import type { SqlClient } from "@effect/sql";
 import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
 import type { ManagedRuntime } from "effect";
 import type { InspectionEvent, Observer } from "xstate";
@@ -24,7 +24,7 @@ import { PasswordHasher } from "../services/password-hasher.ts";
 import type { HitCheck } from "../storage/rate-limits.ts";
 import { hitsInTransaction, releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
 import type { SessionRow } from "../storage/sessions.ts";
-import { retryWhileBusy, takeWriteLock, withWriteTransaction } from "../storage/write-transaction.ts";
+import { withWriteTransaction } from "../storage/write-transaction.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
@@ -367,18 +367,13 @@ export class Step {
     // The write lock is taken before the runtime is handed out, so a busy database is retried
     // (asynchronously) before any of the step's writes run — and never after.
     let handedOut = false;
-    const program = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      retryWhileBusy(
-        sql.withTransaction(
-          Effect.gen(function* () {
-            yield* takeWriteLock;
-            handedOut = true;
-            ready(yield* Effect.runtime<AppServices>());
-            yield* Deferred.await(done);
-          }),
-        ),
-        () => !handedOut,
-      ),
+    const program = withWriteTransaction(
+      Effect.gen(function* () {
+        handedOut = true;
+        ready(yield* Effect.runtime<AppServices>());
+        yield* Deferred.await(done);
+      }),
+      () => !handedOut,
     );
     const exit = this.runtime.runPromiseExit(program);
     const runtime = await Promise.race([

@@ -1,7 +1,8 @@
 /**
  * Write transactions that take the write lock first. SQLite's `BEGIN` is deferred: a
  * transaction that reads, then writes can fail with `SQLITE_BUSY` when another connection wrote
- * in between. So a write transaction starts with a no-op write (`BEGIN IMMEDIATE` in effect) and,
+ * in between. So a write transaction starts with `BEGIN IMMEDIATE` on the reserved connection
+ * (or, inside @effect/sql's own `withTransaction`, with a no-op write: `takeWriteLock`) and,
  * when the database is busy, is retried after a short asynchronous pause — never a synchronous
  * busy-wait that would stall the event loop of a process holding the lock elsewhere — for up to
  * `busyTimeoutMs` (`BusyTimeout`); then it fails with `SQLITE_BUSY` (the request answers 503).
@@ -17,7 +18,7 @@ export class BusyTimeout extends Context.Reference<BusyTimeout>()("authmachines/
   defaultValue: (): Duration.Duration => Duration.seconds(10),
 }) {}
 
-/** A no-op write: on SQLite it takes the write lock of the current transaction. */
+/** A no-op write: on SQLite it takes the write lock of the current (deferred) transaction (group commit's). */
 export const takeWriteLock: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql.onDialectOrElse({
     sqlite: () => Effect.asVoid(sql`DELETE FROM auth_migrations WHERE 0 = 1`),
@@ -39,9 +40,24 @@ export const busyRetry = (wait: Duration.Duration) =>
 export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: () => boolean = () => true) =>
   Effect.flatMap(BusyTimeout, (wait) => Effect.retry(effect, { schedule: busyRetry(wait), while: (error) => also() && isBusy(error) }));
 
-/** Runs `effect` in a transaction that holds the write lock from its first statement. */
-export const withWriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => retryWhileBusy(sql.withTransaction(Effect.zipRight(takeWriteLock, effect))));
+/**
+ * Runs `effect` in a transaction that holds the write lock from its first statement. On SQLite an
+ * outermost one is `BEGIN IMMEDIATE` on the reserved connection (`sqliteTransaction`); inside an
+ * open transaction it is a savepoint, as on PostgreSQL. `retryWhile` narrows when a busy database
+ * is retried (a step stops retrying once its writes have started).
+ */
+export const withWriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>, retryWhile: () => boolean = () => true) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+    sql.onDialectOrElse({
+      sqlite: () =>
+        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (open) =>
+          open._tag === "Some"
+            ? sql.withTransaction(effect)
+            : retryWhileBusy(Effect.scoped(Effect.flatMap(sql.reserve, (connection) => sqliteTransaction(connection, effect, false))), retryWhile),
+        ),
+      orElse: () => retryWhileBusy(sql.withTransaction(effect), retryWhile),
+    }),
+  );
 
 /**
  * Runs `effect` in the caller's transaction when there is one, else in a write transaction of its
@@ -69,17 +85,18 @@ export const withPromptTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =
   Effect.flatMap(SqlClient.SqlClient, (sql): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
     sql.onDialectOrElse({
       pg: () => withWriteTransaction(Effect.zipRight(sql`SET LOCAL synchronous_commit TO OFF`, effect)),
-      sqlite: () => retryWhileBusy(Effect.scoped(Effect.flatMap(sql.reserve, (connection) => promptSqlite(connection, effect)))),
+      sqlite: () => retryWhileBusy(Effect.scoped(Effect.flatMap(sql.reserve, (connection) => sqliteTransaction(connection, effect, true)))),
       orElse: () => withWriteTransaction(effect),
     }),
   );
 
 /**
- * On the reserved (only) connection: lower `synchronous` to NORMAL when it is above, `BEGIN
- * IMMEDIATE` (the write lock from the start), run `effect` as that transaction's, COMMIT or
- * ROLLBACK, restore `synchronous`. Nested transactions inside it are savepoints, as in any.
+ * On the reserved (only) connection: `BEGIN IMMEDIATE` (the write lock from the start, so a busy
+ * database fails here, before any write, and is retried), run `effect` as that transaction's,
+ * COMMIT or ROLLBACK. `prompt`: `synchronous` lowered to NORMAL around it when it is above, and
+ * restored after. Nested transactions inside it are savepoints, as in any.
  */
-const promptSqlite = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> => {
+const sqliteTransaction = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>, prompt: boolean): Effect.Effect<A, E | SqlError, R> => {
   // Suspended: the driver prepares a statement when its effect is made, not when it runs.
   const run = (text: string) => Effect.suspend(() => connection.executeUnprepared(text, [], undefined));
   // A `sql.transaction` span with its commit event, as `@effect/sql`'s own transactions report.
@@ -99,6 +116,9 @@ const promptSqlite = <A, E, R>(connection: Connection, effect: Effect.Effect<A, 
           : Effect.orDie(run("ROLLBACK")),
     ),
   );
+  if (!prompt) {
+    return transaction;
+  }
   return Effect.flatMap(run("PRAGMA synchronous"), (rows) => {
     const level = Number((rows as ReadonlyArray<{ readonly synchronous?: unknown }>)[0]?.synchronous ?? 1);
     return level <= 1

@@ -120,7 +120,7 @@ describe("the attempt's prompt commit", () => {
       const right = await h.app().request("POST", "auth/login", { email: "ann@example.com", password: goodPassword });
       expect(right.status).toBe(200);
     });
-    expect(seen).toEqual(onPostgres ? [promptOff, "2 committed"] : [...prompt, "COMMIT", "PRAGMA synchronous = 2", "BEGIN", "COMMIT"]);
+    expect(seen).toEqual(onPostgres ? [promptOff, "2 committed"] : [...prompt, "COMMIT", "PRAGMA synchronous = 2", "BEGIN IMMEDIATE", "COMMIT"]);
     await expectDurableAgain(h);
     expect(h.takeSignals()).toEqual(["user_logged_in"]);
     // Given back with the login's commit.
