@@ -85,7 +85,13 @@ export const withPromptTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =
   Effect.flatMap(SqlClient.SqlClient, (sql): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
     sql.onDialectOrElse({
       pg: () => withWriteTransaction(Effect.zipRight(sql`SET LOCAL synchronous_commit TO OFF`, effect)),
-      sqlite: () => retryWhileBusy(Effect.scoped(Effect.flatMap(sql.reserve, (connection) => sqliteTransaction(connection, effect, true)))),
+      // Inside an open transaction (its connection already reserved) it can only be a savepoint.
+      sqlite: () =>
+        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (open) =>
+          open._tag === "Some"
+            ? sql.withTransaction(effect)
+            : retryWhileBusy(Effect.scoped(Effect.flatMap(sql.reserve, (connection) => sqliteTransaction(connection, effect, true)))),
+        ),
       orElse: () => withWriteTransaction(effect),
     }),
   );

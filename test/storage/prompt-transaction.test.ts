@@ -13,6 +13,8 @@ import { fastHasher } from "../http/support.ts";
 import { onPostgres } from "../support/database.ts";
 import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness } from "../support/harness.ts";
+import { takeHits } from "../../src/storage/rate-limits.ts";
+import { withWriteTransaction } from "../../src/storage/write-transaction.ts";
 import { statementCounter } from "../support/statement-counter.ts";
 import type { StatementCounter } from "../support/statement-counter.ts";
 
@@ -140,5 +142,17 @@ describe("the attempt's prompt commit", () => {
     expect(h.takeSignals()).toEqual([]);
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login_failed:%'")).toHaveLength(2);
     expect(await h.query("SELECT bucket FROM auth_rate_limit WHERE bucket LIKE 'login:%'")).toHaveLength(1);
+  });
+
+  it("inside an open write transaction the prompt transaction is a savepoint of it (no second reservation of the connection)", async () => {
+    const { h } = await open();
+    let n = 0;
+    const ids = await h.auth.runtime.runPromise(
+      withWriteTransaction(takeHits([{ bucket: "nested:test", amount: 2, periodInMs: 60_000 }], Date.now(), () => `nested-${++n}`)),
+    );
+    expect(ids).toEqual(["nested-1"]);
+    expect(await h.query("SELECT id FROM auth_rate_limit WHERE bucket = 'nested:test'")).toEqual([{ id: "nested-1" }]);
+    expect(h.takeSignals()).toEqual([]);
+    await expectDurableAgain(h);
   });
 });
