@@ -3,14 +3,15 @@
  * transaction at its first write (after every hash), runs the machine until it rests, lets the
  * in-step receivers run, then commits — or rolls everything back, mails included.
  *
- * The transaction lives in a fiber that waits on a deferred; effects of the step run in the
- * runtime captured inside it, so every actor's writes share it (DESIGN §3). With
+ * The transaction is held by the step, not by a waiting fiber (`holdWriteTransaction`): effects of
+ * the step run in a runtime whose context names its connection, so every actor's writes share it
+ * (DESIGN §3). With
  * `sqliteGroupCommit` it is a savepoint in a group's transaction instead, and its commit resolves
  * with the group's COMMIT (`group-commit.ts`).
  */
 import type { AuthEvent } from "./auth-events.ts";
 import type { SqlClient } from "@effect/sql";
-import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect";
+import { Cause, Clock, Effect, Exit, Option, Runtime } from "effect";
 import type { ManagedRuntime } from "effect";
 import type { InspectionEvent, Observer } from "xstate";
 import type { AuthenticationRecord, PendingLogin } from "../../machines/contracts.ts";
@@ -24,7 +25,8 @@ import { PasswordHasher } from "../services/password-hasher.ts";
 import type { HitCheck } from "../storage/rate-limits.ts";
 import { hitsInTransaction, releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
 import type { SessionRow } from "../storage/sessions.ts";
-import { withWriteTransaction } from "../storage/write-transaction.ts";
+import type { HeldTransaction } from "../storage/write-transaction.ts";
+import { holdWriteTransaction, withWriteTransaction } from "../storage/write-transaction.ts";
 import type { GroupCommitter } from "./group-commit.ts";
 import type { Settings } from "../services/settings.ts";
 import type { Tokens } from "../services/tokens.ts";
@@ -114,15 +116,7 @@ export interface EmittedSignal {
   readonly sessionId: string | null;
 }
 
-class Rollback {
-  readonly _tag = "Rollback";
-}
-
-interface Transaction {
-  readonly runtime: Runtime.Runtime<AppServices>;
-  /** Commits (`keep`) or rolls back, and resolves with how that ended. */
-  readonly end: (keep: boolean) => Promise<Exit.Exit<void, unknown>>;
-}
+type Transaction = HeldTransaction<AppServices>;
 
 /** A failure from `Step.run`: a plain `{ code, param }` for expected failures. */
 function rejection(cause: Cause.Cause<unknown>): unknown {
@@ -359,36 +353,13 @@ export class Step {
       this.#transaction = await this.committer.join();
       return;
     }
-    const done = Deferred.unsafeMake<void, Rollback>(FiberId.none);
-    let ready!: (runtime: Runtime.Runtime<AppServices>) => void;
-    const captured = new Promise<Runtime.Runtime<AppServices>>((resolve) => {
-      ready = resolve;
-    });
-    // The write lock is taken before the runtime is handed out, so a busy database is retried
-    // (asynchronously) before any of the step's writes run — and never after.
-    let handedOut = false;
-    const program = withWriteTransaction(
-      Effect.gen(function* () {
-        handedOut = true;
-        ready(yield* Effect.runtime<AppServices>());
-        yield* Deferred.await(done);
-      }),
-      () => !handedOut,
-    );
-    const exit = this.runtime.runPromiseExit(program);
-    const runtime = await Promise.race([
-      captured,
-      exit.then((result) => {
-        throw Exit.isFailure(result) ? Cause.squash(result.cause) : new Error("transaction ended early");
-      }),
-    ]);
-    this.#transaction = {
-      runtime,
-      end: (keep) => {
-        Deferred.unsafeDone(done, keep ? Exit.void : Exit.fail(new Rollback()));
-        return exit;
-      },
-    };
+    // The write lock is taken (a busy database retried, asynchronously) before any of the step's
+    // writes run — and never after.
+    const opened = await this.runtime.runPromiseExit(holdWriteTransaction<AppServices>());
+    if (Exit.isFailure(opened)) {
+      throw Cause.squash(opened.cause);
+    }
+    this.#transaction = opened.value;
   }
 }
 

@@ -11,7 +11,7 @@
 import { SqlClient } from "@effect/sql";
 import type { Connection } from "@effect/sql/SqlConnection";
 import type { SqlError } from "@effect/sql/SqlError";
-import { Clock, Context, Duration, Effect, Exit, Schedule } from "effect";
+import { Clock, Context, Duration, Effect, Exit, Runtime, Schedule, Scope, Tracer } from "effect";
 
 /** How long a write waits, retrying, for another connection's SQLite write lock (`busyTimeoutMs`). */
 export class BusyTimeout extends Context.Reference<BusyTimeout>()("authmachines/BusyTimeout", {
@@ -132,3 +132,63 @@ const sqliteTransaction = <A, E, R>(connection: Connection, effect: Effect.Effec
       : Effect.acquireUseRelease(run("PRAGMA synchronous = NORMAL"), () => transaction, () => Effect.orDie(run(`PRAGMA synchronous = ${level}`)));
   });
 };
+
+/** A write transaction a caller holds open across its own awaits (a flow step's). */
+export interface HeldTransaction<R> {
+  /** Runs effects as the transaction's: every statement goes to its connection. */
+  readonly runtime: Runtime.Runtime<R>;
+  /** Commits (`keep`) or rolls back, releases the connection, and resolves with how that ended. */
+  readonly end: (keep: boolean) => Promise<Exit.Exit<void, unknown>>;
+}
+
+/**
+ * Opens a write transaction held by the caller, not by a fiber: the connection is reserved in a
+ * scope of its own, `BEGIN IMMEDIATE` (SQLite; `BEGIN` elsewhere) takes the write lock, retried
+ * while the database is busy, and `end` commits or rolls back, then closes the scope. No fiber
+ * waits in between, and each statement of the caller's runs in the returned runtime, whose
+ * context names the connection, as inside @effect/sql's `withTransaction`. Nested transactions
+ * in it are savepoints. A `sql.transaction` span covers it, with its commit or rollback event.
+ */
+export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, SqlError, R | SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient;
+    const outer = yield* Effect.runtime<R>();
+    const span = yield* Effect.makeSpan("sql.transaction", { kind: "client", captureStackTrace: false });
+    const begin = sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => "BEGIN" });
+    const [connection, scope] = yield* retryWhileBusy(
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Scope.make(), (scope) =>
+          Effect.flatMap(Scope.extend(sql.reserve, scope), (connection) =>
+            Effect.as(restore(execute(connection, begin)), [connection, scope] as const),
+          ).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))),
+        ),
+      ),
+    );
+    const runtime: Runtime.Runtime<R> = Runtime.updateContext(outer, (context) =>
+      context.pipe(Context.add(SqlClient.TransactionConnection, [connection, 0] as const), Context.add(Tracer.ParentSpan, span)),
+    );
+    const finish = (keep: boolean) =>
+      Effect.flatMap(Clock.currentTimeNanos, (now) => {
+        span.event(keep ? "db.transaction.commit" : "db.transaction.rollback", now);
+        return keep
+          ? Effect.catchAll(execute(connection, "COMMIT"), (error) => Effect.zipRight(Effect.ignore(execute(connection, "ROLLBACK")), Effect.die(error)))
+          : Effect.orDie(execute(connection, "ROLLBACK"));
+      }).pipe(
+        Effect.asVoid,
+        Effect.onExit((exit) =>
+          Effect.zipRight(
+            Scope.close(scope, exit),
+            Effect.map(Clock.currentTimeNanos, (now) => span.end(now, exit)),
+          ),
+        ),
+        Effect.uninterruptible,
+      );
+    let ended: Promise<Exit.Exit<void, unknown>> | null = null;
+    return {
+      runtime,
+      end: (keep) => (ended ??= Runtime.runPromiseExit(outer)(finish(keep))),
+    } satisfies HeldTransaction<R>;
+  });
+
+/** One transaction-control statement on `connection` (suspended: the driver prepares it when made). */
+const execute = (connection: Connection, text: string) => Effect.suspend(() => connection.executeUnprepared(text, [], undefined));
