@@ -22,6 +22,8 @@ interface Candidate {
   readonly address: EmailAddressRow | null;
   /** The user's addresses, when the lookup read them with the user. */
   readonly addresses?: ReadonlyArray<EmailAddressRow>;
+  /** The address the login typed, cleaned (null for a username login). */
+  readonly typed: string | null;
 }
 
 /** The account a login names: by address (held before claimed, verified first) or by username. */
@@ -41,11 +43,13 @@ const findCandidate = (form: LoginForm, account: ResolvedConfig["account"]) =>
       const held = owners.filter((owner) => !isClaim(owner));
       const named = held.length > 0 ? held : owners;
       const chosen = [...named].sort((a, b) => Number(b.address.verified) - Number(a.address.verified))[0];
-      return chosen === undefined ? null : ({ user: chosen.user, address: chosen.address, addresses: chosen.addresses } satisfies Candidate);
+      return chosen === undefined
+        ? null
+        : ({ user: chosen.user, address: chosen.address, addresses: chosen.addresses, typed: email } satisfies Candidate);
     }
     const user =
       form.username === null || !isUsernameShaped(form.username) ? null : yield* findUserByUsername(form.username);
-    return user === null ? null : ({ user, address: null } satisfies Candidate);
+    return user === null ? null : ({ user, address: null, typed: null } satisfies Candidate);
   });
 
 /**
@@ -105,7 +109,7 @@ export function loginActors(step: Step, config: ResolvedConfig) {
       returnLoginAttempt(step, attempt);
       const addresses = candidate.addresses ?? (await step.run(listEmailAddresses(candidate.user.id)));
       // allauth's `is_login_rate_limited`: the code this login would mail cannot be sent.
-      const typed = input.email === null ? null : cleanEmail(input.email, account.emailMaxLength);
+      const typed = candidate.typed;
       const address = typed === null ? undefined : addresses.find((a) => a.email.toLowerCase() === typed.toLowerCase());
       if (
         account.emailVerification === "mandatory" &&

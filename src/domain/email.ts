@@ -28,6 +28,10 @@ const allowedMixes = [
  * combining marks belong to no script here.
  */
 function singleScript(label: string): boolean {
+  if (/^[\x00-\x7F]*$/.test(label)) {
+    // ASCII letters are all Latin: one script.
+    return true;
+  }
   const used = new Set<string>();
   for (const char of label) {
     if (/^\p{L}$/u.test(char)) {
@@ -59,7 +63,8 @@ export function cleanEmail(value: string, maxLength = 254): string | null {
   if (labels.length < 2 || !labels.every((l) => label.test(l)) || /^\d+$/.test(labels.at(-1)!)) {
     return null;
   }
-  if (!domainToUnicode(ascii).split(".").every(singleScript)) {
+  // A domain with no A-label ("xn--") is ASCII, one script; only the others are decoded and checked.
+  if (ascii.includes("xn--") && !domainToUnicode(ascii).split(".").every(singleScript)) {
     return null;
   }
   const email = `${local}@${ascii}`;

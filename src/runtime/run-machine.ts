@@ -19,7 +19,7 @@ export interface RunOptions<M extends AnyStateMachine> {
 
 export interface RunResult<M extends AnyStateMachine> {
   readonly snapshot: SnapshotFrom<M>;
-  /** The persisted form, to store when the flow is still pending. */
+  /** The persisted form, to store when the flow is still pending (made when first read). */
   readonly persisted: Snapshot<unknown>;
 }
 
@@ -50,7 +50,15 @@ export async function runMachine<M extends AnyStateMachine>(
     if (rested.status === "error") {
       throw rested.error;
     }
-    return { snapshot: rested as SnapshotFrom<M>, persisted: actor.getPersistedSnapshot() };
+    const snapshot = rested as SnapshotFrom<M>;
+    // A resting snapshot has no running child, so its persisted form depends on nothing the
+    // actor's stop changes; most steps end their flow and never ask for it.
+    return {
+      snapshot,
+      get persisted() {
+        return machine.getPersistedSnapshot(snapshot) as Snapshot<unknown>;
+      },
+    };
   } finally {
     actor.stop();
   }
