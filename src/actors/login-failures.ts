@@ -10,6 +10,7 @@ import { rateLimitIp } from "../domain/ip.ts";
 import type { Step } from "../runtime/step.ts";
 import { Tokens } from "../services/tokens.ts";
 import { clearRateLimit, takeHits } from "../storage/rate-limits.ts";
+import type { TakenHit } from "../storage/rate-limits.ts";
 import type { UserRow } from "../storage/users.ts";
 
 export interface FailureBucket {
@@ -42,7 +43,7 @@ export function takeLoginAttempt(
   step: Step,
   config: ResolvedConfig,
   buckets: ReadonlyArray<FailureBucket>,
-): Promise<ReadonlyArray<string> | null | "limited"> {
+): Promise<ReadonlyArray<TakenHit> | null | "limited"> {
   const rules = config.account.rateLimits["loginFailed"] ?? [];
   const checks = rules.flatMap((rule) =>
     buckets
@@ -76,8 +77,8 @@ export function takeLoginAttempt(
  * step's transaction as it commits (`Step.commit`), so it opens none now — the caller may still
  * have a password to hash — and costs no commit of its own.
  */
-export function returnLoginAttempt(step: Step, ids: ReadonlyArray<string>): void {
-  step.hitsToGiveBack.push(...ids);
+export function returnLoginAttempt(step: Step, hits: ReadonlyArray<TakenHit>): void {
+  step.hitsToGiveBack.push(...hits);
 }
 
 /** Clears the per-key buckets of these keys (a password reset clears its account's). */

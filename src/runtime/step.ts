@@ -22,7 +22,7 @@ import { AuthFailure } from "../errors.ts";
 import type { QueuedMail } from "../mails.ts";
 import type { Mailer } from "../services/mailer.ts";
 import { PasswordHasher } from "../services/password-hasher.ts";
-import type { HitCheck } from "../storage/rate-limits.ts";
+import type { HitCheck, TakenHit } from "../storage/rate-limits.ts";
 import { hitsInTransaction, releaseHits, releaseHitsInTransaction } from "../storage/rate-limits.ts";
 import type { SessionRow } from "../storage/sessions.ts";
 import type { HeldTransaction } from "../storage/write-transaction.ts";
@@ -182,7 +182,7 @@ export class Step {
    * Rate-limit hits to give back (a correct password returns the attempt it took): deleted in
    * the step's transaction as it commits, or in one of their own when the step rolls back.
    */
-  readonly hitsToGiveBack: Array<string> = [];
+  readonly hitsToGiveBack: Array<TakenHit> = [];
   /**
    * The last failure of this step's effects that is not a flow error (a database error, a bug):
    * the machine that met it sees only `unexpected`, so the step's failure carries it as its cause

@@ -218,6 +218,15 @@ export const migrations: ReadonlyArray<Migration> = [
       `CREATE INDEX auth_outbox_delivered ON auth_outbox (status, delivered_at)`,
     ],
   },
+  {
+    id: 9,
+    name: "rate_limit_hits_given_back_by_bucket",
+    statements: [
+      // A hit given back is found by its bucket and time through `auth_rate_limit_bucket`: the
+      // index on its id only cost a b-tree written and deleted with every hit.
+      `DROP INDEX auth_rate_limit_id`,
+    ],
+  },
 ];
 
 /** The ids in `auth_migrations`, or none when the table does not exist (read only). */

@@ -66,6 +66,13 @@ export const clearRateLimit = (bucket: string) =>
     Effect.orDie,
   );
 
+/** A hit taken to be given back: found by its bucket's `(bucket, at)` index, told apart by its id. */
+export interface TakenHit {
+  readonly bucket: string;
+  readonly at: number;
+  readonly id: string;
+}
+
 export interface HitCheck {
   readonly bucket: string;
   readonly amount: number;
@@ -74,7 +81,7 @@ export interface HitCheck {
 
 /**
  * Takes one hit from every bucket, all or nothing, in one transaction (buckets locked on
- * PostgreSQL): null when any bucket is already full, else the ids of the recorded hits. Its
+ * PostgreSQL): null when any bucket is already full, else the recorded hits. Its
  * commit does not wait for the disk (`withPromptTransaction`): the step after the hash commits
  * durably and carries it there.
  *
@@ -91,7 +98,7 @@ export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: ()
           return yield* Effect.fail(new EdgeLimited());
         }
         if (checks.length === 0) {
-          return [];
+          return [] as Array<TakenHit>;
         }
         for (const check of checks) {
           yield* lockKey(`rate:${check.bucket}`);
@@ -106,7 +113,7 @@ export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: ()
         }
         const hits = [...new Set(checks.map((check) => check.bucket))].map((bucket) => ({ bucket, at: now, id: newId() }));
         yield* sql`INSERT INTO auth_rate_limit ${sql.insert(hits)}`;
-        return hits.map((hit) => hit.id);
+        return hits satisfies Array<TakenHit>;
       }),
     ),
   ).pipe(
@@ -118,12 +125,22 @@ class EdgeLimited {
   readonly _tag = "EdgeLimited";
 }
 
-/** Gives hits back in the caller's transaction (a successful login returns its attempt as its step commits). */
-export const releaseHitsInTransaction = (ids: ReadonlyArray<string>) =>
+/**
+ * Gives hits back in the caller's transaction (a successful login returns its attempt as its step
+ * commits). Each is found through the `(bucket, at)` index, the one every count uses, so no index
+ * of its own is written with every hit.
+ */
+export const releaseHitsInTransaction = (hits: ReadonlyArray<TakenHit>) =>
   Effect.flatMap(sqlClient, (sql) =>
-    ids.length === 0 ? Effect.void : Effect.asVoid(sql`DELETE FROM auth_rate_limit WHERE ${sql.in("id", ids)}`),
+    hits.length === 0
+      ? Effect.void
+      : Effect.asVoid(
+          sql`DELETE FROM auth_rate_limit WHERE ${sql.or(
+            hits.map((hit) => sql`(bucket = ${hit.bucket} AND at = ${hit.at} AND id = ${hit.id})`),
+          )}`,
+        ),
   ).pipe(Effect.orDie);
 
 /** Gives hits back in a transaction of their own. */
-export const releaseHits = (ids: ReadonlyArray<string>) =>
-  ids.length === 0 ? Effect.void : withWriteTransaction(releaseHitsInTransaction(ids)).pipe(Effect.orDie);
+export const releaseHits = (hits: ReadonlyArray<TakenHit>) =>
+  hits.length === 0 ? Effect.void : withWriteTransaction(releaseHitsInTransaction(hits)).pipe(Effect.orDie);

@@ -163,7 +163,7 @@ export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, Sql
           ).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))),
         ),
       ),
-    );
+    ).pipe(Effect.onError((cause) => Effect.map(Clock.currentTimeNanos, (now) => span.end(now, Exit.failCause(cause)))));
     const runtime: Runtime.Runtime<R> = Runtime.updateContext(outer, (context) =>
       context.pipe(Context.add(SqlClient.TransactionConnection, [connection, 0] as const), Context.add(Tracer.ParentSpan, span)),
     );

@@ -10,7 +10,7 @@ import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { migrate, migrations } from "../../src/storage/migrations.ts";
 import { claimOutboxRows, insertOutboxRow } from "../../src/storage/outbox.ts";
-import { takeHits } from "../../src/storage/rate-limits.ts";
+import { releaseHits, takeHits } from "../../src/storage/rate-limits.ts";
 import { findSession, insertSession } from "../../src/storage/sessions.ts";
 import { findUserByUsername, insertEmailAddress, insertUser, updateEmailAddress } from "../../src/storage/users.ts";
 import { consumeVerification, insertVerification } from "../../src/storage/verifications.ts";
@@ -95,6 +95,37 @@ describe(`storage contract (${onPostgres ? "PostgreSQL" : "SQLite"})`, () => {
       Array.from({ length: 20 }, () => run(h, takeHits([{ bucket: "b", amount: 5, periodInMs: 60_000 }], 1000, id))),
     );
     expect(results.filter((r) => r !== null)).toHaveLength(5);
+    await h.close();
+  });
+
+  it("gives back exactly the hits it took, though others share their bucket and time", async () => {
+    const h = await harness();
+    const checks = [
+      { bucket: "ip", amount: 10, periodInMs: 60_000 },
+      { bucket: "key", amount: 10, periodInMs: 60_000 },
+    ];
+    const taken = await Promise.all(Array.from({ length: 3 }, () => run(h, takeHits(checks, 1000, id))));
+    const [first, second, third] = taken as Array<Exclude<(typeof taken)[number], null | "limited">>;
+    expect(first!.map((hit) => [hit.bucket, hit.at])).toEqual([["ip", 1000], ["key", 1000]]);
+    await run(h, releaseHits([...first!, second![1]!]));
+    const left = await h.query<{ bucket: string; id: string }>("SELECT bucket, id FROM auth_rate_limit");
+    const kept = [second![0]!, ...third!];
+    const named = (rows: ReadonlyArray<{ bucket: string; id: string }>) => rows.map((row) => `${row.bucket} ${row.id}`).sort();
+    expect(named(left)).toEqual(named(kept));
+    // Found through the bucket's index, the one every count uses: no index of their own.
+    const indexes = await h.query<{ name: string }>(
+      onPostgres
+        ? "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'auth_rate_limit' AND schemaname = current_schema()"
+        : "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'auth_rate_limit'",
+    );
+    expect(indexes.map((row) => row.name).sort()).toEqual(["auth_rate_limit_at", "auth_rate_limit_bucket"]);
+    if (!onPostgres) {
+      const plan = await h.query<{ detail: string }>(
+        "EXPLAIN QUERY PLAN DELETE FROM auth_rate_limit WHERE (bucket = ? AND at = ? AND id = ?) OR (bucket = ? AND at = ? AND id = ?)",
+        "ip", 1000, "a", "key", 1000, "b",
+      );
+      expect(plan.map((row) => row.detail).join("\n")).toMatch(/USING INDEX auth_rate_limit_bucket \(bucket=\? AND at=\?\)/);
+    }
     await h.close();
   });
 
