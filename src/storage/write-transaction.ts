@@ -103,8 +103,7 @@ export const withPromptTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =
  * restored after. Nested transactions inside it are savepoints, as in any.
  */
 const sqliteTransaction = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>, prompt: boolean): Effect.Effect<A, E | SqlError, R> => {
-  // Suspended: the driver prepares a statement when its effect is made, not when it runs.
-  const run = (text: string) => Effect.suspend(() => connection.executeUnprepared(text, [], undefined));
+  const run = control(connection, true);
   // A `sql.transaction` span with its commit event, as `@effect/sql`'s own transactions report.
   const transaction = Effect.useSpan("sql.transaction", { kind: "client", captureStackTrace: false }, (span) =>
     Effect.acquireUseRelease(
@@ -154,12 +153,12 @@ export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, Sql
     const sql = yield* SqlClient.SqlClient;
     const outer = yield* Effect.runtime<R>();
     const span = yield* Effect.makeSpan("sql.transaction", { kind: "client", captureStackTrace: false });
-    const begin = sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => "BEGIN" });
+    const sqlite = sql.onDialectOrElse({ sqlite: () => true, orElse: () => false });
     const [connection, scope] = yield* retryWhileBusy(
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Scope.make(), (scope) =>
           Effect.flatMap(Scope.extend(sql.reserve, scope), (connection) =>
-            Effect.as(restore(execute(connection, begin)), [connection, scope] as const),
+            Effect.as(restore(control(connection, sqlite)(sqlite ? "BEGIN IMMEDIATE" : "BEGIN")), [connection, scope] as const),
           ).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))),
         ),
       ),
@@ -167,12 +166,13 @@ export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, Sql
     const runtime: Runtime.Runtime<R> = Runtime.updateContext(outer, (context) =>
       context.pipe(Context.add(SqlClient.TransactionConnection, [connection, 0] as const), Context.add(Tracer.ParentSpan, span)),
     );
+    const execute = control(connection, sqlite);
     const finish = (keep: boolean) =>
       Effect.flatMap(Clock.currentTimeNanos, (now) => {
         span.event(keep ? "db.transaction.commit" : "db.transaction.rollback", now);
         return keep
-          ? Effect.catchAll(execute(connection, "COMMIT"), (error) => Effect.zipRight(Effect.ignore(execute(connection, "ROLLBACK")), Effect.die(error)))
-          : Effect.orDie(execute(connection, "ROLLBACK"));
+          ? Effect.catchAll(execute("COMMIT"), (error) => Effect.zipRight(Effect.ignore(execute("ROLLBACK")), Effect.die(error)))
+          : Effect.orDie(execute("ROLLBACK"));
       }).pipe(
         Effect.asVoid,
         Effect.onExit((exit) =>
@@ -190,5 +190,13 @@ export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, Sql
     } satisfies HeldTransaction<R>;
   });
 
-/** One transaction-control statement on `connection` (suspended: the driver prepares it when made). */
-const execute = (connection: Connection, text: string) => Effect.suspend(() => connection.executeUnprepared(text, [], undefined));
+/**
+ * Transaction-control statements on `connection`. SQLite's are prepared once and kept in the
+ * driver's statement cache (preparing `COMMIT` anew cost more than running it); elsewhere they go
+ * unprepared, as @effect/sql's own transactions send them (suspended: that driver prepares a
+ * statement when its effect is made, not when it runs).
+ */
+const control =
+  (connection: Connection, sqlite: boolean) =>
+  (text: string): Effect.Effect<ReadonlyArray<unknown>, SqlError> =>
+    sqlite ? connection.execute(text, [], undefined) : Effect.suspend(() => connection.executeUnprepared(text, [], undefined));

@@ -31,23 +31,30 @@ afterEach(async () => {
 });
 
 /**
- * The transaction control statements SQLite is sent while `during` runs (PRAGMA, BEGIN, COMMIT,
- * ROLLBACK), seen where better-sqlite3 prepares them.
+ * The transaction control statements SQLite runs while `during` runs (PRAGMA, BEGIN, COMMIT,
+ * ROLLBACK), seen where better-sqlite3 runs them (prepared once, they are run again and again).
  */
 async function sqliteControl(during: () => Promise<unknown>): Promise<Array<string>> {
   const seen: Array<string> = [];
-  const prototype = Sqlite.prototype as unknown as { prepare: (this: unknown, text: string, ...rest: Array<unknown>) => unknown };
-  const prepare = prototype.prepare;
-  prototype.prepare = function (text, ...rest) {
-    if (/^(PRAGMA synchronous|BEGIN|COMMIT|ROLLBACK)/i.test(text.trim())) {
-      seen.push(text.trim());
-    }
-    return prepare.call(this, text, ...rest);
-  };
+  const probe = new Sqlite(":memory:");
+  type Run = (this: { readonly source: string }, ...params: Array<unknown>) => unknown;
+  const prototype = Object.getPrototypeOf(probe.prepare("SELECT 1")) as { run: Run; all: Run };
+  probe.close();
+  const { run, all } = prototype;
+  const watched = (original: Run): Run =>
+    function (...params) {
+      if (/^(PRAGMA synchronous|BEGIN|COMMIT|ROLLBACK)/i.test(this.source.trim())) {
+        seen.push(this.source.trim());
+      }
+      return original.apply(this, params);
+    };
+  prototype.run = watched(run);
+  prototype.all = watched(all);
   try {
     await during();
   } finally {
-    prototype.prepare = prepare;
+    prototype.run = run;
+    prototype.all = all;
   }
   return seen;
 }
