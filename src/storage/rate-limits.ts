@@ -103,17 +103,18 @@ export const takeHits = (checks: ReadonlyArray<HitCheck>, now: number, newId: ()
         for (const check of checks) {
           yield* lockKey(`rate:${check.bucket}`);
         }
-        // Every check's count in one row: column n<i> counts check i's window.
-        const counts = checks.map((check, index) =>
-          sql`(SELECT COUNT(*) FROM auth_rate_limit WHERE bucket = ${check.bucket} AND at > ${now - check.periodInMs}) AS ${sql(`n${index}`)}`,
+        // One statement: a hit per bucket, inserted only when every check's window has room
+        // (each count is taken before the insert, as a SELECT before it would take it).
+        const room = checks.map(
+          (check) => sql`(SELECT COUNT(*) FROM auth_rate_limit WHERE bucket = ${check.bucket} AND at > ${now - check.periodInMs}) < ${check.amount}`,
         );
-        const [row] = yield* sql<Record<string, number>>`SELECT ${sql.csv(counts)}`;
-        if (checks.some((check, index) => Number(row?.[`n${index}`] ?? 0) >= check.amount)) {
-          return null;
-        }
         const hits = [...new Set(checks.map((check) => check.bucket))].map((bucket) => ({ bucket, at: now, id: newId() }));
-        yield* sql`INSERT INTO auth_rate_limit ${sql.insert(hits)}`;
-        return hits satisfies Array<TakenHit>;
+        const rows = sql.csv(hits.map((hit) => sql`(CAST(${hit.bucket} AS TEXT), CAST(${hit.at} AS BIGINT), CAST(${hit.id} AS TEXT))`));
+        const taken = yield* sql<{ id: string }>`INSERT INTO auth_rate_limit (bucket, at, id)
+          SELECT column1, column2, column3 FROM (VALUES ${rows}) AS hit
+          WHERE ${sql.and(room)}
+          RETURNING id`;
+        return taken.length === 0 ? null : (hits satisfies Array<TakenHit>);
       }),
     ),
   ).pipe(
