@@ -36,9 +36,23 @@ export function isBusy(error: unknown): boolean {
 export const busyRetry = (wait: Duration.Duration) =>
   Schedule.exponential("2 millis", 1.5).pipe(Schedule.union(Schedule.spaced("40 millis")), Schedule.jittered, Schedule.upTo(wait));
 
-/** `effect` retried while it fails with "database is locked" (and `also` holds), up to the `BusyTimeout`. */
-export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: () => boolean = () => true) =>
-  Effect.flatMap(BusyTimeout, (wait) => Effect.retry(effect, { schedule: busyRetry(wait), while: (error) => also() && isBusy(error) }));
+/**
+ * `effect` retried while it fails with "database is locked" (and `also` holds), up to the
+ * `BusyTimeout`. The retry schedule is built only once the first attempt met a busy database:
+ * `Effect.retry` costs several microseconds even when nothing fails.
+ */
+export const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>, also: () => boolean = () => true): Effect.Effect<A, E, R> => {
+  const busy = (error: E): boolean => also() && isBusy(error);
+  return Effect.catchIf(effect, busy, () =>
+    Effect.zipRight(
+      Effect.sleep(firstPause),
+      Effect.flatMap(BusyTimeout, (wait) => Effect.retry(effect, { schedule: busyRetry(wait), while: busy })),
+    ),
+  );
+};
+
+/** The pause after the first busy attempt, before `busyRetry`'s own. */
+const firstPause = Duration.millis(2);
 
 /**
  * Runs `effect` in a transaction that holds the write lock from its first statement. On SQLite an
