@@ -5,9 +5,8 @@
  *
  * The transaction is held by the step, not by a waiting fiber (`holdWriteTransaction`): effects of
  * the step run in a runtime whose context names its connection, so every actor's writes share it
- * (DESIGN §3). With
- * `sqliteGroupCommit` it is a savepoint in a group's transaction instead, and its commit resolves
- * with the group's COMMIT (`group-commit.ts`).
+ * (DESIGN §3). With `sqliteGroupCommit` it is a savepoint in a group's transaction instead, and
+ * its commit resolves with the group's COMMIT (`group-commit.ts`).
  */
 import type { AuthEvent } from "./auth-events.ts";
 import type { SqlClient } from "@effect/sql";
