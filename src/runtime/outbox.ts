@@ -11,6 +11,7 @@
  * (`storage/sweep.ts`). Closing finishes the send in progress (up to `closeTimeoutMs`) and gives
  * the other claimed rows back to the next poller.
  */
+import { setMaxListeners } from "node:events";
 import { Cause, Clock, Effect, Exit } from "effect";
 import type { Mail } from "../services/mailer.ts";
 import { Mailer } from "../services/mailer.ts";
@@ -124,13 +125,23 @@ function scrubbed(error: unknown, clean: string, mail: Mail): Error {
   return copy;
 }
 
+/** `controller`, its signal allowed any number of listeners (no `MaxListenersExceededWarning`). */
+function unlimitedListeners(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 export class Outbox {
   #timer: ReturnType<typeof setInterval> | undefined;
   #draining: Promise<number> | null = null;
   /** Every delivery in progress (the poller's and the ones a response started). */
   readonly #delivering = new Set<Promise<void>>();
   #closing = false;
-  readonly #abort = new AbortController();
+  /**
+   * Aborts every delivery in flight when the outbox closes. Each send listens on its signal until
+   * it ends, and any number may be in flight, so Node's warning past 10 listeners is turned off.
+   */
+  readonly #abort = unlimitedListeners(new AbortController());
   #lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(
