@@ -16,7 +16,7 @@
 import { SqlClient } from "@effect/sql";
 import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option } from "effect";
 import type { Runtime } from "effect";
-import { retryWhileBusy, takeWriteLock } from "../storage/write-transaction.ts";
+import { withWriteTransaction } from "../storage/write-transaction.ts";
 import type { AppRuntime, AppServices } from "./step.ts";
 
 /** A step's place in a group: the runtime its writes run on, and how it ends. */
@@ -123,21 +123,20 @@ export class GroupCommitter {
             return yield* Effect.failCause(exit.cause);
           }
         });
-      return retryWhileBusy(
-        sql.withTransaction(
-          Effect.gen(function* () {
-            yield* takeWriteLock;
-            handedOut = true;
-            const since = yield* Clock.currentTimeMillis;
-            for (let served = 0; ; served += 1) {
-              const waiter = yield* next(served, since);
-              if (waiter === undefined) {
-                break;
-              }
-              yield* serve(waiter);
+      // `BEGIN IMMEDIATE`, and a COMMIT that fails is rolled back (SQLite leaves a transaction
+      // whose COMMIT failed open): nothing of a failed group stays on the connection.
+      return withWriteTransaction(
+        Effect.gen(function* () {
+          handedOut = true;
+          const since = yield* Clock.currentTimeMillis;
+          for (let served = 0; ; served += 1) {
+            const waiter = yield* next(served, since);
+            if (waiter === undefined) {
+              break;
             }
-          }),
-        ),
+            yield* serve(waiter);
+          }
+        }),
         () => !handedOut,
       );
     });

@@ -2,8 +2,7 @@
  * Write transactions that take the write lock first. SQLite's `BEGIN` is deferred: a
  * transaction that reads, then writes can fail with `SQLITE_BUSY` when another connection wrote
  * in between. So a write transaction starts with `BEGIN IMMEDIATE` on the reserved connection
- * (or, inside @effect/sql's own `withTransaction`, with a no-op write: `takeWriteLock`) and,
- * when the database is busy, is retried after a short asynchronous pause — never a synchronous
+ * and, when the database is busy, is retried after a short asynchronous pause — never a synchronous
  * busy-wait that would stall the event loop of a process holding the lock elsewhere — for up to
  * `busyTimeoutMs` (`BusyTimeout`); then it fails with `SQLITE_BUSY` (the request answers 503).
  * PostgreSQL needs neither (row and advisory locks wait inside the server).
@@ -17,14 +16,6 @@ import { Clock, Context, Duration, Effect, Exit, Runtime, Schedule, Scope, Trace
 export class BusyTimeout extends Context.Reference<BusyTimeout>()("authmachines/BusyTimeout", {
   defaultValue: (): Duration.Duration => Duration.seconds(10),
 }) {}
-
-/** A no-op write: on SQLite it takes the write lock of the current (deferred) transaction (group commit's). */
-export const takeWriteLock: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql.onDialectOrElse({
-    sqlite: () => Effect.asVoid(sql`DELETE FROM auth_migrations WHERE 0 = 1`),
-    orElse: () => Effect.void,
-  }),
-);
 
 /** Whether a failure is SQLite's "database is locked". */
 export function isBusy(error: unknown): boolean {

@@ -1,8 +1,9 @@
 /**
  * Group commit (`sqliteGroupCommit`, SQLite at synchronous=FULL): steps ready to write together
  * share one COMMIT, each behind its own savepoint. A failing member leaves nothing and the others
- * stay; no member answers before the COMMIT that holds it; a process killed with a group open
- * leaves nothing of any member; races end as they do without it. SQLite files only.
+ * stay; no member answers before the COMMIT that holds it; a COMMIT that fails fails every kept
+ * member and leaves nothing; a process killed with a group open leaves nothing of any member;
+ * races end as they do without it. SQLite files only.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -18,6 +19,9 @@ import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness, Recorded } from "../support/harness.ts";
 import { statementCounter } from "../support/statement-counter.ts";
 import { fastHasher, heldVerifier, raw } from "../http/support.ts";
+import { SqlClient } from "@effect/sql";
+import { Cause, Effect, Exit, Runtime } from "effect";
+import { GroupCommitter } from "../../src/runtime/group-commit.ts";
 
 const dirs: Array<string> = [];
 const open: Array<Harness> = [];
@@ -226,6 +230,39 @@ describe("group commit (sqliteGroupCommit)", () => {
     } finally {
       reader.close();
     }
+  });
+
+  it("a group whose COMMIT fails: every kept member fails, nothing of the group stays, and the next group commits", async () => {
+    const file = databaseFile();
+    const h = await groupHarness(file);
+    // A deferred foreign key is checked at COMMIT: the one way here to make a COMMIT itself fail.
+    await h.query("CREATE TABLE gc_parent (id INTEGER PRIMARY KEY)");
+    await h.query("CREATE TABLE gc_child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES gc_parent (id) DEFERRABLE INITIALLY DEFERRED)");
+    const write = (text: string) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(text));
+    const committer = new GroupCommitter(h.auth.runtime, { maxMembers: 8, maxMs: 60_000 });
+    const joining = [committer.join(), committer.join()];
+    const first = await joining[0]!;
+    await Runtime.runPromise(first.runtime)(write("INSERT INTO gc_parent (id) VALUES (1)"));
+    const firstEnded = first.end(true);
+    const second = await joining[1]!;
+    await Runtime.runPromise(second.runtime)(write("INSERT INTO gc_child (id, parent) VALUES (1, 99)"));
+    const ended = await Promise.all([firstEnded, second.end(true)]);
+    const outcome = (exit: Exit.Exit<void, unknown>) =>
+      Exit.isSuccess(exit) ? "committed" : (Cause.squash(exit.cause) as { cause?: { code?: string } }).cause?.code;
+    expect(ended.map(outcome)).toEqual(["SQLITE_CONSTRAINT_FOREIGNKEY", "SQLITE_CONSTRAINT_FOREIGNKEY"]);
+    const counts = async () => [
+      await h.count("gc_parent"),
+      await h.count("gc_child"),
+    ];
+    expect(await counts()).toEqual([0, 0]);
+    const next = await committer.join();
+    await Runtime.runPromise(next.runtime)(write("INSERT INTO gc_parent (id) VALUES (2)"));
+    expect(Exit.isSuccess(await next.end(true))).toBe(true);
+    // Committed: another connection sees it.
+    const other = new Sqlite(file, { readonly: true });
+    expect(other.prepare("SELECT id FROM gc_parent").all()).toEqual([{ id: 2 }]);
+    other.close();
+    expect(h.takeSignals()).toEqual([]);
   });
 
   it("a process killed with a group open leaves nothing of any member, and no member had answered", async () => {
