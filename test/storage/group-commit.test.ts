@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { SqlClient } from "@effect/sql";
 import Sqlite from "better-sqlite3";
+import { Cause, Effect, Exit, Runtime } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CreateAuthOptions } from "../../src/auth.ts";
 import type { AuthConfig } from "../../src/config.ts";
@@ -19,8 +21,6 @@ import { goodPassword, harness } from "../support/harness.ts";
 import type { Harness, Recorded } from "../support/harness.ts";
 import { statementCounter } from "../support/statement-counter.ts";
 import { fastHasher, heldVerifier, raw } from "../http/support.ts";
-import { SqlClient } from "@effect/sql";
-import { Cause, Effect, Exit, Runtime } from "effect";
 import { GroupCommitter } from "../../src/runtime/group-commit.ts";
 
 const dirs: Array<string> = [];
@@ -250,11 +250,7 @@ describe("group commit (sqliteGroupCommit)", () => {
     const outcome = (exit: Exit.Exit<void, unknown>) =>
       Exit.isSuccess(exit) ? "committed" : (Cause.squash(exit.cause) as { cause?: { code?: string } }).cause?.code;
     expect(ended.map(outcome)).toEqual(["SQLITE_CONSTRAINT_FOREIGNKEY", "SQLITE_CONSTRAINT_FOREIGNKEY"]);
-    const counts = async () => [
-      await h.count("gc_parent"),
-      await h.count("gc_child"),
-    ];
-    expect(await counts()).toEqual([0, 0]);
+    expect([await h.count("gc_parent"), await h.count("gc_child")]).toEqual([0, 0]);
     const next = await committer.join();
     await Runtime.runPromise(next.runtime)(write("INSERT INTO gc_parent (id) VALUES (2)"));
     expect(Exit.isSuccess(await next.end(true))).toBe(true);
