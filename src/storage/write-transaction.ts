@@ -116,12 +116,9 @@ const sqliteTransaction = <A, E, R>(connection: Connection, effect: Effect.Effec
       () => Effect.withParentSpan(Effect.provideService(effect, SqlClient.TransactionConnection, [connection, 0] as const), span),
       (_, exit) =>
         Exit.isSuccess(exit)
-          ? Effect.catchAll(
-              Effect.zipRight(
-                run("COMMIT"),
-                Effect.map(Clock.currentTimeNanos, (now) => span.event("db.transaction.commit", now)),
-              ),
-              (error) => Effect.zipRight(Effect.ignore(run("ROLLBACK")), Effect.die(error)),
+          ? Effect.zipRight(
+              commitOrUndo(run),
+              Effect.map(Clock.currentTimeNanos, (now) => span.event("db.transaction.commit", now)),
             )
           : Effect.orDie(run("ROLLBACK")),
     ),
@@ -175,9 +172,7 @@ export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, Sql
     const finish = (keep: boolean) =>
       Effect.flatMap(Clock.currentTimeNanos, (now) => {
         span.event(keep ? "db.transaction.commit" : "db.transaction.rollback", now);
-        return keep
-          ? Effect.catchAll(execute("COMMIT"), (error) => Effect.zipRight(Effect.ignore(execute("ROLLBACK")), Effect.die(error)))
-          : Effect.orDie(execute("ROLLBACK"));
+        return keep ? commitOrUndo(execute) : Effect.orDie(execute("ROLLBACK"));
       }).pipe(
         Effect.asVoid,
         Effect.onExit((exit) =>
@@ -194,6 +189,13 @@ export const holdWriteTransaction = <R>(): Effect.Effect<HeldTransaction<R>, Sql
       end: (keep) => (ended ??= Runtime.runPromiseExit(outer)(finish(keep))),
     } satisfies HeldTransaction<R>;
   });
+
+/**
+ * COMMIT; when it fails, ROLLBACK and die with its error. SQLite keeps a transaction whose COMMIT
+ * failed (a deferred constraint) open, and the next statements on the connection would run in it.
+ */
+const commitOrUndo = (run: (text: string) => Effect.Effect<unknown, SqlError>): Effect.Effect<void> =>
+  Effect.catchAll(Effect.asVoid(run("COMMIT")), (error) => Effect.zipRight(Effect.ignore(run("ROLLBACK")), Effect.die(error)));
 
 /**
  * Transaction-control statements on `connection`. SQLite's are prepared once and kept in the
