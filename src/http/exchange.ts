@@ -3,15 +3,15 @@
  * request as receivers see it, and running a flow step — machine, receivers, commit, then mail —
  * before the response goes out.
  */
-import { Clock, Effect } from "effect";
+import { Effect } from "effect";
 import type { ResolvedConfig } from "../config.ts";
 import { renderMails } from "../runtime/render-mails.ts";
-import { loadSession, saveUnsavedSession } from "../runtime/session.ts";
+import { anonymousSession, loadSession, saveUnsavedSession } from "../runtime/session.ts";
 import type { AuthEvent } from "../runtime/auth-events.ts";
 import type { GroupCommitter } from "../runtime/group-commit.ts";
 import type { Outbox } from "../runtime/outbox.ts";
 import type { SignalBus } from "../runtime/signal-bus.ts";
-import { Step, causedBy } from "../runtime/step.ts";
+import { Step, causedBy, currentTime } from "../runtime/step.ts";
 import type { AppRuntime, Inspect, RequestInfo, SessionState } from "../runtime/step.ts";
 import { markSessionSeen, touchSession } from "../storage/sessions.ts";
 import type { HitCheck } from "../storage/rate-limits.ts";
@@ -115,7 +115,11 @@ export class Exchange {
    * a slow body was on its way is seen ended; the step's transaction starts from this read.
    */
   loadSession(): Promise<SessionState> {
-    this.#admitted ??= this.deps.runtime.runPromise(loadSession(this.token));
+    // No token, nothing to read: no effect run either.
+    this.#admitted ??=
+      this.token === null
+        ? Promise.resolve(anonymousSession(currentTime(this.deps.runtime)))
+        : this.deps.runtime.runPromise(loadSession(this.token));
     return this.#admitted;
   }
 
@@ -135,7 +139,7 @@ export class Exchange {
       return this.respond({ kind: "unauthorized", status: 410 }, session);
     }
     if (session.id !== null && ((track && session.user !== null) || idle)) {
-      const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
+      const now = this.#now();
       await this.deps.runtime.runPromise(
         track && session.user !== null
           ? touchSession(session.id, now, this.info.ip, this.info.userAgent.slice(0, 512))
@@ -208,7 +212,7 @@ export class Exchange {
     if (events.length === 0) {
       return;
     }
-    const at = new Date(await this.deps.runtime.runPromise(Clock.currentTimeMillis)).toISOString();
+    const at = new Date(this.#now()).toISOString();
     for (const event of events) {
       audit({ event: "authentication", ...event, ip: this.info.ip, at });
     }
@@ -263,11 +267,16 @@ export class Exchange {
     return response;
   }
 
+  /** The runtime's clock, read without a fiber (`createAuth` built the runtime before any request). */
+  #now(): number {
+    return currentTime(this.deps.runtime);
+  }
+
   async #response(outcome: Outcome, session: SessionState, before: SessionState): Promise<Response> {
     if (outcome.kind === "response") {
       return outcome.response;
     }
-    const now = await this.deps.runtime.runPromise(Clock.currentTimeMillis);
+    const now = this.#now();
     const openForSignup = await this.deps.config.adapter.isOpenForSignup(this.request);
     const { status, body } = render(outcome, { config: this.deps.config, client: this.client, session, now, openForSignup });
     const headers = new Headers({ "cache-control": "no-store" });

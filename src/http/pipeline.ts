@@ -112,7 +112,7 @@ export async function settle(
     return failedOutcome(step, rested.context.error);
   }
   if (record !== null) {
-    await step.run(recordAuthentication(step, record));
+    recordAuthentication(step, record);
   }
   if (rested.hasTag("conflict")) {
     return { kind: "status", status: 409 };

@@ -13,6 +13,7 @@ import { findSessionWithUser } from "../storage/session-lookup.ts";
 import { deleteSession, insertSession, rekeySession, updateSessionData } from "../storage/sessions.ts";
 import type { UserRow } from "../storage/users.ts";
 import { toUserRef } from "../storage/users.ts";
+import { currentTime } from "./step.ts";
 import type { AppServices, SessionData, SessionState, Step } from "./step.ts";
 
 /** Django's `SESSION_COOKIE_AGE`: two weeks. */
@@ -26,10 +27,15 @@ export const idleBound = (now: number): Effect.Effect<number, never, Settings> =
  * The session a token names, or an anonymous one (`gone` when a token matched nothing): one
  * query, the session row joined with its user.
  */
+/** The session of a request that sent no token: nobody, no row. */
+export function anonymousSession(now: number): SessionState {
+  return { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+}
+
 export const loadSession = (token: string | null): Effect.Effect<SessionState, never, AppServices> =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
-    const anonymous: SessionState = { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
+    const anonymous = anonymousSession(now);
     if (token === null || token.length === 0 || token.length > 128) {
       return token === null ? anonymous : { ...anonymous, gone: true };
     }
@@ -129,12 +135,11 @@ export type AuthenticationDraft = Omit<AuthenticationRecord, "at">;
  * allauth's `record_authentication`: appends a record to the session as soon as a step is done,
  * even when the login then stalls. Saved with the session's next write, or when the step ends.
  */
-export const recordAuthentication = (step: Step, draft: AuthenticationDraft) =>
-  Effect.map(Clock.currentTimeMillis, (at) => {
-    const methods = [...(step.session.data.methods ?? []), { ...draft, at }];
-    step.session = { ...step.session, data: { ...step.session.data, methods } };
-    step.sessionUnsaved = true;
-  });
+export function recordAuthentication(step: Step, draft: AuthenticationDraft): void {
+  const methods = [...(step.session.data.methods ?? []), { ...draft, at: currentTime(step.runtime) }];
+  step.session = { ...step.session, data: { ...step.session.data, methods } };
+  step.sessionUnsaved = true;
+}
 
 /** Writes what `recordAuthentication` left in memory (a no-op when nothing is pending). */
 export const saveUnsavedSession = (step: Step) =>

@@ -33,6 +33,22 @@ import type { Tokens } from "../services/tokens.ts";
 export type AppServices = SqlClient.SqlClient | PasswordHasher | Mailer | Tokens | Settings;
 export type AppRuntime = ManagedRuntime.ManagedRuntime<AppServices, never>;
 
+const clocks = new WeakMap<AppRuntime, Clock.Clock>();
+const hashers = new WeakMap<AppRuntime, PasswordHasher["Type"]>();
+
+/**
+ * The time by `runtime`'s clock (a `TestClock` in tests), read without running a fiber: the clock
+ * is looked up once per runtime, which must be built (`createAuth` builds it before any request).
+ */
+export function currentTime(runtime: AppRuntime): number {
+  let clock = clocks.get(runtime);
+  if (clock === undefined) {
+    clock = runtime.runSync(Effect.clock);
+    clocks.set(runtime, clock);
+  }
+  return clock.unsafeCurrentTimeMillis();
+}
+
 /** What receivers get as `request`: the caller's request and the session at emission time. */
 export interface RequestInfo {
   readonly request: Request;
@@ -243,7 +259,12 @@ export class Step {
 
   /** Whether `stored` was made with other parameters than today's (synchronous: no fiber to wait on). */
   needsRehash(stored: string): boolean {
-    return this.runtime.runSync(Effect.map(PasswordHasher, (h) => h.needsRehash(stored)));
+    let hasher = hashers.get(this.runtime);
+    if (hasher === undefined) {
+      hasher = this.runtime.runSync(PasswordHasher);
+      hashers.set(this.runtime, hasher);
+    }
+    return hasher.needsRehash(stored);
   }
 
   /**
