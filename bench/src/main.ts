@@ -146,7 +146,12 @@ const elapsed = () => `${Math.round((performance.now() - started) / 1000)}s`;
 
 interface Row extends RunStats {
   readonly firstError: string | null;
+  /** The worker process's CPU time over the measured operations (user + system). */
+  readonly cpuMs?: number;
 }
+
+/** CPU milliseconds per operation, or "?" when the row has no CPU time. */
+const cpuPerOp = (r: Row): number | string => (r.cpuMs === undefined ? "?" : round(r.cpuMs / r.ops, 3));
 
 /** The parts repeated BENCH_RUNS times, each ratio measured within one run. */
 interface Additions {
@@ -251,7 +256,7 @@ if (only.has("engine")) {
           // 1,000 unmeasured steps first: below that the JIT is still visibly warming up.
           const stats = await runChild({ kind: "workload", lib, hasher: "free", workload, concurrency, ops, warmup: 1000, engineWarmup: 0, sync });
           results.engine.push({ lib, sync, workload, stats });
-          log(`[${elapsed()}] engine ${workload} ${lib} ${sync} c=${concurrency}: ${stats.opsPerSec} steps/s p50 ${stats.p50Ms} ms`);
+          log(`[${elapsed()}] engine ${workload} ${lib} ${sync} c=${concurrency}: ${stats.opsPerSec} steps/s p50 ${stats.p50Ms} ms, CPU ${cpuPerOp(stats)} ms/step`);
         }
       }
     }
@@ -568,10 +573,10 @@ if (results.workloads.length > 0) {
 if (results.engine.length > 0) {
   log("Flow engine alone (free hasher) and the bare two-statement transaction");
   table(
-    ["what", "sync", "c", "ops", "steps/s", "p50 ms", "p99 ms", "peak RSS MiB", "over start"],
+    ["what", "sync", "c", "ops", "steps/s", "p50 ms", "p99 ms", "CPU ms/step", "peak RSS MiB", "over start"],
     [
-      ...results.bare.map((r) => [`bare transaction (round ${r.round})`, r.sync, 1, r.stats.ops, r.stats.opsPerSec, r.stats.p50Ms, r.stats.p99Ms, r.stats.peakRssMiB, round(r.stats.peakRssMiB - start(r.stats))]),
-      ...results.engine.map((r) => [`${r.lib} ${r.workload === "W2" ? "login" : "wrong-password login"}`, r.sync, r.stats.concurrency, r.stats.ops, r.stats.opsPerSec, r.stats.p50Ms, r.stats.p99Ms, r.stats.peakRssMiB, round(r.stats.peakRssMiB - start(r.stats))]),
+      ...results.bare.map((r) => [`bare transaction (round ${r.round})`, r.sync, 1, r.stats.ops, r.stats.opsPerSec, r.stats.p50Ms, r.stats.p99Ms, "", r.stats.peakRssMiB, round(r.stats.peakRssMiB - start(r.stats))]),
+      ...results.engine.map((r) => [`${r.lib} ${r.workload === "W2" ? "login" : "wrong-password login"}`, r.sync, r.stats.concurrency, r.stats.ops, r.stats.opsPerSec, r.stats.p50Ms, r.stats.p99Ms, cpuPerOp(r.stats), r.stats.peakRssMiB, round(r.stats.peakRssMiB - start(r.stats))]),
     ],
   );
 }
