@@ -9,7 +9,8 @@
  * PROFILE_STEPS (default 5000), PROFILE_WARMUP (default 1000), PROFILE_INTERVAL_US (default 100).
  * PROFILE_DATABASE=postgres profiles the same logins on PostgreSQL instead (BENCH_PG_URL and
  * BENCH_PG_SCHEMA_PREFIX as in the `pg` part; a fresh schema, dropped afterwards), written to
- * `login-c1-postgres.cpuprofile`.
+ * `login-c1-postgres.cpuprofile`. PROFILE_FLOW=signup profiles hash-free signups (each a new
+ * account, its verification mail queued) instead of logins, written to `signup-c1-….cpuprofile`.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -47,6 +48,7 @@ const interval = Number(process.env["PROFILE_INTERVAL_US"] ?? "100");
 const onPostgres = process.env["PROFILE_DATABASE"] === "postgres";
 /** `default`: allauth's default rate limits on (the bench's `limits` part), else off. */
 const limits = process.env["PROFILE_LIMITS"] === "default" ? "default" : "off";
+const flow = process.env["PROFILE_FLOW"] === "signup" ? "signup" : "login";
 
 /** The package of a script URL. */
 function packageOfUrl(url: string): string {
@@ -139,13 +141,16 @@ function summarise(profile: Profile): string {
   return lines.join("\n");
 }
 
-async function profileLogins(driver: Driver): Promise<void> {
+async function profileSteps(driver: Driver): Promise<void> {
   const email = (i: number) => `profile${i % 8}@bench.example`;
+  // Signups need an address nobody has: warm-up and measured ones count on from here.
+  let fresh = 0;
+  const step = flow === "signup" ? () => driver.signup(`new${fresh++}@bench.example`, password) : (i: number) => driver.login(email(i), password);
   for (let i = 0; i < 8; i++) {
     await driver.signup(email(i), password);
   }
   for (let i = 0; i < warmup; i++) {
-    await driver.login(email(i), password);
+    await step(i);
   }
   const session = new Session();
   session.connect();
@@ -154,17 +159,17 @@ async function profileLogins(driver: Driver): Promise<void> {
   await session.post("Profiler.start");
   const started = performance.now();
   for (let i = 0; i < steps; i++) {
-    await driver.login(email(i), password);
+    await step(i);
   }
   const ms = performance.now() - started;
   const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: Profile };
   session.disconnect();
   const out = join(benchDir, "profile");
   mkdirSync(out, { recursive: true });
-  const file = join(out, `login-c1-${onPostgres ? "postgres" : sync}.cpuprofile`);
+  const file = join(out, `${flow}-c1-${onPostgres ? "postgres" : sync}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   process.stdout.write(
-    `${steps} hash-free logins, c=1, ${onPostgres ? "PostgreSQL" : `synchronous=${sync}`}, after ${warmup} warm-up logins: ` +
+    `${steps} hash-free ${flow}s, c=1, ${onPostgres ? "PostgreSQL" : `synchronous=${sync}`}, after ${warmup} warm-up ${flow}s: ` +
       `${((steps * 1000) / ms).toFixed(0)} steps/s while profiling (sampling every ${interval} µs); wrote ${file}\n\n` +
       `${summarise(profile)}\n`,
   );
@@ -175,7 +180,7 @@ if (onPostgres) {
   await withPgSchema(url, process.env["BENCH_PG_SCHEMA_PREFIX"] ?? "authbench_", "authmachines", async (schemaUrl) => {
     const driver = await ourPgDriver(schemaUrl, freeHasher);
     try {
-      await profileLogins(driver);
+      await profileSteps(driver);
     } finally {
       await driver.close();
     }
@@ -184,7 +189,7 @@ if (onPostgres) {
   const dir = mkdtempSync(join(tmpdir(), "authmachines-profile-"));
   const driver = await ourDriver(join(dir, "bench.db"), freeHasher, sync, limits);
   try {
-    await profileLogins(driver);
+    await profileSteps(driver);
   } finally {
     await driver.close();
     rmSync(dir, { recursive: true, force: true });
