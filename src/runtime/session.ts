@@ -23,15 +23,15 @@ export const sessionAgeInSeconds = 1_209_600;
 export const idleBound = (now: number): Effect.Effect<number, never, Settings> =>
   Effect.map(Settings, (config) => (config.sessionIdleTimeout === null ? -1 : now - config.sessionIdleTimeout * 1000));
 
-/**
- * The session a token names, or an anonymous one (`gone` when a token matched nothing): one
- * query, the session row joined with its user.
- */
 /** The session of a request that sent no token: nobody, no row. */
 export function anonymousSession(now: number): SessionState {
   return { id: null, publicId: null, newToken: null, user: null, data: {}, createdAt: now, gone: false };
 }
 
+/**
+ * The session a token names, or an anonymous one (`gone` when a token matched nothing): one
+ * query, the session row joined with its user.
+ */
 export const loadSession = (token: string | null): Effect.Effect<SessionState, never, AppServices> =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis;
