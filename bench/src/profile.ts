@@ -10,7 +10,8 @@
  * PROFILE_DATABASE=postgres profiles the same logins on PostgreSQL instead (BENCH_PG_URL and
  * BENCH_PG_SCHEMA_PREFIX as in the `pg` part; a fresh schema, dropped afterwards), written to
  * `login-c1-postgres.cpuprofile`. PROFILE_FLOW=signup profiles hash-free signups (each a new
- * account, its verification mail queued) instead of logins, written to `signup-c1-….cpuprofile`.
+ * account; the bench verifies no address, so no mail) instead of logins, written to
+ * `signup-c1-….cpuprofile`.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
